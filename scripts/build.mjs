@@ -1,0 +1,81 @@
+// Bundles the three targets with esbuild:
+//   dist/extension.js  extension host (node, `vscode` external)
+//   dist/flopsfit.js   the `flopsfit` process: CLI, runner and trainer (node)
+//   dist/webview.js    the results panel (browser)
+// Flags: --production (minify, no source maps), --watch.
+import * as esbuild from 'esbuild';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+const common = {
+  bundle: true,
+  minify: production,
+  sourcemap: !production,
+  logLevel: 'warning',
+  absWorkingDir: root,
+};
+
+/** Packages that are loaded only when present at run time (optional GPU backends). */
+const optionalNative = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', 'webgpu', '@tensorflow/tfjs-backend-webgpu'];
+
+const targets = [
+  {
+    ...common,
+    entryPoints: { extension: 'src/extension/main.ts' },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode'],
+  },
+  {
+    ...common,
+    entryPoints: { flopsfit: 'src/cli/main.ts' },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: optionalNative,
+    banner: { js: '#!/usr/bin/env node' },
+  },
+  {
+    ...common,
+    entryPoints: { webview: 'webview/main.ts' },
+    outdir: 'dist',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
+];
+
+/** The wasm backend loads its .wasm binaries from beside the bundle at run time. */
+function copyWasm() {
+  const src = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+  const out = path.join(root, 'dist');
+  fs.mkdirSync(out, { recursive: true });
+  for (const f of fs.readdirSync(src)) {
+    if (f.endsWith('.wasm')) fs.copyFileSync(path.join(src, f), path.join(out, f));
+  }
+}
+
+copyWasm();
+if (watch) {
+  for (const t of targets) {
+    const ctx = await esbuild.context(t);
+    await ctx.watch();
+  }
+  console.log('[flopsfit] watching');
+} else {
+  await Promise.all(targets.map((t) => esbuild.build(t)));
+  try {
+    fs.chmodSync(path.join(root, 'dist/flopsfit.js'), 0o755);
+  } catch {
+    /* not fatal */
+  }
+  console.log(`[flopsfit] built dist/ (${production ? 'production' : 'development'})`);
+}

@@ -1,0 +1,6 @@
+/** Placeholder until its issue lands. */
+import * as vscode from 'vscode';
+
+export function registerDiagnostics(_context: vscode.ExtensionContext): void {
+  // not implemented yet
+}

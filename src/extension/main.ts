@@ -1,0 +1,34 @@
+/**
+ * Composition root of the extension host side. Each feature lives in its own file and exposes one
+ * `register*` function; nothing heavy happens here (no tfjs, no file scanning beyond what a feature
+ * does lazily). Training never runs in this process: it runs as a VS Code task (see ./tasks).
+ */
+import * as vscode from 'vscode';
+import { log } from './log';
+import { registerDiagnostics } from './diagnostics';
+import { registerTasks } from './tasks';
+import { registerExplorer } from './explorer';
+import { registerCommands } from './commands';
+import { registerResultsPanel } from './resultsPanel';
+
+export interface FlopsFitApi {
+  /** milliseconds spent in activate() (the extension's own code) */
+  activationMs: number;
+}
+
+export function activate(context: vscode.ExtensionContext): FlopsFitApi {
+  const t0 = performance.now();
+  context.subscriptions.push(log());
+  registerDiagnostics(context);
+  registerTasks(context);
+  registerExplorer(context);
+  registerResultsPanel(context);
+  registerCommands(context);
+  const activationMs = performance.now() - t0;
+  log().info(`FlopsFit activated in ${activationMs.toFixed(1)} ms`);
+  return { activationMs };
+}
+
+export function deactivate(): void {
+  // every disposable is in context.subscriptions
+}

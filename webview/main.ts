@@ -1,0 +1,2 @@
+// Results panel (browser side). Placeholder until the results-webview issue lands.
+export {};
