@@ -32,6 +32,8 @@ const targets = [
     format: 'cjs',
     target: 'node20',
     external: ['vscode'],
+    // jsonc-parser's UMD "main" requires './impl/*' dynamically, which a bundle cannot resolve
+    mainFields: ['module', 'main'],
   },
   {
     ...common,
@@ -40,6 +42,7 @@ const targets = [
     platform: 'node',
     format: 'cjs',
     target: 'node20',
+    mainFields: ['module', 'main'],
     external: optionalNative,
     banner: { js: '#!/usr/bin/env node' },
   },

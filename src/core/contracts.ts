@@ -45,6 +45,8 @@ export const CommandModelSpec = z.object({
   /** working directory (absolute) */
   cwd: z.string(),
   env: z.record(z.string(), z.string()).optional(),
+  /** tokens per example, for the {steps} placeholder (steps = ceil(tokens / (batchSize · contextLength))) */
+  contextLength: z.number().int().positive().optional(),
 });
 export type CommandModelSpec = z.infer<typeof CommandModelSpec>;
 

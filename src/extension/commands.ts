@@ -1,6 +1,348 @@
-/** Placeholder until its issue lands. */
+/**
+ * The command-palette and tree actions (category "FlopsFit"), plus the pieces that hang off them:
+ * the plan preview document, the config CodeLens and the status-bar progress item.
+ *
+ * A command that acts on a sweep takes, in order: a tree item, a config Uri (or path) argument,
+ * the active editor's config, else asks with a quick pick (skipped when there is one sweep).
+ * Run actions refuse in an untrusted workspace and say why (package.json also disables them there).
+ */
 import * as vscode from 'vscode';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { explorer, type ExperimentNode, type ExplorerNode } from './explorer';
+import { log } from './log';
+import { formatCount, formatFlops, formatValue } from './format';
+import { isSweepConfig, type Sweep, type SweepStore } from './sweepStore';
+import { PLAN_SCHEME, PlanPreviewProvider, planUri } from './planPreview';
+import { registerCodeLens } from './codeLens';
+import { registerStatusBar } from './statusBar';
+import { newSweep, type NewSweepOptions } from './newSweep';
+import { executeSweepTask, stopExperiment as stopExperimentTask, stopSweep as stopSweepTask, type SweepAction, type SweepTaskOptions } from './tasks';
+import { exportResults, openResults } from './resultsPanel';
+import { RUN_FILES } from '../core/contracts';
+import { locate, readSource, type JsonPath } from '../core/config/source';
 
-export function registerCommands(_context: vscode.ExtensionContext): void {
-  // not implemented yet
+/** Arguments a test (or a keybinding) may pass instead of a tree item. */
+export interface SweepArg {
+  config: string | vscode.Uri;
+  experiment?: string;
+}
+
+function isNode(x: unknown): x is ExplorerNode {
+  return !!x && typeof x === 'object' && 'kind' in x && 'sweep' in x;
+}
+
+function toUri(x: string | vscode.Uri): vscode.Uri {
+  if (typeof x !== 'string') return x;
+  if (/^[a-z][a-z0-9+.-]+:\/\//i.test(x)) return vscode.Uri.parse(x, true);
+  const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  return vscode.Uri.file(path.isAbsolute(x) || !root ? x : path.join(root, x));
+}
+
+export class CommandError extends Error {}
+
+async function resolveSweep(store: SweepStore, arg: unknown, verb: string): Promise<Sweep | undefined> {
+  await store.ensureLoaded();
+  if (isNode(arg)) return arg.sweep;
+  let uri: vscode.Uri | undefined;
+  if (arg instanceof vscode.Uri) uri = arg;
+  else if (typeof arg === 'string') uri = toUri(arg);
+  else if (arg && typeof arg === 'object' && 'config' in arg) uri = toUri((arg as SweepArg).config);
+  if (uri) {
+    const s = store.getOrAdd(uri);
+    if (!s) throw new CommandError(`${uri.fsPath} is not a sweep config (*.sweep.yaml, *.sweep.yml, *.sweep.json).`);
+    return s;
+  }
+  const active = vscode.window.activeTextEditor?.document.uri;
+  if (active && isSweepConfig(active)) {
+    const s = store.getOrAdd(active);
+    if (s) return s;
+  }
+  const all = store.all();
+  if (all.length === 0) {
+    const pick = await vscode.window.showInformationMessage('There is no sweep config in this workspace.', 'New Sweep');
+    if (pick) await vscode.commands.executeCommand('flopsfit.newSweep');
+    return undefined;
+  }
+  if (all.length === 1) return all[0];
+  const item = await vscode.window.showQuickPick(
+    all.map((s) => ({
+      label: s.name,
+      description: vscode.workspace.asRelativePath(s.uri),
+      detail: s.valid ? s.state : `$(error) ${s.firstProblem}`,
+      sweep: s,
+    })),
+    { title: `FlopsFit: ${verb}`, placeHolder: 'Pick a sweep config', matchOnDescription: true },
+  );
+  return item?.sweep;
+}
+
+async function resolveExperiment(
+  store: SweepStore,
+  arg: unknown,
+  verb: string,
+  filter?: (s: Sweep, id: string) => boolean,
+): Promise<{ sweep: Sweep; id: string } | undefined> {
+  if (isNode(arg) && arg.kind === 'experiment') return { sweep: arg.sweep, id: (arg as ExperimentNode).id };
+  const sweep = await resolveSweep(store, arg, verb);
+  if (!sweep) return undefined;
+  const given = arg && typeof arg === 'object' && 'experiment' in arg ? (arg as SweepArg).experiment : undefined;
+  const plan = await requirePlan(store, sweep);
+  if (!plan) return undefined;
+  if (given) {
+    if (!sweep.experiment(given)) throw new CommandError(`No experiment ${given} in the plan of ${sweep.name}.`);
+    return { sweep, id: given };
+  }
+  const candidates = plan.experiments.filter((e) => !filter || filter(sweep, e.id));
+  if (candidates.length === 0) {
+    void vscode.window.showInformationMessage(`No experiment of ${sweep.name} to ${verb.toLowerCase()}.`);
+    return undefined;
+  }
+  const item = await vscode.window.showQuickPick(
+    candidates.map((e) => ({
+      label: `${formatFlops(e.budget)} FLOPs · ${e.sizeParam} ${formatValue(e.sizeValue)}`,
+      description: `N ${formatCount(e.params)} · D ${formatCount(e.tokens)} · seed ${e.seed}`,
+      detail: sweep.status(e.id),
+      id: e.id,
+    })),
+    { title: `FlopsFit: ${verb}`, placeHolder: 'Pick an experiment' },
+  );
+  return item ? { sweep, id: item.id } : undefined;
+}
+
+/** The plan, or an error message that names the config's first problem (with a way to go there). */
+async function requirePlan(store: SweepStore, sweep: Sweep) {
+  if (!sweep.config) {
+    const p = sweep.problems[0];
+    const go = await vscode.window.showErrorMessage(
+      `${sweep.fileName}: ${sweep.firstProblem ?? 'invalid config'}`,
+      'Open Config',
+    );
+    if (go) {
+      const pos = new vscode.Position(p?.line ?? 0, p?.character ?? 0);
+      await vscode.window.showTextDocument(sweep.uri, { selection: new vscode.Range(pos, pos) });
+    }
+    return undefined;
+  }
+  const plan = await store.planWithProgress(sweep);
+  if (!plan && sweep.planError) void vscode.window.showErrorMessage(`${sweep.fileName}: ${sweep.planError}`);
+  return plan;
+}
+
+function requireTrust(what: string): boolean {
+  if (vscode.workspace.isTrusted) return true;
+  void vscode.window
+    .showWarningMessage(
+      `FlopsFit cannot ${what} in an untrusted workspace: training runs code and commands from this folder. ` +
+        'Trust the workspace to run sweeps; planning and previews still work.',
+      'Manage Workspace Trust',
+    )
+    .then((pick) => {
+      if (pick) void vscode.commands.executeCommand('workbench.trust.manage');
+    });
+  return false;
+}
+
+async function runTask(sweep: Sweep, action: SweepAction, opts?: SweepTaskOptions): Promise<vscode.TaskExecution | undefined> {
+  log().info(`command: ${action} ${vscode.workspace.asRelativePath(sweep.uri)}${opts?.experiment ? ` (${opts.experiment})` : ''}`);
+  return executeSweepTask(sweep.uri, action, opts);
+}
+
+/** Reveal the config line an experiment (or budget) comes from: its budget entry, else `budgets`. */
+export function configRangeOf(sweep: Sweep, budget?: number): vscode.Range | undefined {
+  const text = sweep.text;
+  if (text === undefined) return undefined;
+  const doc = readSource(text, sweep.uri.fsPath);
+  const budgets = (doc.value as { budgets?: unknown } | undefined)?.budgets;
+  let p: JsonPath = ['budgets'];
+  if (Array.isArray(budgets) && budget !== undefined) {
+    const i = budgets.findIndex((b) => typeof b === 'number' && Math.abs(b - budget) <= 1e-9 * Math.abs(budget));
+    if (i >= 0) p = ['budgets', i];
+  }
+  const found = locate(doc, p, 'value');
+  const r = doc.lines.range(found.span);
+  return new vscode.Range(r.start.line, r.start.character, r.end.line, r.end.character);
+}
+
+async function revealInConfig(store: SweepStore, arg: unknown): Promise<vscode.Range | undefined> {
+  let sweep: Sweep | undefined;
+  let budget: number | undefined;
+  if (isNode(arg)) {
+    sweep = arg.sweep;
+    if (arg.kind === 'experiment') budget = sweep.experiment(arg.id)?.budget;
+    else if (arg.kind === 'budget') budget = sweep.plan?.budgets.find((b) => b.index === arg.index)?.budget;
+  } else {
+    const r = await resolveExperiment(store, arg, 'Reveal in Config');
+    if (!r) return undefined;
+    sweep = r.sweep;
+    budget = sweep.experiment(r.id)?.budget;
+  }
+  const range = configRangeOf(sweep, budget) ?? new vscode.Range(0, 0, 0, 0);
+  await vscode.window.showTextDocument(sweep.uri, { selection: range, preserveFocus: false });
+  return range;
+}
+
+async function openMetrics(store: SweepStore, arg: unknown): Promise<vscode.Uri | undefined> {
+  const r = await resolveExperiment(store, arg, 'Open Metrics File', (s, id) => s.status(id) !== 'queued');
+  if (!r) return undefined;
+  const dir = r.sweep.runDir ?? r.sweep.plan?.runDir;
+  if (!dir) throw new CommandError(`${r.sweep.name} has no run directory yet.`);
+  const file = path.join(dir, RUN_FILES.experimentsDir, r.id, RUN_FILES.metrics);
+  if (!fs.existsSync(file)) {
+    void vscode.window.showInformationMessage(`Experiment ${r.id} has not written metrics yet (${file}).`);
+    return undefined;
+  }
+  const uri = vscode.Uri.file(file);
+  await vscode.window.showTextDocument(uri, { preview: true });
+  return uri;
+}
+
+async function stopExperiment(store: SweepStore, arg: unknown): Promise<boolean> {
+  const r = await resolveExperiment(store, arg, 'Stop Experiment', (s, id) => s.status(id) === 'running');
+  if (!r) return false;
+  store.readRunState(r.sweep);
+  const pid = r.sweep.manifest?.experiments[r.id]?.pid;
+  if (r.sweep.status(r.id) !== 'running' || r.sweep.state !== 'running') {
+    void vscode.window.showInformationMessage(`Experiment ${r.id} is not running.`);
+    return false;
+  }
+  if (!pid) throw new CommandError(`The manifest does not record the process of experiment ${r.id}.`);
+  // the runner records an experiment that exits on SIGTERM as stopped (it checkpoints first)
+  const ok = await stopExperimentTask(r.sweep.uri, r.id);
+  if (!ok) throw new CommandError(`Cannot stop experiment ${r.id} (pid ${pid}).`);
+  return true;
+}
+
+export function registerCommands(context: vscode.ExtensionContext): void {
+  const { store, view } = explorer();
+  const preview = new PlanPreviewProvider(store);
+  context.subscriptions.push(preview, vscode.workspace.registerTextDocumentContentProvider(PLAN_SCHEME, preview));
+  registerCodeLens(context, store);
+  registerStatusBar(context, store);
+
+  const reg = (id: string, fn: (...args: unknown[]) => unknown) =>
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+        try {
+          return await fn(...args);
+        } catch (err) {
+          const msg = err instanceof Error ? err.message : String(err);
+          log().error(`${id}: ${err instanceof CommandError ? msg : (err as Error)?.stack ?? msg}`);
+          void vscode.window.showErrorMessage(`FlopsFit: ${msg}`);
+          return undefined;
+        }
+      }),
+    );
+
+  reg('flopsfit.newSweep', (arg) => newSweep(store, (arg ?? undefined) as NewSweepOptions | undefined));
+
+  reg('flopsfit.previewPlan', async (arg) => {
+    const sweep = await resolveSweep(store, arg, 'Preview Plan');
+    if (!sweep) return undefined;
+    const plan = await requirePlan(store, sweep);
+    if (!plan) return undefined;
+    const doc = await vscode.workspace.openTextDocument(planUri(sweep));
+    await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+    if (view.visible) {
+      try {
+        await view.reveal(explorer().provider.sweepNode(sweep), { expand: true, select: true, focus: false });
+      } catch {
+        // not rendered yet: fine
+      }
+    }
+    return doc.uri;
+  });
+
+  reg('flopsfit.runSweep', async (arg) => {
+    if (!requireTrust('run a sweep')) return undefined;
+    const sweep = await resolveSweep(store, arg, 'Run Sweep');
+    if (!sweep) return undefined;
+    if (!(await requirePlan(store, sweep))) return undefined;
+    if (sweep.state === 'running') {
+      const pick = await vscode.window.showInformationMessage(`${sweep.name} is already running.`, 'Open Results', 'Stop');
+      if (pick === 'Open Results') await vscode.commands.executeCommand('flopsfit.openResults', sweep.uri);
+      if (pick === 'Stop') await vscode.commands.executeCommand('flopsfit.stopSweep', sweep.uri);
+      return undefined;
+    }
+    return runTask(sweep, 'run');
+  });
+
+  reg('flopsfit.resumeSweep', async (arg) => {
+    if (!requireTrust('resume a sweep')) return undefined;
+    const sweep = await resolveSweep(store, arg, 'Resume Sweep');
+    if (!sweep) return undefined;
+    if (!(await requirePlan(store, sweep))) return undefined;
+    if (sweep.state === 'running') {
+      void vscode.window.showInformationMessage(`${sweep.name} is already running.`);
+      return undefined;
+    }
+    return runTask(sweep, 'resume');
+  });
+
+  reg('flopsfit.stopSweep', async (arg) => {
+    const sweep = await resolveSweep(store, arg, 'Stop Sweep');
+    if (!sweep) return undefined;
+    store.readRunState(sweep);
+    if (sweep.state !== 'running') {
+      void vscode.window.showInformationMessage(`${sweep.name} is not running.`);
+      return false;
+    }
+    return stopSweepTask(sweep.uri);
+  });
+
+  reg('flopsfit.runExperiment', async (arg) => {
+    if (!requireTrust('run an experiment')) return undefined;
+    const r = await resolveExperiment(store, arg, 'Run Experiment', (s, id) => s.status(id) !== 'running');
+    if (!r) return undefined;
+    if (r.sweep.state === 'running') {
+      void vscode.window.showInformationMessage(
+        `${r.sweep.name} is running; its queue already includes this experiment. Stop the sweep to run it alone.`,
+      );
+      return undefined;
+    }
+    return runTask(r.sweep, 'run', { experiment: r.id });
+  });
+
+  reg('flopsfit.retryExperiment', async (arg) => {
+    if (!requireTrust('retry an experiment')) return undefined;
+    const r = await resolveExperiment(store, arg, 'Retry Experiment', (s, id) => s.status(id) === 'failed' || s.status(id) === 'stopped');
+    if (!r) return undefined;
+    if (r.sweep.state === 'running') {
+      void vscode.window.showInformationMessage(`${r.sweep.name} is running; retry the experiment once it has stopped.`);
+      return undefined;
+    }
+    return runTask(r.sweep, 'run', { experiment: r.id, retryFailed: true });
+  });
+
+  reg('flopsfit.stopExperiment', (arg) => stopExperiment(store, arg));
+
+  reg('flopsfit.fit', async (arg) => {
+    const sweep = await resolveSweep(store, arg, 'Fit Scaling Laws');
+    if (!sweep) return undefined;
+    if (!sweep.config) return requirePlan(store, sweep);
+    const dir = sweep.runDir;
+    if (!dir || !fs.existsSync(path.join(dir, RUN_FILES.results))) {
+      void vscode.window.showInformationMessage(`${sweep.name} has no completed experiments to fit yet. Run the sweep first.`);
+      return undefined;
+    }
+    return runTask(sweep, 'fit');
+  });
+
+  reg('flopsfit.openResults', async (arg) => {
+    const sweep = await resolveSweep(store, arg, 'Open Results');
+    if (!sweep) return undefined;
+    await openResults(sweep.uri);
+    return sweep.uri;
+  });
+
+  reg('flopsfit.exportResults', async (arg) => {
+    const sweep = await resolveSweep(store, arg, 'Export Results');
+    if (!sweep) return undefined;
+    await exportResults(sweep.uri);
+    return sweep.uri;
+  });
+
+  reg('flopsfit.revealInConfig', (arg) => revealInConfig(store, arg));
+  reg('flopsfit.openMetrics', (arg) => openMetrics(store, arg));
+  reg('flopsfit.refreshExplorer', () => store.refreshAll());
 }

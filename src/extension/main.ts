@@ -7,13 +7,15 @@ import * as vscode from 'vscode';
 import { log } from './log';
 import { registerDiagnostics } from './diagnostics';
 import { registerTasks } from './tasks';
-import { registerExplorer } from './explorer';
+import { registerExplorer, explorerApi, type ExplorerApi } from './explorer';
 import { registerCommands } from './commands';
 import { registerResultsPanel } from './resultsPanel';
 
 export interface FlopsFitApi {
   /** milliseconds spent in activate() (the extension's own code) */
   activationMs: number;
+  /** the Sweeps tree as data, for tests */
+  explorer: ExplorerApi;
 }
 
 export function activate(context: vscode.ExtensionContext): FlopsFitApi {
@@ -26,7 +28,7 @@ export function activate(context: vscode.ExtensionContext): FlopsFitApi {
   registerCommands(context);
   const activationMs = performance.now() - t0;
   log().info(`FlopsFit activated in ${activationMs.toFixed(1)} ms`);
-  return { activationMs };
+  return { activationMs, explorer: explorerApi() };
 }
 
 export function deactivate(): void {

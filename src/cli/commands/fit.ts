@@ -1,8 +1,241 @@
-/** `flopsfit fit` — placeholder until its issue lands. */
-import { CliError } from '../util';
+/**
+ * `flopsfit fit` — fit scaling laws (Chinchilla Approaches 2 and 3) with bootstrap intervals.
+ *
+ *   flopsfit fit <config>                 a sweep's finished results → <runDir>/fit.json
+ *   flopsfit fit --run-dir <dir>          the same, naming the run directory directly
+ *   flopsfit fit --input <file>           external results (CSV / JSON / JSONL)
+ *
+ * Exit codes: 0 fitted, 1 bad input (message names the row) or invalid config, 2 usage error.
+ */
+import * as path from 'node:path';
+import { formatDiagnostic, loadSweepConfig } from '../../core/config';
+import { resolveRunDir } from '../../core/plan';
+import { writeJsonAtomicSync } from '../../core/atomic';
+import { FIT_METHODS, FitInputError, fitRunDir, fitScalingLaws, readPointsFile, type FitMethod, type FitOptions, type FitReport } from '../../core/fit';
+import { fmt } from '../../core/fit/fit';
+import { CliError, numberOption, parseArgs, type ParsedArgs } from '../util';
 
-export const summary = 'fit';
+export const summary = 'fit scaling laws to a sweep\'s results or to a CSV/JSON file';
 
-export async function run(_args: string[]): Promise<number> {
-  throw new CliError('the "fit" command is not implemented yet', 2);
+const HELP = `Usage: flopsfit fit <config> [options]
+       flopsfit fit --run-dir <dir> [options]
+       flopsfit fit --input <file.csv|file.json|file.jsonl> [options]
+
+Fits IsoFLOP parabolas (Chinchilla approach 2) and L(N, D) = E + A/N^α + B/D^β (approach 3,
+Huber δ = 1e-3 on log loss, L-BFGS from 4500 starts, as Besiroglu et al. 2024), with bootstrap
+confidence intervals, a prediction at a target budget and a compute-optimal table.
+With a config or --run-dir it reads <runDir>/results.jsonl and writes <runDir>/fit.json.
+
+Input files: columns N (params), D (tokens) or C (FLOPs; C = 6·N·D when absent), loss; optional
+budget (IsoFLOP group), id, and exclude/epoch_excluded (rows marked 1 are left out).
+
+Options:
+  --method <m>           isoflop | parametric | all (default: the config's fit.methods, else all)
+  --bootstrap <n>        bootstrap resamples (default: config, else 200; 0: none)
+  --confidence <x>       interval confidence in (0, 1) (default: config, else 0.95)
+  --seed <s>             bootstrap seed (default: config, else 0)
+  --target <C>           predict N_opt, D_opt, D/N and loss at this budget in FLOPs
+  --table <C,C,…>        budgets of the compute-optimal table (default: the fitted budgets)
+  --k <k>                FLOPs per parameter per token in C = k·N·D (default: config, else 6)
+  --tolerance <x>        relative spread of C within one IsoFLOP group (default 0.05)
+  --out <file>           also write the report (fit.json format) to this file
+  --workspace <dir>      folder the config's relative paths resolve against
+  --json                 print the report as JSON (the fit.json format) instead of a summary
+  -h, --help             this help`;
+
+export async function run(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const parsed = parseArgs(args, {
+    flags: ['json'],
+    values: ['input', 'run-dir', 'method', 'bootstrap', 'confidence', 'seed', 'target', 'table', 'k', 'tolerance', 'out', 'workspace'],
+  });
+  const sources = [parsed.positionals.length > 0, parsed.values.input !== undefined, parsed.values['run-dir'] !== undefined].filter(Boolean).length;
+  if (sources !== 1 || parsed.positionals.length > 1) {
+    throw new CliError(`give exactly one of: a sweep config, --run-dir <dir>, --input <file>\n\n${HELP}`, 2);
+  }
+
+  let options: FitOptions = {};
+  let runDir: string | undefined;
+  if (parsed.positionals.length === 1) {
+    const shown = parsed.positionals[0];
+    const file = path.resolve(shown);
+    const loaded = loadSweepConfig(file);
+    if (!loaded.config) {
+      for (const d of loaded.diagnostics) process.stderr.write(formatDiagnostic(shown, d) + '\n');
+      const errors = loaded.diagnostics.filter((d) => d.severity === 'error').length;
+      throw new CliError(`${shown}: invalid sweep config (${errors} error${errors === 1 ? '' : 's'})`, 1);
+    }
+    const c = loaded.config;
+    runDir = resolveRunDir(c, file, parsed.values.workspace ? path.resolve(parsed.values.workspace) : undefined);
+    options = {
+      methods: c.fit.methods,
+      bootstrap: c.fit.bootstrap,
+      confidence: c.fit.confidence,
+      seed: c.fit.seed,
+      // The config documents the default target as 10× the largest budget.
+      target: c.fit.target ?? 10 * (Array.isArray(c.budgets) ? Math.max(...c.budgets) : c.budgets.max),
+      tableBudgets: c.fit.tableBudgets,
+      flopsPerParamPerToken: c.planning.flopsPerParamPerToken,
+    };
+  } else if (parsed.values['run-dir'] !== undefined) {
+    runDir = path.resolve(parsed.values['run-dir']);
+  }
+  options = { ...options, ...cliOptions(parsed) };
+
+  let report: FitReport;
+  try {
+    if (runDir !== undefined) {
+      report = fitRunDir(runDir, options);
+    } else {
+      const loaded = readPointsFile(path.resolve(parsed.values.input!), options.flopsPerParamPerToken ?? 6);
+      report = fitScalingLaws(loaded.points, options);
+      report.warnings.unshift(...loaded.warnings);
+    }
+  } catch (err) {
+    if (err instanceof FitInputError) throw new CliError(err.message, 1);
+    throw err;
+  }
+  if (parsed.values.out) writeJsonAtomicSync(path.resolve(parsed.values.out), report);
+
+  if (parsed.flags.json) {
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  } else {
+    process.stdout.write(formatReport(report));
+    if (runDir !== undefined) process.stdout.write(`\nwrote ${path.join(runDir, 'fit.json')}\n`);
+    if (parsed.values.out) process.stdout.write(`${runDir !== undefined ? '' : '\n'}wrote ${parsed.values.out}\n`);
+  }
+  return 0;
+}
+
+function cliOptions(parsed: ParsedArgs): FitOptions {
+  const o: FitOptions = {};
+  const m = parsed.values.method;
+  if (m !== undefined) {
+    if (m === 'all') o.methods = FIT_METHODS;
+    else if ((FIT_METHODS as readonly string[]).includes(m)) o.methods = [m as FitMethod];
+    else throw new CliError(`option --method: '${m}' is not one of isoflop, parametric, all`, 2);
+  }
+  const bootstrap = numberOption(parsed, 'bootstrap', { integer: true, min: 0 });
+  if (bootstrap !== undefined) o.bootstrap = bootstrap;
+  const confidence = numberOption(parsed, 'confidence');
+  if (confidence !== undefined) {
+    if (!(confidence > 0 && confidence < 1)) throw new CliError(`option --confidence: '${parsed.values.confidence}' must be between 0 and 1 (e.g. 0.95)`, 2);
+    o.confidence = confidence;
+  }
+  const seed = numberOption(parsed, 'seed', { integer: true });
+  if (seed !== undefined) o.seed = seed;
+  const target = numberOption(parsed, 'target');
+  if (target !== undefined) {
+    if (!(target > 0)) throw new CliError(`option --target: '${parsed.values.target}' must be a positive number of FLOPs (e.g. 1e24)`, 2);
+    o.target = target;
+  }
+  if (parsed.values.table !== undefined) {
+    o.tableBudgets = parsed.values.table.split(',').map((s) => {
+      const v = Number(s.trim());
+      if (!(Number.isFinite(v) && v > 0)) throw new CliError(`option --table: '${s}' is not a positive number of FLOPs`, 2);
+      return v;
+    });
+  }
+  const k = numberOption(parsed, 'k');
+  if (k !== undefined) {
+    if (!(k > 0)) throw new CliError(`option --k: must be positive`, 2);
+    o.flopsPerParamPerToken = k;
+  }
+  const tol = numberOption(parsed, 'tolerance', { min: 0 });
+  if (tol !== undefined) o.budgetTolerance = tol;
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Human-readable summary
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
+  return rows.map((r) => '  ' + r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  ')).join('\n') + '\n';
+}
+
+function withInterval(report: FitReport, name: string, value: number): string {
+  const iv = report.bootstrap?.intervals[name];
+  return iv ? `${fmt(value)} [${fmt(iv[0])}, ${fmt(iv[1])}]` : fmt(value);
+}
+
+export function formatReport(r: FitReport): string {
+  const out: string[] = [];
+  const pct = `${+(r.settings.confidence * 100).toFixed(2)}%`;
+  out.push(`${r.points.length} points; methods: ${r.settings.methods.join(', ')}`);
+  if (r.bootstrap) {
+    const s = r.bootstrap.succeeded;
+    const parts = (['isoflop', 'parametric'] as const).filter((m) => s[m] !== undefined).map((m) => `${m} ${s[m]}/${r.bootstrap!.samples}`);
+    out.push(`bootstrap: ${parts.join(', ')} resamples succeeded; intervals are ${pct} percentile intervals [lo, hi]`);
+  }
+  if (r.isoflop) {
+    const iso = r.isoflop;
+    out.push('', `IsoFLOP (approach 2): ${iso.usedGroups} of ${iso.groups.length} budgets used`);
+    const rows = [['budget C', 'points', 'N_opt', 'D_opt', 'L_opt', 'note']];
+    for (const g of iso.groups) {
+      rows.push([
+        fmt(g.budget),
+        String(g.points.length),
+        g.nOpt !== undefined ? fmt(g.nOpt) : '-',
+        g.dOpt !== undefined ? fmt(g.dOpt) : '-',
+        g.lossOpt !== undefined ? fmt(g.lossOpt) : '-',
+        g.status !== 'ok' ? g.status : g.interior ? '' : 'vertex outside sizes',
+      ]);
+    }
+    out.push(table(rows).trimEnd());
+    out.push(`  N_opt ∝ C^a: a = ${withInterval(r, 'isoflop.a', iso.a)}, ln k_N = ${withInterval(r, 'isoflop.logCoefficient', iso.logCoefficient)}`);
+    out.push(`  D_opt ∝ C^b: b = ${withInterval(r, 'isoflop.b', iso.b)}`);
+    out.push(`  L_opt ∝ C^${fmt(iso.lossOpt.exponent)}`);
+  }
+  if (r.parametric) {
+    const p = r.parametric;
+    out.push('', `Parametric (approach 3): L(N, D) = E + A/N^α + B/D^β`);
+    const rows = [['', 'estimate', ...(r.bootstrap ? ['interval', 'se'] : [])]];
+    for (const [k, v] of [
+      ['E', p.E],
+      ['A', p.A],
+      ['B', p.B],
+      ['alpha', p.alpha],
+      ['beta', p.beta],
+      ['a', p.a],
+      ['b', p.b],
+    ] as const) {
+      if (v === undefined) continue;
+      const name = `parametric.${k}`;
+      const iv = r.bootstrap?.intervals[name];
+      const se = r.bootstrap?.se[name];
+      rows.push([k, fmt(v), ...(r.bootstrap ? [iv ? `[${fmt(iv[0])}, ${fmt(iv[1])}]` : '-', se !== undefined ? fmt(se) : '-'] : [])]);
+    }
+    out.push(table(rows).trimEnd());
+    out.push(`  objective ${fmt(p.objective)} (Σ Huber); best of ${p.starts} starts${p.converged ? ', converged' : ', NOT converged'}; rms ln-residual ${fmt(p.rmsLogResidual)}`);
+  }
+  if (r.prediction) {
+    const pr = r.prediction;
+    out.push('', `Prediction at C = ${fmt(pr.budget)} FLOPs${pr.extrapolation > 1 ? ` (${fmt(pr.extrapolation)}× outside the fitted budgets)` : ''}`);
+    const rows = [['method', 'N_opt', 'D_opt', 'D/N', 'loss']];
+    for (const m of ['isoflop', 'parametric'] as const) {
+      const v = pr[m];
+      if (!v) continue;
+      const cell = (k: 'nOpt' | 'dOpt' | 'tokensPerParam' | 'loss') => {
+        const iv = v.intervals?.[k];
+        return iv ? `${fmt(v[k])} [${fmt(iv[0])}, ${fmt(iv[1])}]` : fmt(v[k]);
+      };
+      rows.push([m, cell('nOpt'), cell('dOpt'), cell('tokensPerParam'), cell('loss')]);
+    }
+    out.push(table(rows).trimEnd());
+  }
+  if (r.table.length) {
+    out.push('', 'Compute-optimal table');
+    const rows = [['budget C', 'method', 'N_opt', 'D_opt', 'D/N', 'loss']];
+    for (const t of r.table) rows.push([fmt(t.budget), t.method, fmt(t.nOpt), fmt(t.dOpt), fmt(t.tokensPerParam), fmt(t.loss)]);
+    out.push(table(rows).trimEnd());
+  }
+  if (r.warnings.length) {
+    out.push('', 'Warnings:');
+    for (const w of r.warnings) out.push(`  - ${w}`);
+  }
+  return out.join('\n') + '\n';
 }

@@ -1,0 +1,573 @@
+/**
+ * `fitScalingLaws`: IsoFLOP (Approach 2) and parametric (Approach 3) fits, bootstrap intervals,
+ * a prediction at a target budget and a Chinchilla-style table, as one `FitReport`.
+ * Pure TypeScript (no I/O; see ./io for files).
+ */
+import { bootstrapCountWarning, summarise } from './bootstrap';
+import { fitGroup, fitIsoflopLaws, groupByBudget, type BudgetGroup, type GroupFit, type IsoflopLaws } from './isoflop';
+import {
+  HUBER_DELTA,
+  START_GRID_SIZE,
+  besirogluGrid,
+  logResiduals,
+  makeParametricData,
+  fitParametricData,
+  paramsFromVector,
+  parametricAllocation,
+  parametricLoss,
+  resampleParametricData,
+  type ParametricData,
+  type ParametricParams,
+} from './parametric';
+import { Rng } from './rng';
+import {
+  DEFAULT_FIT_OPTIONS,
+  FIT_METHODS,
+  FitInputError,
+  type BootstrapReport,
+  type FitMethod,
+  type FitOptions,
+  type FitPoint,
+  type FitReport,
+  type FitSettings,
+  type Interval,
+  type IsoflopFit,
+  type IsoflopGroup,
+  type ParametricFit,
+  type Prediction,
+  type PredictionValues,
+  type TableRow,
+} from './types';
+
+/** Distinct runner-up optima of the full-data fit used to warm-start every bootstrap resample. */
+export const BOOTSTRAP_WARM_OPTIMA = 4;
+/** Evenly strided grid points added to every bootstrap resample's starts. */
+export const BOOTSTRAP_GRID_STARTS = 8;
+export const BOOTSTRAP_STRATEGY =
+  `each resample starts L-BFGS from the full-data optimum, the next ${BOOTSTRAP_WARM_OPTIMA - 1} distinct local optima of the ` +
+  `full-data multi-start and ${BOOTSTRAP_GRID_STARTS} evenly strided points of the ${START_GRID_SIZE}-point grid, keeping the best`;
+
+/** Extrapolating beyond this factor of the fitted budgets gives a warning. */
+export const EXTRAPOLATION_WARN_FACTOR = 10;
+
+interface Resolved {
+  methods: FitMethod[];
+  bootstrap: number;
+  confidence: number;
+  seed: number;
+  target?: number;
+  tableBudgets?: number[];
+  k: number;
+  tolerance: number;
+  now: () => Date;
+}
+
+function resolveOptions(o: FitOptions): Resolved {
+  const methods = [...new Set(o.methods ?? DEFAULT_FIT_OPTIONS.methods)];
+  if (methods.length === 0) throw new FitInputError('no fit method selected');
+  for (const m of methods) if (!FIT_METHODS.includes(m)) throw new FitInputError(`unknown fit method '${String(m)}' (expected ${FIT_METHODS.join(' or ')})`);
+  const bootstrap = o.bootstrap ?? DEFAULT_FIT_OPTIONS.bootstrap;
+  if (!Number.isInteger(bootstrap) || bootstrap < 0) throw new FitInputError(`bootstrap must be a whole number ≥ 0, got ${bootstrap}`);
+  const confidence = o.confidence ?? DEFAULT_FIT_OPTIONS.confidence;
+  if (!(confidence > 0 && confidence < 1)) throw new FitInputError(`confidence must be between 0 and 1 (exclusive), got ${confidence}`);
+  const seed = o.seed ?? DEFAULT_FIT_OPTIONS.seed;
+  if (!Number.isSafeInteger(seed)) throw new FitInputError(`seed must be an integer, got ${seed}`);
+  const k = o.flopsPerParamPerToken ?? DEFAULT_FIT_OPTIONS.flopsPerParamPerToken;
+  if (!(k > 0 && Number.isFinite(k))) throw new FitInputError(`flopsPerParamPerToken must be positive, got ${k}`);
+  const tolerance = o.budgetTolerance ?? DEFAULT_FIT_OPTIONS.budgetTolerance;
+  if (!(tolerance >= 0 && Number.isFinite(tolerance))) throw new FitInputError(`budgetTolerance must be ≥ 0, got ${tolerance}`);
+  if (o.target !== undefined && !(o.target > 0 && Number.isFinite(o.target))) throw new FitInputError(`target budget must be a positive number of FLOPs, got ${o.target}`);
+  if (o.tableBudgets) {
+    for (const b of o.tableBudgets) if (!(b > 0 && Number.isFinite(b))) throw new FitInputError(`table budgets must be positive numbers of FLOPs, got ${b}`);
+  }
+  return {
+    methods: FIT_METHODS.filter((m) => methods.includes(m)),
+    bootstrap,
+    confidence,
+    seed,
+    target: o.target,
+    tableBudgets: o.tableBudgets ? [...o.tableBudgets] : undefined,
+    k,
+    tolerance,
+    now: o.now ?? (() => new Date()),
+  };
+}
+
+function label(p: FitPoint, i: number): string {
+  return p.id !== undefined ? `point ${i + 1} (id ${p.id})` : `point ${i + 1}`;
+}
+
+/** Checks every point; the error names the first bad one. */
+export function validatePoints(points: readonly FitPoint[]): void {
+  points.forEach((p, i) => {
+    for (const key of ['N', 'D', 'C', 'loss'] as const) {
+      const v = p[key];
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+        throw new FitInputError(`${label(p, i)}: ${key} must be a positive finite number, got ${v === undefined ? 'nothing' : String(v)}`);
+      }
+    }
+    if (p.budget !== undefined && !(typeof p.budget === 'number' && Number.isFinite(p.budget) && p.budget > 0)) {
+      throw new FitInputError(`${label(p, i)}: budget must be a positive finite number, got ${String(p.budget)}`);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Derived quantities (shared by the point estimate and every bootstrap resample)
+
+function isoPrediction(laws: IsoflopLaws, C: number, k: number): { nOpt: number; dOpt: number; tokensPerParam: number; loss: number } {
+  const lc = Math.log(C);
+  const nOpt = Math.exp(laws.n.intercept + laws.n.slope * lc);
+  const dOpt = C / (k * nOpt);
+  return { nOpt, dOpt, tokensPerParam: dOpt / nOpt, loss: Math.exp(laws.loss.intercept + laws.loss.slope * lc) };
+}
+
+function paramPrediction(p: ParametricParams, C: number, k: number): { nOpt: number; dOpt: number; tokensPerParam: number; loss: number } | undefined {
+  if (!(p.alpha > 0 && p.beta > 0)) return undefined;
+  const { nOpt, dOpt } = parametricAllocation(p, C, k);
+  const v = { nOpt, dOpt, tokensPerParam: dOpt / nOpt, loss: parametricLoss(p, nOpt, dOpt) };
+  return Object.values(v).every((x) => Number.isFinite(x) && x > 0) ? v : undefined;
+}
+
+const PRED_KEYS = ['nOpt', 'dOpt', 'tokensPerParam', 'loss'] as const;
+
+function isoQuantities(groups: readonly GroupFit[], used: readonly number[], laws: IsoflopLaws, budgets: readonly number[], target: number | undefined, k: number): Record<string, number> {
+  const q: Record<string, number> = {
+    'isoflop.a': laws.n.slope,
+    'isoflop.b': laws.d.slope,
+    'isoflop.logCoefficient': laws.n.intercept,
+    'isoflop.dLogCoefficient': laws.d.intercept,
+    'isoflop.lossExponent': laws.loss.slope,
+    'isoflop.lossLogCoefficient': laws.loss.intercept,
+  };
+  for (const gi of used) {
+    const g = groups[gi];
+    q[`isoflop.groups.${gi}.nOpt`] = g.nOpt!;
+    q[`isoflop.groups.${gi}.dOpt`] = g.dOpt!;
+    q[`isoflop.groups.${gi}.lossOpt`] = g.lossOpt!;
+  }
+  if (target !== undefined) {
+    const p = isoPrediction(laws, target, k);
+    for (const key of PRED_KEYS) q[`prediction.isoflop.${key}`] = p[key];
+  }
+  budgets.forEach((b, i) => {
+    const p = isoPrediction(laws, b, k);
+    for (const key of PRED_KEYS) q[`table.isoflop.${i}.${key}`] = p[key];
+  });
+  return q;
+}
+
+function paramQuantities(p: ParametricParams, budgets: readonly number[], target: number | undefined, k: number): Record<string, number> {
+  const q: Record<string, number> = {
+    'parametric.E': p.E,
+    'parametric.A': p.A,
+    'parametric.B': p.B,
+    'parametric.alpha': p.alpha,
+    'parametric.beta': p.beta,
+  };
+  if (p.alpha > 0 && p.beta > 0) {
+    q['parametric.a'] = p.a;
+    q['parametric.b'] = p.b;
+    q['parametric.G'] = p.G;
+  }
+  if (target !== undefined) {
+    const pr = paramPrediction(p, target, k);
+    if (pr) for (const key of PRED_KEYS) q[`prediction.parametric.${key}`] = pr[key];
+  }
+  budgets.forEach((b, i) => {
+    const pr = paramPrediction(p, b, k);
+    if (pr) for (const key of PRED_KEYS) q[`table.parametric.${i}.${key}`] = pr[key];
+  });
+  return q;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface IsoState {
+  fit: IsoflopFit;
+  groupFits: GroupFit[];
+  used: number[];
+  laws: IsoflopLaws;
+}
+
+function runIsoflop(points: readonly FitPoint[], groups: readonly BudgetGroup[], k: number): IsoState | string {
+  const groupFits = groups.map((g) => fitGroup(points, g.members, g.budget, k));
+  const used: number[] = [];
+  const outGroups: IsoflopGroup[] = groupFits.map((gf, gi) => {
+    const g = groups[gi];
+    const warnings: string[] = [];
+    const budgetLabel = `budget ${fmt(g.budget)} FLOPs`;
+    if (gf.status === 'too-few-sizes') warnings.push(`${budgetLabel}: only ${gf.distinctSizes} distinct model size(s); a parabola needs at least 3`);
+    else if (gf.status === 'singular') warnings.push(`${budgetLabel}: the parabola is not determined by these points`);
+    else if (gf.status === 'not-convex') warnings.push(`${budgetLabel}: the loss curve is not convex in log N (it bends down), so it has no minimum; the group is left out`);
+    else if (gf.interior === false) {
+      warnings.push(
+        `${budgetLabel}: the fitted optimum N = ${fmt(gf.nOpt!)} lies outside the sizes tried (${fmt(gf.minN)}–${fmt(gf.maxN)}); it is extrapolated, so add ${gf.nOpt! < gf.minN ? 'smaller' : 'larger'} models`,
+      );
+    }
+    if (gf.status === 'ok') used.push(gi);
+    const q = gf.quad;
+    return {
+      index: gi,
+      budget: g.budget,
+      status: gf.status,
+      used: gf.status === 'ok',
+      points: g.members.map((pi) => {
+        const p = points[pi];
+        const fitted = q ? q.p0 + q.p1 * (Math.log(p.N) - q.center) + q.p2 * (Math.log(p.N) - q.center) ** 2 : undefined;
+        return { index: pi, N: p.N, D: p.D, loss: p.loss, ...(fitted !== undefined ? { fitted, residual: p.loss - fitted } : {}) };
+      }),
+      ...(q ? { parabola: { c0: q.c0, c1: q.c1, c2: q.c2, center: q.center, p0: q.p0, p1: q.p1, p2: q.p2 } } : {}),
+      ...(gf.status === 'ok' ? { nOpt: gf.nOpt, dOpt: gf.dOpt, lossOpt: gf.lossOpt, interior: gf.interior } : {}),
+      ...(gf.curvature !== undefined ? { curvature: gf.curvature, convex: gf.convex } : {}),
+      nRange: [gf.minN, gf.maxN] as [number, number],
+      warnings,
+    };
+  });
+  const laws = fitIsoflopLaws(groupFits);
+  if (!laws) {
+    return `IsoFLOP fit needs at least 2 budgets with a convex parabola (3+ distinct model sizes each); found ${used.length} of ${groups.length} budget group(s)`;
+  }
+  // Per-group warnings stay on the groups; the summary lists them, folding the common
+  // "too few sizes" case (data not laid out on an IsoFLOP grid) into one line.
+  const few = outGroups.filter((g) => g.status === 'too-few-sizes');
+  const warnings = outGroups.filter((g) => few.length <= 3 || g.status !== 'too-few-sizes').flatMap((g) => g.warnings);
+  if (few.length > 3) {
+    warnings.unshift(
+      `${few.length} of ${groups.length} budget groups have fewer than 3 distinct model sizes and are left out of the IsoFLOP fit (is the data on an IsoFLOP grid? budgetTolerance is the relative spread allowed within a group)`,
+    );
+  }
+  if (used.length === 2) warnings.push('IsoFLOP power laws rest on only 2 budgets: the line passes exactly through them and its exponent has no error estimate beyond the bootstrap');
+  const law = (l: { slope: number; intercept: number; r2?: number }) => ({
+    exponent: l.slope,
+    logCoefficient: l.intercept,
+    coefficient: Math.exp(l.intercept),
+    ...(l.r2 !== undefined && Number.isFinite(l.r2) ? { r2: l.r2 } : {}),
+  });
+  return {
+    groupFits,
+    used,
+    laws,
+    fit: {
+      groups: outGroups,
+      usedGroups: used.length,
+      a: laws.n.slope,
+      b: laws.d.slope,
+      logCoefficient: laws.n.intercept,
+      dLogCoefficient: laws.d.intercept,
+      nOpt: law(laws.n),
+      dOpt: law(laws.d),
+      lossOpt: law(laws.loss),
+      warnings,
+    },
+  };
+}
+
+export interface ParamState {
+  fit: ParametricFit;
+  params: ParametricParams;
+  x: Float64Array;
+  warmStarts: Float64Array;
+  data: ParametricData;
+  warnings: string[];
+}
+
+export function runParametric(points: readonly FitPoint[]): ParamState | string {
+  if (points.length < 5) return `the parametric fit has 5 parameters (E, A, B, α, β) and needs at least 5 points; got ${points.length}`;
+  const distinctN = new Set(points.map((p) => p.N)).size;
+  const distinctD = new Set(points.map((p) => p.D)).size;
+  if (distinctN < 2 || distinctD < 2) return `the parametric fit needs at least 2 distinct model sizes and 2 distinct token counts; got ${distinctN} and ${distinctD}`;
+  const data = makeParametricData(
+    points.map((p) => p.N),
+    points.map((p) => p.D),
+    points.map((p) => p.loss),
+  );
+  const ms = fitParametricData(data, besirogluGrid(), { keepOptima: BOOTSTRAP_WARM_OPTIMA + 1 });
+  const x = ms.x;
+  const objective = ms.f;
+  const params = paramsFromVector(x);
+  const res = logResiduals(data, x);
+  const warnings: string[] = [];
+  let ss = 0;
+  for (const r of res) ss += r * r;
+  const warm = new Float64Array(5 * (BOOTSTRAP_WARM_OPTIMA + BOOTSTRAP_GRID_STARTS));
+  warm.set(x, 0);
+  let w = 1;
+  for (const o of ms.optima) {
+    if (w >= BOOTSTRAP_WARM_OPTIMA) break;
+    if (o.f === ms.best.f) continue; // the winner, already in as its polished form
+    warm.set(o.x, 5 * w++);
+  }
+  const grid = besirogluGrid();
+  for (let j = 0; j < BOOTSTRAP_GRID_STARTS; j++) {
+    const s = Math.floor(((j + 0.5) * START_GRID_SIZE) / BOOTSTRAP_GRID_STARTS);
+    warm.set(grid.subarray(5 * s, 5 * s + 5), 5 * w++);
+  }
+  const localOptima = ms.optima
+    .filter((o) => o.f !== ms.best.f)
+    .slice(0, BOOTSTRAP_WARM_OPTIMA)
+    .map((o) => {
+      const p = paramsFromVector(o.x);
+      return { objective: o.f, E: p.E, A: p.A, B: p.B, alpha: p.alpha, beta: p.beta };
+    })
+    .filter((o) => [o.objective, o.E, o.A, o.B, o.alpha, o.beta].every(Number.isFinite) && o.E > 0 && o.A > 0 && o.B > 0);
+  if (!(params.alpha > 0 && params.beta > 0)) warnings.push(`parametric fit: α = ${fmt(params.alpha)}, β = ${fmt(params.beta)}; with an exponent ≤ 0 there is no compute-optimal allocation`);
+  if (!(params.E > 0 && params.A > 0 && params.B > 0 && Number.isFinite(params.E) && Number.isFinite(params.A) && Number.isFinite(params.B))) {
+    return 'the parametric fit did not reach finite parameters from any start';
+  }
+  const fit: ParametricFit = {
+    E: params.E,
+    A: params.A,
+    B: params.B,
+    alpha: params.alpha,
+    beta: params.beta,
+    ...(params.alpha > 0 && params.beta > 0 ? { a: params.a, b: params.b, G: params.G } : {}),
+    objective,
+    starts: ms.starts,
+    converged: ms.best.converged,
+    convergedStarts: ms.convergedStarts,
+    localOptima,
+    residuals: points.map((p, i) => ({ index: i, predicted: parametricLoss(params, p.N, p.D), residual: res[i] })),
+    rmsLogResidual: Math.sqrt(ss / res.length),
+  };
+  if (!ms.best.converged) warnings.push('parametric fit: the best start stopped before meeting a convergence criterion');
+  return { fit, params, x, warmStarts: warm.subarray(0, 5 * w), data, warnings };
+}
+
+/** Fits one parametric bootstrap resample from the warm starts. */
+export function fitParametricResample(base: ParamState, indices: Int32Array): (ParametricParams & { objective: number }) | undefined {
+  const data = resampleParametricData(base.data, indices);
+  try {
+    const ms = fitParametricData(data, base.warmStarts);
+    const p = paramsFromVector(ms.x);
+    if (![p.E, p.A, p.B, p.alpha, p.beta].every(Number.isFinite)) return undefined;
+    if (!(p.alpha > 0 && p.beta > 0)) return undefined;
+    return { ...p, objective: ms.f };
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Fits scaling laws to finished runs. Throws FitInputError on bad input. */
+export function fitScalingLaws(points: readonly FitPoint[], options: FitOptions = {}): FitReport {
+  const o = resolveOptions(options);
+  validatePoints(points);
+  if (points.length === 0) throw new FitInputError('no points to fit');
+  const warnings: string[] = [];
+  const groups = groupByBudget(points, o.tolerance);
+  const groupOf = new Int32Array(points.length);
+  groups.forEach((g, gi) => g.members.forEach((m) => (groupOf[m] = gi)));
+
+  let iso: IsoState | undefined;
+  let par: ParamState | undefined;
+  const failures: string[] = [];
+  if (o.methods.includes('isoflop')) {
+    const r = runIsoflop(points, groups, o.k);
+    if (typeof r === 'string') failures.push(r);
+    else iso = r;
+  }
+  if (o.methods.includes('parametric')) {
+    const r = runParametric(points);
+    if (typeof r === 'string') failures.push(r);
+    else {
+      par = r;
+      warnings.push(...r.warnings);
+    }
+  }
+  if (!iso && !par) throw new FitInputError(failures.join('; '));
+  for (const f of failures) warnings.push(`skipped: ${f}`);
+  if (iso) warnings.push(...iso.fit.warnings);
+
+  // Budgets of the table: the chosen ones, else the sweep's own (one per IsoFLOP group).
+  const tableBudgets = o.tableBudgets ?? defaultTableBudgets(groups.map((g) => g.budget));
+  const fittedBudgets = groups.map((g) => g.budget);
+  const minB = Math.min(...fittedBudgets);
+  const maxB = Math.max(...fittedBudgets);
+
+  // Point estimates of the derived quantities.
+  const estimates: Record<string, number> = {
+    ...(iso ? isoQuantities(iso.groupFits, iso.used, iso.laws, tableBudgets, o.target, o.k) : {}),
+    ...(par ? paramQuantities(par.params, tableBudgets, o.target, o.k) : {}),
+  };
+
+  // Bootstrap.
+  let bootstrap: BootstrapReport | undefined;
+  const summaries = new Map<string, { interval?: Interval; se?: number }>();
+  if (o.bootstrap > 0) {
+    const samples = new Map<string, number[]>();
+    const push = (q: Record<string, number>) => {
+      for (const [k, v] of Object.entries(q)) {
+        let arr = samples.get(k);
+        if (!arr) samples.set(k, (arr = []));
+        arr.push(v);
+      }
+    };
+    const succeeded: BootstrapReport['succeeded'] = {};
+    const failed: BootstrapReport['failed'] = {};
+    const bw: string[] = [];
+    if (iso) {
+      const rng = new Rng(o.seed, 1);
+      let ok = 0;
+      let bad = 0;
+      for (let s = 0; s < o.bootstrap; s++) {
+        const fits = groups.map((g) => {
+          const m = g.members.length;
+          const idx = new Int32Array(m);
+          for (let j = 0; j < m; j++) idx[j] = g.members[rng.int(m)];
+          return fitGroup(points, idx, g.budget, o.k);
+        });
+        // A resample fails when a budget used by the full fit loses its vertex (too few distinct
+        // sizes or not convex): dropping it would silently change which budgets the law rests on.
+        const lost = iso.used.some((gi) => fits[gi].status !== 'ok');
+        const masked = fits.map((f, gi) => (iso!.used.includes(gi) ? f : { ...f, status: 'too-few-sizes' as const }));
+        const laws = lost ? undefined : fitIsoflopLaws(masked);
+        if (!laws) {
+          bad++;
+          continue;
+        }
+        ok++;
+        push(isoQuantities(fits, iso.used, laws, tableBudgets, o.target, o.k));
+      }
+      succeeded.isoflop = ok;
+      failed.isoflop = bad;
+      if (bad > 0) {
+        bw.push(
+          `IsoFLOP bootstrap: ${bad} of ${o.bootstrap} resamples failed (a budget lost its vertex: fewer than 3 distinct sizes drawn or a non-convex parabola) and are excluded from the intervals`,
+        );
+      }
+      const cw = bootstrapCountWarning('IsoFLOP bootstrap', ok, o.confidence);
+      if (cw) bw.push(cw);
+    }
+    if (par) {
+      const rng = new Rng(o.seed, 2);
+      const n = points.length;
+      const idx = new Int32Array(n);
+      let ok = 0;
+      let bad = 0;
+      for (let s = 0; s < o.bootstrap; s++) {
+        for (let j = 0; j < n; j++) idx[j] = rng.int(n);
+        const p = fitParametricResample(par, idx);
+        if (!p) {
+          bad++;
+          continue;
+        }
+        ok++;
+        push(paramQuantities(p, tableBudgets, o.target, o.k));
+      }
+      succeeded.parametric = ok;
+      failed.parametric = bad;
+      if (bad > 0) bw.push(`parametric bootstrap: ${bad} of ${o.bootstrap} resamples failed (no finite optimum with α, β > 0) and are excluded from the intervals`);
+      const cw = bootstrapCountWarning('parametric bootstrap', ok, o.confidence);
+      if (cw) bw.push(cw);
+    }
+    const intervals: Record<string, Interval> = {};
+    const se: Record<string, number> = {};
+    for (const [name, vals] of samples) {
+      const s = summarise(vals, o.confidence);
+      if (s.interval) summaries.set(name, { interval: s.interval, se: s.se });
+      if (name.startsWith('table.')) continue; // table intervals live on the table rows
+      if (s.interval) intervals[name] = s.interval;
+      if (s.se !== undefined) se[name] = s.se;
+    }
+    bootstrap = { samples: o.bootstrap, confidence: o.confidence, seed: o.seed, succeeded, failed, intervals, se, warnings: bw };
+    warnings.push(...bw);
+  }
+
+  const values = (prefix: string): PredictionValues | undefined => {
+    const v: Partial<Record<(typeof PRED_KEYS)[number], number>> = {};
+    for (const key of PRED_KEYS) {
+      const x = estimates[`${prefix}.${key}`];
+      if (x === undefined) return undefined;
+      v[key] = x;
+    }
+    const ints: NonNullable<PredictionValues['intervals']> = {};
+    for (const key of PRED_KEYS) {
+      const s = summaries.get(`${prefix}.${key}`);
+      if (s?.interval) ints[key] = s.interval;
+    }
+    return { ...(v as Record<(typeof PRED_KEYS)[number], number>), ...(Object.keys(ints).length ? { intervals: ints } : {}) };
+  };
+
+  let prediction: Prediction | undefined;
+  if (o.target !== undefined) {
+    const extrapolation = Math.max(o.target / maxB, minB / o.target, 1);
+    const pw: string[] = [];
+    if (extrapolation > EXTRAPOLATION_WARN_FACTOR) {
+      pw.push(
+        `target ${fmt(o.target)} FLOPs is ${fmt(extrapolation)}× ${o.target > maxB ? 'beyond the largest' : 'below the smallest'} fitted budget (${fmt(o.target > maxB ? maxB : minB)}); extrapolating more than ${EXTRAPOLATION_WARN_FACTOR}× is unreliable`,
+      );
+    }
+    const isoV = iso ? values('prediction.isoflop') : undefined;
+    const parV = par ? values('prediction.parametric') : undefined;
+    if (par && !parV) pw.push('parametric prediction unavailable: the fit has no compute-optimal allocation (α or β ≤ 0)');
+    prediction = { budget: o.target, extrapolation, ...(isoV ? { isoflop: isoV } : {}), ...(parV ? { parametric: parV } : {}), warnings: pw };
+    warnings.push(...pw);
+  }
+
+  const table: TableRow[] = [];
+  tableBudgets.forEach((b, i) => {
+    for (const m of o.methods) {
+      if ((m === 'isoflop' && !iso) || (m === 'parametric' && !par)) continue;
+      const v = values(`table.${m}.${i}`);
+      if (v) table.push({ budget: b, method: m, ...v });
+    }
+  });
+
+  const settings: FitSettings = {
+    methods: o.methods,
+    bootstrap: o.bootstrap,
+    confidence: o.confidence,
+    seed: o.seed,
+    ...(o.target !== undefined ? { target: o.target } : {}),
+    ...(o.tableBudgets ? { tableBudgets: o.tableBudgets } : {}),
+    flopsPerParamPerToken: o.k,
+    budgetTolerance: o.tolerance,
+    huberDelta: HUBER_DELTA,
+    startGrid: START_GRID_SIZE,
+    bootstrapStrategy: BOOTSTRAP_STRATEGY,
+  };
+  return {
+    version: 1,
+    createdAt: o.now().toISOString(),
+    settings,
+    points: points.map((p, i) => ({
+      N: p.N,
+      D: p.D,
+      C: p.C,
+      loss: p.loss,
+      ...(p.budget !== undefined ? { budget: p.budget } : {}),
+      ...(p.id !== undefined ? { id: p.id } : {}),
+      group: groupOf[i],
+    })),
+    ...(iso ? { isoflop: iso.fit } : {}),
+    ...(par ? { parametric: par.fit } : {}),
+    ...(bootstrap ? { bootstrap } : {}),
+    ...(prediction ? { prediction } : {}),
+    table,
+    warnings,
+  };
+}
+
+/** Compact number formatting for messages. */
+export function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(3).replace(/\.?0+e/, 'e').replace('e+', 'e');
+  return String(+v.toPrecision(4));
+}
+
+/**
+ * The sweep's own range: one row per IsoFLOP budget when there are at most 10, else 6 budgets
+ * spaced evenly in log C from the smallest to the largest (2 significant digits).
+ */
+export function defaultTableBudgets(budgets: readonly number[]): number[] {
+  const sorted = [...new Set(budgets)].sort((a, b) => a - b);
+  if (sorted.length <= 10) return sorted;
+  const lo = Math.log10(sorted[0]);
+  const hi = Math.log10(sorted[sorted.length - 1]);
+  const out: number[] = [];
+  for (let i = 0; i < 6; i++) out.push(+Math.pow(10, lo + ((hi - lo) * i) / 5).toPrecision(2));
+  return [...new Set(out)];
+}

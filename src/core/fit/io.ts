@@ -1,0 +1,256 @@
+/**
+ * Reading fit inputs (a run directory's results.jsonl, or external CSV / JSON / JSONL files) and
+ * writing fit.json. No `vscode` import.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeJsonAtomicSync } from '../atomic';
+import { ResultsRow, RUN_FILES } from '../contracts';
+import { fitScalingLaws } from './fit';
+import { FitInputError, type FitOptions, type FitPoint, type FitReport } from './types';
+
+export interface LoadedPoints {
+  points: FitPoint[];
+  /** rows skipped, with the reason (malformed results lines, excluded rows) */
+  warnings: string[];
+}
+
+/** Reads results.jsonl: one ResultsRow per line; malformed lines are skipped with a warning. */
+export function readResultsRows(file: string): LoadedPoints {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new FitInputError(code === 'ENOENT' ? `no results yet: ${file} does not exist (run the sweep first)` : `cannot read ${file}: ${(err as Error).message}`);
+  }
+  const points: FitPoint[] = [];
+  const warnings: string[] = [];
+  const seen = new Map<string, number>();
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch {
+      warnings.push(`${path.basename(file)} line ${i + 1}: not valid JSON, skipped`);
+      return;
+    }
+    const parsed = ResultsRow.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      warnings.push(`${path.basename(file)} line ${i + 1}: ${issue.path.join('.') || 'row'}: ${issue.message}, skipped`);
+      return;
+    }
+    const r = parsed.data;
+    const p: FitPoint = { id: r.id, N: r.params, D: r.tokens, C: r.flops, loss: r.loss, budget: r.budget };
+    if (![p.N, p.D, p.C, p.loss, r.budget].every((v) => Number.isFinite(v) && v > 0)) {
+      warnings.push(`${path.basename(file)} line ${i + 1}: non-finite value, skipped`);
+      return;
+    }
+    // An experiment re-run after a failure may appear twice: the later line wins.
+    const prev = seen.get(r.id);
+    if (prev !== undefined) {
+      points[prev] = p;
+      warnings.push(`${path.basename(file)} line ${i + 1}: experiment ${r.id} appears more than once; the last line is used`);
+      return;
+    }
+    seen.set(r.id, points.length);
+    points.push(p);
+  });
+  return { points, warnings };
+}
+
+/**
+ * Fits a run directory's results and writes `<runDir>/fit.json` atomically. Returns the report
+ * (whose warnings include skipped results lines).
+ */
+export function fitRunDir(runDir: string, options: FitOptions = {}): FitReport {
+  const { points, warnings } = readResultsRows(path.join(runDir, RUN_FILES.results));
+  if (points.length === 0) {
+    throw new FitInputError(`no usable results in ${path.join(runDir, RUN_FILES.results)}${warnings.length ? ` (${warnings.length} malformed line(s) skipped)` : ''}`);
+  }
+  const report = fitScalingLaws(points, options);
+  report.warnings.unshift(...warnings);
+  writeJsonAtomicSync(path.join(runDir, RUN_FILES.fit), report);
+  return report;
+}
+
+// ---------------------------------------------------------------------------------------------
+// External files
+
+const ALIASES: Record<'N' | 'D' | 'C' | 'loss' | 'budget' | 'id' | 'exclude', string[]> = {
+  N: ['n', 'params', 'parameters', 'model_size', 'modelsize', 'num_params', 'nparams'],
+  D: ['d', 'tokens', 'data', 'training_tokens', 'num_tokens', 'ntokens'],
+  C: ['c', 'flops', 'compute', 'training_flop', 'training_flops'],
+  loss: ['loss', 'final_loss', 'finalloss', 'eval_loss', 'evalloss', 'val_loss', 'valloss'],
+  budget: ['budget'],
+  id: ['id', 'name', 'run'],
+  exclude: ['exclude', 'excluded', 'epoch_excluded'],
+};
+
+function normaliseKey(k: string): string {
+  return k.trim().toLowerCase().replace(/[\s-]+/g, '_');
+}
+
+type Field = keyof typeof ALIASES;
+
+function mapColumns(keys: readonly string[]): Partial<Record<Field, string>> {
+  const out: Partial<Record<Field, string>> = {};
+  for (const field of Object.keys(ALIASES) as Field[]) {
+    const hit = keys.find((k) => ALIASES[field].includes(normaliseKey(k)));
+    if (hit !== undefined) out[field] = hit;
+  }
+  return out;
+}
+
+function parseNumber(raw: unknown): number {
+  if (typeof raw === 'number') return raw;
+  if (typeof raw === 'string' && raw.trim() !== '') return Number(raw.trim());
+  return NaN;
+}
+
+function truthy(raw: unknown): boolean {
+  if (typeof raw === 'boolean') return raw;
+  if (typeof raw === 'number') return raw !== 0;
+  if (typeof raw === 'string') return ['1', 'true', 'yes', 'y'].includes(raw.trim().toLowerCase());
+  return false;
+}
+
+/**
+ * Converts records (objects keyed by column name) to points. Columns: N, D or C (or both), loss;
+ * optional budget, id and exclude (rows with a true exclude/epoch_excluded are dropped).
+ * C = k·N·D when absent; D = C/(k·N) when absent. Errors name the row.
+ */
+export function recordsToPoints(records: readonly Record<string, unknown>[], where: (i: number) => string, k = 6): LoadedPoints {
+  const keys = [...new Set(records.flatMap((r) => Object.keys(r)))];
+  const cols = mapColumns(keys);
+  const missing: string[] = [];
+  if (!cols.N) missing.push('N (model parameters)');
+  if (!cols.D && !cols.C) missing.push('D (tokens) or C (FLOPs)');
+  if (!cols.loss) missing.push('loss');
+  if (missing.length) {
+    throw new FitInputError(`missing column${missing.length > 1 ? 's' : ''}: ${missing.join(', ')} (found: ${keys.join(', ') || 'none'})`);
+  }
+  const points: FitPoint[] = [];
+  const warnings: string[] = [];
+  let excluded = 0;
+  records.forEach((r, i) => {
+    if (cols.exclude && truthy(r[cols.exclude])) {
+      excluded++;
+      return;
+    }
+    const get = (f: Field, required: boolean): number | undefined => {
+      const col = cols[f];
+      if (!col || r[col] === undefined || r[col] === '' || r[col] === null) {
+        if (required) throw new FitInputError(`${where(i)}: missing value for column '${col ?? f}'`);
+        return undefined;
+      }
+      const v = parseNumber(r[col]);
+      if (!Number.isFinite(v) || v <= 0) throw new FitInputError(`${where(i)}: column '${col}' must be a positive finite number, got '${String(r[col])}'`);
+      return v;
+    };
+    const N = get('N', true)!;
+    let D = get('D', !cols.C);
+    let C = get('C', !cols.D);
+    if (D === undefined && C === undefined) throw new FitInputError(`${where(i)}: needs D (tokens) or C (FLOPs)`);
+    if (D === undefined) D = C! / (k * N);
+    if (C === undefined) C = k * N * D;
+    const loss = get('loss', true)!;
+    const budget = get('budget', false);
+    const idRaw = cols.id ? r[cols.id] : undefined;
+    points.push({ N, D, C, loss, ...(budget !== undefined ? { budget } : {}), ...(idRaw !== undefined && idRaw !== '' ? { id: String(idRaw) } : {}) });
+  });
+  if (excluded) warnings.push(`${excluded} row(s) marked in column '${cols.exclude}' were left out`);
+  return { points, warnings };
+}
+
+/** Minimal RFC-4180 CSV parsing (quoted fields, doubled quotes, CRLF); returns rows of cells. */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"') {
+        if (text[i + 1] === '"') {
+          cell += '"';
+          i++;
+        } else quoted = false;
+      } else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(cell);
+      cell = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(cell);
+      rows.push(row);
+      row = [];
+      cell = '';
+    } else cell += c;
+  }
+  if (cell !== '' || row.length > 0) {
+    row.push(cell);
+    rows.push(row);
+  }
+  return rows.filter((r) => !(r.length === 1 && r[0].trim() === ''));
+}
+
+/** Reads points from a .csv, .json (array, or {points|results|rows: [...]}) or .jsonl file. */
+export function readPointsFile(file: string, k = 6): LoadedPoints {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new FitInputError(code === 'ENOENT' ? `input file not found: ${file}` : `cannot read ${file}: ${(err as Error).message}`);
+  }
+  const name = path.basename(file);
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.csv' || ext === '.tsv' || (!ext.startsWith('.json') && !text.trimStart().startsWith('[') && !text.trimStart().startsWith('{'))) {
+    const rows = parseCsv(ext === '.tsv' ? text.replace(/\t/g, ',') : text.replace(/^\uFEFF/, ''));
+    if (rows.length < 2) throw new FitInputError(`${name}: needs a header row and at least one data row`);
+    const header = rows[0].map((h) => h.trim());
+    const records = rows.slice(1).map((cells, i) => {
+      if (cells.length !== header.length) throw new FitInputError(`${name} line ${i + 2}: has ${cells.length} field(s), the header has ${header.length}`);
+      return Object.fromEntries(header.map((h, j) => [h, cells[j]]));
+    });
+    return recordsToPoints(records, (i) => `${name} line ${i + 2}`, k);
+  }
+  if (ext === '.jsonl' || ext === '.ndjson') {
+    const records: Record<string, unknown>[] = [];
+    const lines: number[] = [];
+    text.split('\n').forEach((line, i) => {
+      if (line.trim() === '') return;
+      let v: unknown;
+      try {
+        v = JSON.parse(line);
+      } catch {
+        throw new FitInputError(`${name} line ${i + 1}: not valid JSON`);
+      }
+      if (!v || typeof v !== 'object' || Array.isArray(v)) throw new FitInputError(`${name} line ${i + 1}: expected a JSON object`);
+      records.push(v as Record<string, unknown>);
+      lines.push(i + 1);
+    });
+    return recordsToPoints(records, (i) => `${name} line ${lines[i]}`, k);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new FitInputError(`${name}: not valid JSON (${(err as Error).message})`);
+  }
+  let arr: unknown = json;
+  if (json && typeof json === 'object' && !Array.isArray(json)) {
+    const o = json as Record<string, unknown>;
+    arr = o.points ?? o.results ?? o.rows ?? o.data;
+  }
+  if (!Array.isArray(arr)) throw new FitInputError(`${name}: expected an array of rows, or an object with a "points" array`);
+  arr.forEach((r, i) => {
+    if (!r || typeof r !== 'object' || Array.isArray(r)) throw new FitInputError(`${name} row ${i + 1}: expected an object with N, D or C, and loss`);
+  });
+  return recordsToPoints(arr as Record<string, unknown>[], (i) => `${name} row ${i + 1}`, k);
+}

@@ -1,0 +1,263 @@
+/**
+ * Types of the scaling-law fit: its inputs (FitPoint, FitOptions) and `fit.json` (FitReport), the
+ * file the results panel reads. Pure TypeScript.
+ *
+ * Conventions used throughout fit.json:
+ *   - N = parameters, D = training tokens, C = k·N·D training FLOPs (k = flopsPerParamPerToken, 6)
+ *   - ln is the natural logarithm; every "log…" field is a natural log
+ *   - bootstrap names are dotted paths: "parametric.alpha", "isoflop.a", "isoflop.groups.2.nOpt",
+ *     "prediction.parametric.loss", …; an interval is [lo, hi]
+ */
+import { z } from 'zod';
+
+export const FIT_METHODS = ['isoflop', 'parametric'] as const;
+export const FitMethod = z.enum(FIT_METHODS);
+export type FitMethod = z.infer<typeof FitMethod>;
+
+const pos = z.number().positive();
+const num = z.number();
+export const Interval = z.tuple([num, num]);
+export type Interval = z.infer<typeof Interval>;
+
+/** One finished run as the fit sees it. */
+export const FitPoint = z.object({
+  /** parameters */
+  N: pos,
+  /** training tokens */
+  D: pos,
+  /** training FLOPs (k·N·D) */
+  C: pos,
+  /** final (held-out) loss, nats/token */
+  loss: pos,
+  /** nominal budget of the run's IsoFLOP group, when known (grouping uses it instead of C) */
+  budget: pos.optional(),
+  id: z.string().optional(),
+});
+export type FitPoint = z.infer<typeof FitPoint>;
+
+export interface FitOptions {
+  /** default: both */
+  methods?: readonly FitMethod[];
+  /** number of bootstrap resamples (0: none); default 200 */
+  bootstrap?: number;
+  /** confidence of the percentile intervals, in (0, 1); default 0.95 */
+  confidence?: number;
+  /** seed of the bootstrap PRNG; default 0 */
+  seed?: number;
+  /** compute budget (FLOPs) to predict the optimum at */
+  target?: number;
+  /** budgets of the Chinchilla-style table; default: the fitted IsoFLOP budgets */
+  tableBudgets?: readonly number[];
+  /** k in C = k·N·D; default 6 */
+  flopsPerParamPerToken?: number;
+  /** relative tolerance under which budgets form one IsoFLOP group; default 0.05 */
+  budgetTolerance?: number;
+  /** clock for `createdAt` (tests) */
+  now?: () => Date;
+}
+
+export const DEFAULT_FIT_OPTIONS = {
+  methods: FIT_METHODS,
+  bootstrap: 200,
+  confidence: 0.95,
+  seed: 0,
+  flopsPerParamPerToken: 6,
+  budgetTolerance: 0.05,
+} as const;
+
+export const FitSettings = z.object({
+  methods: z.array(FitMethod),
+  bootstrap: z.number().int().min(0),
+  confidence: z.number().gt(0).lt(1),
+  seed: z.number().int(),
+  target: pos.optional(),
+  tableBudgets: z.array(pos).optional(),
+  flopsPerParamPerToken: pos,
+  budgetTolerance: z.number().min(0),
+  /** Huber δ of the parametric objective (1e-3) */
+  huberDelta: pos,
+  /** number of L-BFGS starts of the full-data parametric fit (the 4500-point grid) */
+  startGrid: z.number().int().positive(),
+  /** how each parametric bootstrap resample is started, in words */
+  bootstrapStrategy: z.string(),
+});
+export type FitSettings = z.infer<typeof FitSettings>;
+
+export const ReportPoint = FitPoint.extend({
+  /** index of the IsoFLOP group the point belongs to */
+  group: z.number().int().min(0),
+});
+export type ReportPoint = z.infer<typeof ReportPoint>;
+
+export const GROUP_STATUSES = ['ok', 'too-few-sizes', 'singular', 'not-convex'] as const;
+
+export const IsoflopGroupPoint = z.object({
+  /** index into FitReport.points */
+  index: z.number().int().min(0),
+  N: pos,
+  D: pos,
+  loss: pos,
+  /** parabola value at this N (when the group has a parabola) */
+  fitted: num.optional(),
+  /** loss − fitted */
+  residual: num.optional(),
+});
+
+export const IsoflopGroup = z.object({
+  index: z.number().int().min(0),
+  /** nominal budget (C) of the group */
+  budget: pos,
+  status: z.enum(GROUP_STATUSES),
+  /** whether the group's vertex enters the power-law fits */
+  used: z.boolean(),
+  points: z.array(IsoflopGroupPoint),
+  /** loss ≈ c0 + c1·ln N + c2·(ln N)²; also the centred form p0 + p1·t + p2·t², t = ln N − center */
+  parabola: z
+    .object({ c0: num, c1: num, c2: num, center: num, p0: num, p1: num, p2: num })
+    .optional(),
+  nOpt: pos.optional(),
+  dOpt: pos.optional(),
+  /** loss at the vertex */
+  lossOpt: pos.optional(),
+  /** d²L/d(ln N)² = 2·c2 */
+  curvature: num.optional(),
+  convex: z.boolean().optional(),
+  /** whether N_opt lies within the sizes tried */
+  interior: z.boolean().optional(),
+  /** [smallest, largest] N tried */
+  nRange: z.tuple([pos, pos]),
+  warnings: z.array(z.string()),
+});
+export type IsoflopGroup = z.infer<typeof IsoflopGroup>;
+
+export const PowerLaw = z.object({
+  /** y = coefficient · C^exponent, i.e. ln y = logCoefficient + exponent · ln C */
+  exponent: num,
+  logCoefficient: num,
+  coefficient: num,
+  r2: num.optional(),
+});
+export type PowerLaw = z.infer<typeof PowerLaw>;
+
+export const IsoflopFit = z.object({
+  groups: z.array(IsoflopGroup),
+  usedGroups: z.number().int().min(0),
+  /** N_opt ∝ C^a */
+  a: num,
+  /** D_opt ∝ C^b (= 1 − a since D_opt = C/(k·N_opt)) */
+  b: num,
+  /** ln k_N in N_opt = k_N·C^a */
+  logCoefficient: num,
+  /** ln k_D in D_opt = k_D·C^b */
+  dLogCoefficient: num,
+  nOpt: PowerLaw,
+  dOpt: PowerLaw,
+  /** L_opt = coefficient·C^exponent (a pure power law through the vertex losses) */
+  lossOpt: PowerLaw,
+  warnings: z.array(z.string()),
+});
+export type IsoflopFit = z.infer<typeof IsoflopFit>;
+
+export const ParametricResidual = z.object({
+  /** index into FitReport.points */
+  index: z.number().int().min(0),
+  /** L̂(N, D) */
+  predicted: pos,
+  /** ln L − ln L̂ (what the Huber loss sees) */
+  residual: num,
+});
+
+export const ParametricFit = z.object({
+  E: pos,
+  A: pos,
+  B: pos,
+  alpha: num,
+  beta: num,
+  /** N_opt ∝ C^a, a = β/(α+β) (absent when α or β ≤ 0) */
+  a: num.optional(),
+  /** D_opt ∝ C^b, b = α/(α+β) */
+  b: num.optional(),
+  /** G = (αA/(βB))^(1/(α+β)); N_opt = G·(C/k)^a */
+  G: pos.optional(),
+  /** Σ Huber_δ(ln L − ln L̂) at the optimum */
+  objective: z.number().min(0),
+  /** number of L-BFGS starts */
+  starts: z.number().int().positive(),
+  /** whether the best start met a convergence criterion */
+  converged: z.boolean(),
+  convergedStarts: z.number().int().min(0),
+  /** the next-best distinct local optima (same parameters), best first */
+  localOptima: z.array(z.object({ objective: z.number().min(0), E: pos, A: pos, B: pos, alpha: num, beta: num })),
+  residuals: z.array(ParametricResidual),
+  /** root mean square of ln L − ln L̂ */
+  rmsLogResidual: z.number().min(0),
+});
+export type ParametricFit = z.infer<typeof ParametricFit>;
+
+export const PredictionValues = z.object({
+  nOpt: pos,
+  dOpt: pos,
+  /** D_opt / N_opt */
+  tokensPerParam: pos,
+  loss: pos,
+  intervals: z
+    .object({ nOpt: Interval.optional(), dOpt: Interval.optional(), tokensPerParam: Interval.optional(), loss: Interval.optional() })
+    .optional(),
+});
+export type PredictionValues = z.infer<typeof PredictionValues>;
+
+export const Prediction = z.object({
+  budget: pos,
+  /** how far beyond the fitted budgets: max(target / largest, smallest / target), ≥ 1 */
+  extrapolation: z.number().min(0),
+  isoflop: PredictionValues.optional(),
+  parametric: PredictionValues.optional(),
+  warnings: z.array(z.string()),
+});
+export type Prediction = z.infer<typeof Prediction>;
+
+export const TableRow = PredictionValues.extend({
+  budget: pos,
+  method: FitMethod,
+});
+export type TableRow = z.infer<typeof TableRow>;
+
+export const BootstrapReport = z.object({
+  /** resamples requested */
+  samples: z.number().int().min(0),
+  confidence: z.number().gt(0).lt(1),
+  seed: z.number().int(),
+  /** successful resamples per method */
+  succeeded: z.object({ isoflop: z.number().int().min(0).optional(), parametric: z.number().int().min(0).optional() }),
+  /** failed resamples per method (counted, never silently dropped) */
+  failed: z.object({ isoflop: z.number().int().min(0).optional(), parametric: z.number().int().min(0).optional() }),
+  /** percentile intervals by name (absent where fewer than 2 resamples succeeded) */
+  intervals: z.record(z.string(), Interval),
+  /** standard errors by name */
+  se: z.record(z.string(), z.number().min(0)),
+  warnings: z.array(z.string()),
+});
+export type BootstrapReport = z.infer<typeof BootstrapReport>;
+
+export const FitReport = z.object({
+  version: z.literal(1),
+  createdAt: z.string(),
+  settings: FitSettings,
+  points: z.array(ReportPoint),
+  isoflop: IsoflopFit.optional(),
+  parametric: ParametricFit.optional(),
+  bootstrap: BootstrapReport.optional(),
+  prediction: Prediction.optional(),
+  /** Chinchilla-style table: one row per budget and fitted method */
+  table: z.array(TableRow),
+  warnings: z.array(z.string()),
+});
+export type FitReport = z.infer<typeof FitReport>;
+
+/** Bad input to the fit (the message names the row); the CLI prints it as a user error. */
+export class FitInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FitInputError';
+  }
+}

@@ -1,0 +1,488 @@
+/**
+ * The IsoFLOP plan: a validated sweep config → every experiment, fully resolved (contracts Plan).
+ *
+ *   1. probe the size axis (log-spaced candidates rounded to the multiple) and count N exactly;
+ *   2. per budget C: D = C / (k·N), keep sizes inside the tokens-per-parameter band with at least
+ *      planning.minSteps steps, pick planning.sizesPerBudget of them centred in log N on
+ *      N* = sqrt(C / (k·priorTokensPerParam)); flag grids that cannot bracket N*;
+ *   3. cross every (budget, size) cell with the hyperparameter grid and the seeds;
+ *   4. give every experiment a stable id (hash of its resolved settings) and estimate wall time.
+ *
+ * Pure TypeScript: no `vscode` import. Deterministic for a given config and file system.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DataSpec, ExperimentSpec, HyperValue, Plan, PlanWarning, TrainingSpec, BudgetPlan } from '../contracts';
+import { LIMITS, TRAINING_KEYS, type SweepConfig } from '../config/schema';
+import { diagnosticAt, type ConfigDiagnostic, type Severity } from '../config/diagnostics';
+import { locate, readSource, type SourceDocument } from '../config/source';
+import { stableId } from './ids';
+import { formatNumber as fmt, probeSizes, selectSizes, sizeMultiple, tokensFor, type ParamCounter, type SizeCandidate } from './grid';
+import { builtinThroughput, defaultParallel, estimateSeconds, measuredThroughput, type ThroughputEstimate } from './throughput';
+
+export type { ParamCounter } from './grid';
+export { candidateValues, selectSizes, probeSizes } from './grid';
+export { stableId, canonicalJson } from './ids';
+export { builtinThroughput, measuredThroughput, estimateSeconds, BUILTIN_THROUGHPUT } from './throughput';
+
+export interface BuildPlanOptions {
+  /** absolute path of the config file (relative paths in it resolve against the workspace root) */
+  configPath: string;
+  /** the workspace folder; default: see {@link findWorkspaceRoot} */
+  workspaceRoot?: string;
+  /** a measured throughput (plan FLOPs per second of one experiment process), e.g. a calibration */
+  throughput?: { flopsPerSecond: number; source: string };
+  /** N of a command model at a size value; without it a command model's sizes are not counted */
+  countParams?: ParamCounter;
+  /** skip the file-system checks (data file, finished runs); for fuzzing and benchmarks */
+  noFileSystem?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// paths
+
+/**
+ * The folder relative paths in a config resolve against, when the caller does not know the
+ * workspace: the nearest ancestor of the config's folder that holds `.vscode` or `.git` (what
+ * VS Code would open as the workspace), else the config's own folder. The CLI and the editor
+ * therefore agree on the run directory in the usual layouts.
+ */
+export function findWorkspaceRoot(configPath: string): string {
+  const start = path.dirname(path.resolve(configPath));
+  let dir = start;
+  for (let i = 0; i < 64; i++) {
+    try {
+      if (fs.existsSync(path.join(dir, '.vscode')) || fs.existsSync(path.join(dir, '.git'))) return dir;
+    } catch {
+      break;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return start;
+}
+
+function baseDir(configPath: string, workspaceRoot?: string): string {
+  return workspaceRoot ? path.resolve(workspaceRoot) : findWorkspaceRoot(configPath);
+}
+
+/** A sweep name as a directory name: letters, digits, `.`, `_`, `-`; nothing else. */
+export function sanitizeName(name: string): string {
+  const s = String(name)
+    .normalize('NFKD')
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .slice(0, 64);
+  return s || 'sweep';
+}
+
+/** The run directory: `run.directory` when set, else `<workspace>/.flopsfit/<sanitised name>/`. */
+export function resolveRunDir(config: SweepConfig, configPath: string, workspaceRoot?: string): string {
+  const base = baseDir(configPath, workspaceRoot);
+  if (config.run.directory) return path.resolve(base, config.run.directory);
+  return path.join(base, '.flopsfit', sanitizeName(config.name));
+}
+
+/** Relative paths in the config (data.path, model.cwd) resolve against the same root. */
+export function resolveConfigPath(p: string, configPath: string, workspaceRoot?: string): string {
+  return path.resolve(baseDir(configPath, workspaceRoot), p);
+}
+
+/** The form of a path that goes into an id: relative to the root when inside it (portable). */
+function portable(abs: string, base: string): string {
+  const rel = path.relative(base, abs);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : abs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the plan
+
+function cartesian(axes: Record<string, HyperValue[]>): Record<string, HyperValue>[] {
+  let out: Record<string, HyperValue>[] = [{}];
+  for (const [name, values] of Object.entries(axes)) {
+    const next: Record<string, HyperValue>[] = [];
+    for (const combo of out) for (const v of values) next.push({ ...combo, [name]: v });
+    out = next;
+  }
+  return out;
+}
+
+function seedList(seeds: number | number[]): number[] {
+  return Array.isArray(seeds) ? [...seeds] : Array.from({ length: seeds }, (_, i) => i);
+}
+
+/** The budgets in FLOPs, ascending; a {min, max, count} range is log-spaced, 3 significant digits. */
+export function budgetValues(config: SweepConfig): number[] {
+  const b = config.budgets;
+  if (Array.isArray(b)) return [...b].sort((x, y) => x - y);
+  if (b.count === 1 || b.min === b.max) return [b.min];
+  const out: number[] = [];
+  const a = Math.log10(b.min);
+  const z = Math.log10(b.max);
+  for (let i = 0; i < b.count; i++) {
+    const v = i === 0 ? b.min : i === b.count - 1 ? b.max : Number(Math.pow(10, a + ((z - a) * i) / (b.count - 1)).toPrecision(3));
+    if (!out.includes(v)) out.push(v);
+  }
+  return out;
+}
+
+/** The config path of a budget (for locating warnings). */
+function budgetPath(config: SweepConfig, budget: number): (string | number)[] {
+  if (!Array.isArray(config.budgets)) return ['budgets'];
+  const i = config.budgets.indexOf(budget);
+  return i >= 0 ? ['budgets', i] : ['budgets'];
+}
+
+function resolveData(config: SweepConfig, configPath: string, workspaceRoot?: string): DataSpec {
+  const d = config.data;
+  if (d.source === 'synthetic') return { ...d };
+  return { ...d, path: resolveConfigPath(d.path, configPath, workspaceRoot) };
+}
+
+function resolveTraining(config: SweepConfig, combo: Record<string, HyperValue>): TrainingSpec {
+  const t: Record<string, unknown> = { ...config.training };
+  for (const [k, v] of Object.entries(combo)) if ((TRAINING_KEYS as string[]).includes(k)) t[k] = v;
+  return t as TrainingSpec;
+}
+
+/** Builds the plan. Never throws for a config that parseSweepConfig accepted. */
+export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
+  const configPath = path.resolve(opts.configPath);
+  const base = baseDir(configPath, opts.workspaceRoot);
+  const runDir = resolveRunDir(config, configPath, opts.workspaceRoot);
+  const warnings: PlanWarning[] = [];
+  const warn = (code: string, message: string, p?: (string | number)[], budget?: number) =>
+    warnings.push({ code, message, ...(p ? { path: p } : {}), ...(budget !== undefined ? { budget } : {}) });
+
+  const k = config.planning.flopsPerParamPerToken;
+  const data = resolveData(config, configPath, opts.workspaceRoot);
+  const combos = cartesian(config.sweep.hyperparameters);
+  const seeds = seedList(config.sweep.seeds);
+  const budgets = budgetValues(config);
+  const contextLength = config.model.contextLength;
+  const batchTokens = (combo: Record<string, HyperValue>) => resolveTraining(config, combo).batchSize * contextLength;
+  const minBatchTokens = Math.min(...combos.map(batchTokens));
+
+  const workCwd = config.model.family === 'command' && config.model.cwd ? resolveConfigPath(config.model.cwd, configPath, opts.workspaceRoot) : base;
+  if (config.model.family === 'command') checkPlaceholders(config, warn);
+  else {
+    for (const name of Object.keys(config.sweep.hyperparameters)) {
+      if (!(TRAINING_KEYS as string[]).includes(name)) {
+        warn('hyperparameter-unused', `'${name}' is not a training setting, so the built-in transformer ignores it (it only multiplies the experiments)`, [
+          'sweep',
+          'hyperparameters',
+          name,
+        ]);
+      }
+    }
+  }
+
+  const probe = probeSizes(config, workCwd, opts.countParams);
+  if (probe.unknown) {
+    warn('params-unknown', 'parameter counts of a command model are not computed here (untrusted workspace or no counter); run `flopsfit plan` to count them', [
+      'model',
+      'countParams',
+    ]);
+  }
+  if (!probe.unknown && !probe.sizes.length && !probe.skipped.length) {
+    warn(
+      'no-sizes',
+      `no multiple of ${sizeMultiple(config)} lies in [${fmt(config.model.size.min)}, ${fmt(config.model.size.max)}]`,
+      ['model', 'size'],
+    );
+  }
+  if (probe.skipped.length) {
+    // group by reason: one broken counter gives one message, not sixty
+    const byReason = new Map<string, number[]>();
+    for (const s of probe.skipped) byReason.set(s.reason, [...(byReason.get(s.reason) ?? []), s.value]);
+    const groups = [...byReason.entries()].map(([reason, vs]) => `${reason} (${vs.length > 6 ? `${vs.slice(0, 6).join(', ')}, …` : vs.join(', ')})`);
+    const shown = groups.slice(0, 3).join('; ');
+    const more = groups.length > 3 ? `; and ${groups.length - 3} other reasons` : '';
+    const allFailed = !probe.sizes.length;
+    warn(allFailed ? 'no-sizes' : 'size-skipped', `${probe.skipped.length} size${probe.skipped.length === 1 ? '' : 's'} skipped: ${shown}${more}`, ['model', 'size']);
+  }
+
+  // the total before expanding: a typo must not allocate millions of experiments
+  const perCell = combos.length * seeds.length;
+  const upperBound = budgets.length * Math.min(config.planning.sizesPerBudget, Math.max(1, probe.sizes.length)) * perCell;
+  const tooMany = upperBound > LIMITS.experiments;
+  if (tooMany) {
+    warn(
+      'too-many-experiments',
+      `the plan would have up to ${upperBound} experiments (${budgets.length} budgets × ${config.planning.sizesPerBudget} sizes × ${combos.length} hyperparameter combinations × ${seeds.length} seeds); the limit is ${LIMITS.experiments}`,
+      ['sweep'],
+    );
+  }
+
+  const experiments: ExperimentSpec[] = [];
+  const budgetPlans: BudgetPlan[] = [];
+  const droppedCells: string[] = [];
+  const settings = {
+    k,
+    prior: config.planning.priorTokensPerParam,
+    band: config.planning.tokensPerParam,
+    spread: config.planning.sizeSpread,
+    sizesPerBudget: config.planning.sizesPerBudget,
+    minTokens: config.planning.minSteps * minBatchTokens,
+  };
+
+  budgets.forEach((budget, index) => {
+    const sel = probe.unknown ? undefined : selectSizes(budget, probe.sizes, settings);
+    const bp: BudgetPlan = {
+      index,
+      budget,
+      priorOptimalParams: Math.sqrt(budget / (k * config.planning.priorTokensPerParam)),
+      sizeValues: [],
+      experiments: 0,
+      brackets: false,
+    };
+    budgetPlans.push(bp);
+    if (!sel) {
+      bp.skipped = 'parameter counts unknown';
+      return;
+    }
+    bp.brackets = sel.brackets;
+    if (sel.skipped) {
+      bp.skipped = sel.skipped;
+      if (probe.sizes.length) warn('budget-infeasible', sel.skipped, budgetPath(config, budget), budget);
+      return;
+    }
+    bp.sizeValues = sel.chosen.map((c) => c.value).sort((a, b) => a - b);
+    if (!sel.brackets && sel.chosen.length > 0) {
+      const lo = sel.chosen[0].params;
+      const hi = sel.chosen[sel.chosen.length - 1].params;
+      const side = hi < sel.priorOptimalParams ? 'below' : 'above';
+      const hint =
+        side === 'below'
+          ? 'raise model.size.max (or planning.tokensPerParam.min), or lower the budget'
+          : 'lower model.size.min (or raise planning.tokensPerParam.max), or raise the budget';
+      warn(
+        'grid-not-bracketing',
+        `budget ${fmt(budget)}: the sizes (N ${fmt(lo)}–${fmt(hi)}) are all ${side} the prior optimum N*≈${fmt(sel.priorOptimalParams)}, so the IsoFLOP minimum cannot be located; ${hint}`,
+        budgetPath(config, budget),
+        budget,
+      );
+    }
+    if (tooMany) return;
+    for (const size of sel.chosen) {
+      const tokens = tokensFor(budget, k, size.params);
+      for (const combo of combos) {
+        const training = resolveTraining(config, combo);
+        const stepTokens = training.batchSize * contextLength;
+        if (tokens < config.planning.minSteps * stepTokens) {
+          droppedCells.push(`C=${fmt(budget)} N=${fmt(size.params)} ${JSON.stringify(combo)}`);
+          continue;
+        }
+        for (const seed of seeds) {
+          experiments.push(makeExperiment(config, { budget, index, size, tokens, k, combo, seed, data, training, base }));
+          bp.experiments++;
+        }
+      }
+    }
+  });
+
+  if (droppedCells.length) {
+    warn(
+      'cell-infeasible',
+      `${droppedCells.length} (budget, size, hyperparameter) cell${droppedCells.length === 1 ? '' : 's'} dropped: fewer than planning.minSteps (${config.planning.minSteps}) steps at that batch size, e.g. ${droppedCells[0]}`,
+      ['sweep', 'hyperparameters', 'batchSize'],
+    );
+  }
+  if (!experiments.length && !probe.unknown && !tooMany) {
+    warn('no-experiments', 'the plan is empty: no budget has a feasible model size', ['budgets']);
+  }
+
+  if (!opts.noFileSystem) checkData(config, data, experiments, warn);
+
+  // totals and the time estimate
+  let totalFlops = 0;
+  let totalTokens = 0;
+  const flops: number[] = [];
+  for (const e of experiments) {
+    const f = k * e.params * e.tokens;
+    flops.push(f);
+    totalFlops += f;
+    totalTokens += e.tokens;
+  }
+  const tp = throughputFor(config, runDir, opts);
+  const parallel = config.run.parallel ?? defaultParallel(tp.gpu);
+  const estimatedSeconds = estimateSeconds(flops, tp.flopsPerSecond, parallel);
+  const estimatedSecondsRange: [number, number] = [estimateSeconds(flops, tp.range[1], parallel), estimateSeconds(flops, tp.range[0], parallel)];
+
+  return {
+    version: 1,
+    sweep: config.name,
+    configPath,
+    runDir,
+    experiments,
+    budgets: budgetPlans,
+    totalFlops,
+    totalTokens,
+    estimatedSeconds,
+    estimatedSecondsRange,
+    throughputSource: `${tp.source}; ${parallel} at once`,
+    warnings,
+  };
+}
+
+function throughputFor(config: SweepConfig, runDir: string, opts: BuildPlanOptions): ThroughputEstimate {
+  const builtin = builtinThroughput(config.training.backend);
+  if (opts.throughput && opts.throughput.flopsPerSecond > 0 && Number.isFinite(opts.throughput.flopsPerSecond)) {
+    const f = opts.throughput.flopsPerSecond;
+    return { flopsPerSecond: f, range: [f * 0.75, f * 1.25], source: opts.throughput.source, gpu: builtin.gpu };
+  }
+  if (!opts.noFileSystem) {
+    const measured = measuredThroughput(runDir);
+    if (measured) return { ...measured, gpu: measured.gpu || builtin.gpu };
+  }
+  if (config.model.family === 'command') {
+    return { ...builtin, range: [builtin.range[0] / 10, builtin.range[1] * 100], source: `${builtin.source} (a command trainer's speed is unknown until one experiment finishes)` };
+  }
+  return builtin;
+}
+
+function makeExperiment(
+  config: SweepConfig,
+  a: {
+    budget: number;
+    index: number;
+    size: SizeCandidate;
+    tokens: number;
+    k: number;
+    combo: Record<string, HyperValue>;
+    seed: number;
+    data: DataSpec;
+    training: TrainingSpec;
+    base: string;
+  },
+): ExperimentSpec {
+  const spec: Omit<ExperimentSpec, 'id'> = {
+    sweep: config.name,
+    budget: a.budget,
+    budgetIndex: a.index,
+    sizeParam: config.model.size.param,
+    sizeValue: a.size.value,
+    params: a.size.params,
+    paramsTotal: a.size.paramsTotal,
+    tokens: a.tokens,
+    tokensPerParam: a.tokens / a.size.params,
+    flopsPerParamPerToken: a.k,
+    hyperparameters: { ...a.combo },
+    seed: a.seed,
+    model: a.size.model,
+    data: a.data,
+    training: a.training,
+  };
+  // the id hashes the settings with workspace-relative paths: moving the workspace keeps the ids
+  const hashed = {
+    ...spec,
+    data: 'path' in a.data ? { ...a.data, path: portable(a.data.path, a.base) } : a.data,
+    model: a.size.model.family === 'command' ? { ...a.size.model, cwd: portable(a.size.model.cwd, a.base) } : a.size.model,
+  };
+  return { id: stableId(hashed), ...spec };
+}
+
+/** Placeholders a command template may use (plus every training setting and hyperparameter name). */
+export const COMMAND_PLACEHOLDERS = ['size', 'tokens', 'steps', 'seed', 'budget', 'params', 'runDir', 'id', 'lr', 'batchSize', 'dataPath', 'specPath', 'evalTokens'] as const;
+
+function checkPlaceholders(config: SweepConfig, warn: (code: string, message: string, p?: (string | number)[]) => void): void {
+  if (config.model.family !== 'command') return;
+  const known = new Set<string>([...COMMAND_PLACEHOLDERS, ...(TRAINING_KEYS as string[]), ...Object.keys(config.sweep.hyperparameters)]);
+  const check = (argv: string[], key: 'command' | 'countParams', allowed: (n: string) => boolean) => {
+    argv.forEach((arg, i) => {
+      for (const m of arg.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
+        if (!allowed(m[1])) {
+          warn(
+            'unknown-placeholder',
+            key === 'countParams' ? `countParams may only use {size}, not {${m[1]}}` : `unknown placeholder {${m[1]}} (known: ${[...known].map((k) => `{${k}}`).join(' ')})`,
+            ['model', key, i],
+          );
+        }
+      }
+    });
+  };
+  check(config.model.command, 'command', (n) => known.has(n));
+  check(config.model.countParams, 'countParams', (n) => n === 'size');
+  if (!config.model.countParams.some((a) => a.includes('{size}'))) {
+    warn('unknown-placeholder', 'countParams never uses {size}: every size would get the same N', ['model', 'countParams']);
+  }
+}
+
+function checkData(config: SweepConfig, data: DataSpec, experiments: ExperimentSpec[], warn: (code: string, message: string, p?: (string | number)[]) => void): void {
+  if (data.source === 'synthetic') return;
+  let size: number;
+  try {
+    const st = fs.statSync(data.path);
+    if (!st.isFile()) {
+      warn('data-missing', `data path is not a file: ${data.path}`, ['data', 'path']);
+      return;
+    }
+    size = st.size;
+  } catch {
+    warn('data-missing', `data file not found: ${data.path}`, ['data', 'path']);
+    return;
+  }
+  const totalTokens = data.source === 'uint16' ? Math.floor(size / 2) : size;
+  if (data.source === 'uint16' && size % 2 !== 0) warn('data-odd-size', `the uint16 file has an odd number of bytes (${size}); the last byte is ignored`, ['data', 'path']);
+  const valTokens = Math.floor(totalTokens * data.validationFraction);
+  const trainTokens = totalTokens - valTokens;
+  if (totalTokens === 0) {
+    warn('data-too-small', 'the data file is empty', ['data', 'path']);
+    return;
+  }
+  const maxD = experiments.reduce((m, e) => Math.max(m, e.tokens), 0);
+  if (maxD > trainTokens) {
+    const passes = trainTokens > 0 ? maxD / trainTokens : Infinity;
+    warn(
+      'data-too-small',
+      `the largest experiment trains on ${fmt(maxD)} tokens but the training split holds ${fmt(trainTokens)} (${Number.isFinite(passes) ? passes.toFixed(1) : '∞'} passes)${
+        config.training.allowRepeat ? '; repeated data bends the scaling law' : '; set training.allowRepeat: true to allow repeats, or use more data or smaller budgets'
+      }`,
+      ['data', 'path'],
+    );
+  }
+  if (valTokens < config.training.evalTokens) {
+    warn('eval-too-small', `the validation split holds ${fmt(valTokens)} tokens, fewer than training.evalTokens (${config.training.evalTokens})`, ['training', 'evalTokens']);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// semantic diagnostics for the editor and the CLI
+
+const SEVERITY: Record<string, Severity> = {
+  'too-many-experiments': 'error',
+  'size-skipped': 'info',
+  'params-unknown': 'info',
+  'data-odd-size': 'info',
+};
+
+/**
+ * The plan's warnings as located diagnostics (budget with no feasible size, grid that cannot
+ * bracket the optimum, missing data file, too little data, …), placed on the config key they are
+ * about. Without `source` they are placed at the start of the file.
+ */
+export function planSemanticDiagnostics(plan: Plan, source?: { text: string; fileName: string } | SourceDocument): ConfigDiagnostic[] {
+  let doc: SourceDocument | undefined;
+  try {
+    doc = source ? ('lines' in source ? source : readSource(source.text, source.fileName)) : undefined;
+  } catch {
+    doc = undefined;
+  }
+  return plan.warnings.map((w) => {
+    const severity = SEVERITY[w.code] ?? 'warning';
+    const p = w.path ?? [];
+    if (!doc) return { severity, message: w.message, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, path: p, code: w.code };
+    const onKey = w.code === 'hyperparameter-unused';
+    const d = diagnosticAt(doc, p, w.message, { severity, code: w.code, where: onKey ? 'key' : 'value' });
+    // a whole mapping is too much to underline: use its key
+    const l = locate(doc, p, 'value');
+    if (l.node && l.node.kind !== 'scalar' && l.keySpan && !onKey && p[0] !== 'budgets') d.range = doc.lines.range(l.keySpan);
+    return d;
+  });
+}
+
+export { formatPlanTable } from './format';
+export { validateSweepText, type ValidationResult } from './validate';
+export { createCommandParamCounter } from './commandCounter';

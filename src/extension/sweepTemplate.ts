@@ -1,0 +1,108 @@
+/**
+ * The commented `*.sweep.yaml` that "FlopsFit: New Sweep" writes. No `vscode` import (unit-tested:
+ * every variant must validate and plan).
+ */
+
+export type TemplateSource =
+  | { source: 'synthetic' }
+  | { source: 'text'; path: string }
+  | { source: 'uint16'; path: string; vocabSize: number };
+
+export interface TemplateOptions {
+  name: string;
+  data: TemplateSource;
+}
+
+/** Sweep names become file and directory names: letters, digits, `.`, `_`, `-`. */
+export const SWEEP_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+export function validateSweepName(name: string): string | undefined {
+  if (!name.trim()) return 'Give the sweep a name.';
+  if (!SWEEP_NAME_RE.test(name)) return 'Use letters, digits, ".", "_" or "-" (it names the file and the run directory).';
+  return undefined;
+}
+
+function yamlString(s: string): string {
+  return JSON.stringify(s); // a JSON string is a valid YAML double-quoted scalar
+}
+
+function dataBlock(d: TemplateSource): string {
+  switch (d.source) {
+    case 'synthetic':
+      return [
+        '# Training data. "synthetic" is a built-in sparse random Markov chain: no file needed, and its',
+        '# entropy rate is known, so the fitted irreducible loss E can be checked against it.',
+        'data:',
+        '  source: synthetic',
+        '  vocabSize: 128        # tokens of the chain',
+        '  branching: 8          # successors per state (lower: more predictable, lower loss floor)',
+        '  seed: 0               # seed of the chain itself (not of the data order)',
+      ].join('\n');
+    case 'text':
+      return [
+        '# Training data: a text file, tokenised as bytes (vocabulary 256). The end of the file is held',
+        '# out for the validation loss.',
+        'data:',
+        '  source: text',
+        `  path: ${yamlString(d.path)}`,
+        '  validationFraction: 0.05',
+      ].join('\n');
+    case 'uint16':
+      return [
+        '# Training data: pre-tokenised little-endian uint16 token ids. The end of the file is held out',
+        '# for the validation loss.',
+        'data:',
+        '  source: uint16',
+        `  path: ${yamlString(d.path)}`,
+        `  vocabSize: ${d.vocabSize}      # every token id must be below this`,
+        '  validationFraction: 0.05',
+      ].join('\n');
+  }
+}
+
+export function sweepTemplate(o: TemplateOptions): string {
+  return `# FlopsFit sweep config. Hover a key for its documentation; every key but name and budgets has a
+# default. The explorer (FlopsFit view in the activity bar) shows the plan as you edit.
+name: ${yamlString(o.name)}
+description: IsoFLOP sweep of a small decoder-only transformer.
+
+# The model: the built-in transformer; its width (dModel) is the size axis being swept.
+model:
+  family: transformer
+  nLayers: 2
+  nHeads: 4
+  contextLength: 128
+  size:
+    param: dModel      # or nLayers
+    min: 16
+    max: 512
+
+${dataBlock(o.data)}
+
+# Compute budgets C in FLOPs (C = 6·N·D). Small enough for a laptop CPU; raise them on a GPU.
+# Also accepted: { min: 1e11, max: 1e13, count: 5 } (log-spaced).
+budgets: [1e11, 3e11, 1e12]
+
+# How each IsoFLOP curve is sampled: sizes per budget, centred in log N on N* = sqrt(C / (6·20)).
+planning:
+  sizesPerBudget: 5
+  priorTokensPerParam: 20    # Chinchilla's compute-optimal D/N
+  tokensPerParam: { min: 1, max: 1000 }
+
+# Extra axes crossed with every (budget, size) cell, and repeats.
+sweep:
+  hyperparameters: {}        # e.g. { learningRate: [1e-3, 3e-3] }
+  seeds: 1
+
+training:
+  batchSize: 16
+  learningRate: 1.0e-3
+  schedule: cosine
+  backend: auto              # auto | tensorflow-gpu | webgpu | tensorflow | wasm | cpu
+
+# Scaling-law fits run after the last experiment (FlopsFit: Fit Scaling Laws runs them again).
+fit:
+  methods: [isoflop, parametric]
+  bootstrap: 200
+`;
+}

@@ -1,0 +1,103 @@
+// Runs the integration suite (test/integration/suite/*.test.ts) inside VS Code.
+//
+//   node test/integration/runTest.mjs [--grep <pattern>] [--verbose] [--timeout <s>]
+//
+// 1. Bundles the suite with esbuild into out/integration/suite/ (one file per *.test.ts plus
+//    index.js; `vscode` and npm packages stay external and resolve from node_modules at run time).
+// 2. Copies test/integration/workspace/ to a fresh temp folder (tests may write there).
+// 3. Calls @vscode/test-electron's runTests with vscodeExecutablePath = test/harness/run-tests.mjs
+//    (headless code-server + chromium). Set VSCODE_TEST_EXECUTABLE to a desktop VS Code binary to
+//    run the same suite there instead.
+// Exit code: 0 when every test passed. The last line printed is the runner's `N passed, N failed`.
+import * as esbuild from 'esbuild';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runTests } from '@vscode/test-electron';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const suiteSrc = path.join(root, 'test/integration/suite');
+const suiteOut = path.join(root, 'out/integration/suite');
+const harness = path.join(root, 'test/harness/run-tests.mjs');
+
+function parse(argv) {
+  const o = { grep: undefined, verbose: false, timeout: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--grep' || a === '-g') o.grep = argv[++i];
+    else if (a.startsWith('--grep=')) o.grep = a.slice('--grep='.length);
+    else if (a === '--verbose') o.verbose = true;
+    else if (a === '--timeout') o.timeout = argv[++i];
+    else if (a.startsWith('--timeout=')) o.timeout = a.slice('--timeout='.length);
+    else {
+      console.error(`runTest: unknown argument ${a}\nusage: node test/integration/runTest.mjs [--grep <pattern>] [--verbose] [--timeout <s>]`);
+      process.exit(2);
+    }
+  }
+  return o;
+}
+
+async function bundleSuite() {
+  const entries = fs.readdirSync(suiteSrc).filter((f) => f === 'index.ts' || f.endsWith('.test.ts'));
+  fs.rmSync(suiteOut, { recursive: true, force: true });
+  await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: entries.map((f) => path.join(suiteSrc, f)),
+    outdir: suiteOut,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    sourcemap: 'inline',
+    packages: 'external', // mocha, zod, … load from node_modules; `vscode` is provided by the host
+    external: ['vscode'],
+    logLevel: 'warning',
+  });
+  return entries.filter((f) => f.endsWith('.test.ts')).length;
+}
+
+async function main() {
+  const opts = parse(process.argv.slice(2));
+  const nFiles = await bundleSuite();
+  console.log(`[runTest] bundled ${nFiles} test file(s) into ${path.relative(root, suiteOut)}/`);
+
+  const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'flopsfit-ws-'));
+  fs.cpSync(path.join(root, 'test/integration/workspace'), workspace, { recursive: true });
+
+  const executable = process.env.VSCODE_TEST_EXECUTABLE || harness;
+  const launchArgs = [workspace, '--disable-extensions', `--screenshots=${path.join(root, 'test-results')}`];
+  if (opts.verbose) launchArgs.push('--verbose');
+  if (opts.timeout) launchArgs.push(`--timeout=${opts.timeout}`);
+
+  // test-electron prints "Exit code: N" after the runner's summary; keep the summary the last line.
+  const log = console.log;
+  console.log = (...args) => {
+    if (typeof args[0] === 'string' && /^Exit code:/.test(args[0])) return;
+    log(...args);
+  };
+  let code = 0;
+  try {
+    await runTests({
+      vscodeExecutablePath: executable,
+      extensionDevelopmentPath: root,
+      extensionTestsPath: path.join(suiteOut, 'index'),
+      launchArgs,
+      extensionTestsEnv: {
+        FLOPSFIT_TEST_GREP: opts.grep ?? '',
+        FLOPSFIT_INTEGRATION: '1',
+      },
+    });
+  } catch (e) {
+    code = typeof e?.code === 'number' && e.code !== 0 ? e.code : 1;
+  } finally {
+    console.log = log;
+    fs.rmSync(workspace, { recursive: true, force: true });
+  }
+  process.exit(code);
+}
+
+main().catch((e) => {
+  console.error(`runTest: ${e?.stack ?? e}`);
+  process.exit(1);
+});

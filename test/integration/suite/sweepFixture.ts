@@ -1,0 +1,133 @@
+/**
+ * A tiny sweep for the explorer and command tests: a bring-your-own trainer (`model.family:
+ * command`) that is a small Node script, so a whole sweep runs in seconds and its pace, failures
+ * and stops are under the test's control:
+ *   <dir>/trainer-delay.txt   milliseconds between metrics lines (default 20)
+ *   <dir>/trainer-fail.txt    size values (one per line) whose experiments exit 3 after one line
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { activate, sleep, waitFor, workspaceFile } from '../harness';
+
+export const TRAINER = `// fake trainer for FlopsFit integration tests (see test/integration/suite/sweepFixture.ts)
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+const args = process.argv.slice(2);
+const opt = (k) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : undefined; };
+const here = path.dirname(new URL(import.meta.url).pathname);
+const size = Number(opt('--size'));
+if (args.includes('--count-params')) { console.log(String(24 * size * size)); process.exit(0); }
+const tokens = Number(opt('--tokens'));
+const read = (f) => { try { return fs.readFileSync(path.join(here, f), 'utf8'); } catch { return ''; } };
+const delay = Number(read('trainer-delay.txt').trim() || 20);
+const fail = read('trainer-fail.txt').split(/\\s+/).filter(Boolean).map(Number).includes(size);
+process.on('SIGTERM', () => { console.error('stopping on SIGTERM'); process.exit(143); });
+const steps = 8;
+const N = 24 * size * size;
+const lossAt = (t) => 1.5 + 400 / Math.pow(N, 0.34) + 400 / Math.pow(Math.max(t, 1), 0.28);
+let step = 0;
+function tick() {
+  step++;
+  const t = Math.round((tokens * step) / steps);
+  console.log(JSON.stringify({ step, tokens: t, trainLoss: lossAt(t) + 0.01, tokensPerSecond: 1000 }));
+  if (fail) { console.error('fake failure for size ' + size); process.exit(3); }
+  if (step >= steps) {
+    console.log(JSON.stringify({ result: { finalLoss: lossAt(tokens), tokens, steps } }));
+    process.exit(0);
+  }
+  setTimeout(tick, delay);
+}
+setTimeout(tick, delay);
+`;
+
+export interface Fixture {
+  name: string;
+  dir: string;
+  config: vscode.Uri;
+  runDir: string;
+  setDelay(ms: number): void;
+  setFail(sizes: number[]): void;
+}
+
+/** Writes `<name>.sweep.yaml` (+ trainer) into `<workspace>/<name>/` and returns its handles. */
+export function writeFixture(name: string, budgets = '[1e10, 3e10]'): Fixture {
+  const dir = workspaceFile(name);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'trainer.mjs'), TRAINER);
+  const node = JSON.stringify(process.execPath);
+  const yaml = `# integration-test sweep (fake trainer)
+name: ${name}
+model:
+  family: command
+  command: [${node}, trainer.mjs, --size, "{size}", --tokens, "{tokens}", --out, "{runDir}"]
+  countParams: [${node}, trainer.mjs, --count-params, --size, "{size}"]
+  cwd: ${name}
+  size: { param: width, min: 8, max: 64, multiple: 8 }
+budgets: ${budgets}
+planning: { sizesPerBudget: 3, minSteps: 1 }
+training: { batchSize: 1 }
+fit: { bootstrap: 0 }
+run: { directory: .flopsfit/${name}, parallel: 1 }
+`;
+  const file = path.join(dir, `${name}.sweep.yaml`);
+  fs.writeFileSync(file, yaml);
+  const fx: Fixture = {
+    name,
+    dir,
+    config: vscode.Uri.file(file),
+    runDir: workspaceFile('.flopsfit', name),
+    setDelay: (ms) => fs.writeFileSync(path.join(dir, 'trainer-delay.txt'), String(ms)),
+    setFail: (sizes) => fs.writeFileSync(path.join(dir, 'trainer-fail.txt'), sizes.join('\n')),
+  };
+  fx.setDelay(20);
+  fx.setFail([]);
+  return fx;
+}
+
+export interface Snap {
+  kind: 'sweep' | 'budget' | 'experiment';
+  label: string;
+  description?: string;
+  tooltip?: string;
+  contextValue?: string;
+  icon?: string;
+  id?: string;
+  children?: Snap[];
+}
+
+export interface ExplorerApi {
+  snapshot(): Promise<Snap[]>;
+  refreshCounts(): { full: number; sweep: number; budget: number; experiment: number };
+  reveal(configUri: vscode.Uri): Promise<void>;
+  node(configUri: vscode.Uri, experimentId?: string): Promise<unknown>;
+}
+
+export async function explorerApi(): Promise<ExplorerApi> {
+  const api = (await activate()) as unknown as { explorer?: ExplorerApi };
+  if (!api.explorer) throw new Error('the extension API has no explorer');
+  return api.explorer;
+}
+
+export async function sweepSnap(name: string): Promise<Snap | undefined> {
+  const snap = await (await explorerApi()).snapshot();
+  return snap.find((s) => s.label === name);
+}
+
+export function experiments(s: Snap | undefined): Snap[] {
+  return (s?.children ?? []).flatMap((b) => b.children ?? []);
+}
+
+/** Waits until the sweep's row satisfies `ok` (polling the data snapshot, not the UI). */
+export async function waitForSweep(name: string, what: string, ok: (s: Snap) => boolean, timeoutMs = 30_000): Promise<Snap> {
+  return waitFor(`${name}: ${what}`, async () => {
+    const s = await sweepSnap(name);
+    return s && ok(s) ? s : undefined;
+  }, timeoutMs, 150);
+}
+
+export function statuses(s: Snap): string[] {
+  return experiments(s).map((e) => e.contextValue ?? '');
+}
+
+export { sleep };

@@ -1,0 +1,42 @@
+/** Shared fixtures of the engine tests. */
+import type { ExperimentSpec, TransformerModelSpec } from '../../src/core/contracts';
+
+export const TINY_MODEL: TransformerModelSpec = { family: 'transformer', dModel: 16, nLayers: 1, nHeads: 2, contextLength: 16, vocabSize: 16, mlpRatio: 4, tiedEmbeddings: false };
+
+/** A tiny experiment (d16, 1 layer, T16, B4) that trains in about a second on the cpu backend. */
+export function tinySpec(over: Partial<ExperimentSpec> = {}): ExperimentSpec {
+  return {
+    id: 'tiny',
+    sweep: 'test',
+    budget: 1e9,
+    budgetIndex: 0,
+    sizeParam: 'dModel',
+    sizeValue: 16,
+    params: 3000,
+    paramsTotal: 4000,
+    tokens: 4096,
+    tokensPerParam: 1,
+    flopsPerParamPerToken: 6,
+    hyperparameters: {},
+    seed: 3,
+    model: TINY_MODEL,
+    data: { source: 'synthetic', vocabSize: 16, branching: 3, seed: 11 },
+    training: {
+      batchSize: 4,
+      learningRate: 0.01,
+      schedule: 'cosine',
+      warmupFraction: 0.1,
+      minLrRatio: 0.1,
+      weightDecay: 0.1,
+      beta1: 0.9,
+      beta2: 0.95,
+      gradClip: 1,
+      evalTokens: 256,
+      evalInterval: 0,
+      checkpointInterval: 0,
+      backend: 'cpu',
+      allowRepeat: false,
+    },
+    ...over,
+  };
+}
