@@ -5,8 +5,8 @@ Fits L(N, D) = E + A/N^alpha + B/D^beta exactly as Besiroglu et al. (2024):
 log L_hat = logsumexp(a - alpha log N, b - beta log D, e), objective = SUM of
 Huber(delta=1e-3) on log L - log L_hat, minimised with scipy.optimize.minimize(method='L-BFGS-B',
 jac=True) with an analytic gradient, from every start given (the 4500-point grid), keeping the best.
-Then the same bootstrap as the TypeScript side: for every resample (given as row counts) the same
-warm starts, keeping the best.
+The winner is then polished with tight tolerances. Then the same bootstrap as the TypeScript side:
+for every resample (given as row counts) the same warm starts, keeping the best, polished.
 
 Input: a JSON file (argv[1]) written by bench/fit.ts:
   {"logN": [...], "logD": [...], "logL": [...], "starts": [[a,b,e,alpha,beta], ...],
@@ -64,8 +64,12 @@ def multistart(fg, starts):
 
 
 def polish(fg, x):
-    res = minimize(fg, x, method="L-BFGS-B", jac=True, options={"ftol": 0.0, "gtol": 1e-10, "maxiter": 15000})
-    return res.x, float(res.fun)
+    # Same tight polish as the TypeScript side (gtol 1e-12, ftol purely relative ~1e-13; scipy's
+    # ftol test has a scale floor of 1, so ftol=0 is the closest; maxiter 5000).
+    res = minimize(fg, x, method="L-BFGS-B", jac=True, options={"ftol": 0.0, "gtol": 1e-12, "maxiter": 5000, "maxfun": 10000})
+    if np.isfinite(res.fun) and res.fun <= fg(x)[0]:
+        return res.x, float(res.fun)
+    return x, float(fg(x)[0])
 
 
 def named(x):
@@ -99,6 +103,10 @@ def main():
         fgb = make_objective(log_n[keep], log_d[keep], log_l[keep], w[keep], delta)
         xb, fb, _ = multistart(fgb, boot_starts)
         if xb is None:
+            failed += 1
+            continue
+        xb, fb = polish(fgb, xb)
+        if not (np.all(np.isfinite(xb)) and xb[3] > 0 and xb[4] > 0):
             failed += 1
             continue
         boot.append(named(xb))

@@ -152,7 +152,7 @@ export function formatTable(rows: Row[], outcomes: RunOutcome[]): string {
       r.engine + (r.partial ? ' (partial)' : ''),
       r.msPerStep.toFixed(1),
       Math.round(r.tokensPerSecond).toLocaleString('en-US'),
-      fix(r.tflops),
+      r.tflops >= 1 ? r.tflops.toFixed(1) : r.tflops.toPrecision(2),
       `${pct(r.mfu)} (${precisionOf(r.engine)})`,
       pct(r.mfuBf16),
       fix(r.ratioTorchFp32),
@@ -436,7 +436,10 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.exitCode = printError(err);
+      if (err instanceof CliError) {
+        process.stderr.write(`bench/gpu.sh: ${err.message}\n`);
+        process.exitCode = err.exitCode;
+      } else process.exitCode = printError(err);
     },
   );
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # FlopsFit GPU training benchmark: the engine on each GPU backend (tensorflow-gpu, webgpu) vs
 # PyTorch on the same NVIDIA GPU. Needs only this repository with its node_modules (npm ci done
-# on a machine with internet) and a Node >= 20 binary; PyTorch comes from the machine's python3.
+# on a machine with internet) and a Node >= 20.6 binary; PyTorch comes from the machine's python3.
 # No network access. Finishes in under 10 minutes (each engine run is time-boxed).
 #
 #   bench/gpu.sh                 GPU-sized model (d 768, 8 layers, context 512, batch 32)
@@ -14,10 +14,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
+# tsx's --import loader needs Node >= 20.6
 node_ok() {
-  local v
-  v="$("$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null)" || return 1
-  [ "${v:-0}" -ge 20 ]
+  "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 6) ? 0 : 1)' 2>/dev/null
 }
 
 node_bin=""
@@ -28,7 +27,7 @@ for cand in "${NODE:-}" "$root/.node/bin/node" "$(command -v node 2>/dev/null ||
   fi
 done
 if [ -z "$node_bin" ]; then
-  echo "bench/gpu.sh: no Node.js >= 20 found (set NODE=/path/to/node, or copy a Node install to $root/.node)" >&2
+  echo "bench/gpu.sh: no Node.js >= 20.6 found (set NODE=/path/to/node, or copy a Node install to $root/.node)" >&2
   exit 2
 fi
 

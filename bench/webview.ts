@@ -155,7 +155,7 @@ async function stream(p: WebviewPage, a: Args, seconds: number, fill: number, la
     samples.push(s);
     last = c;
     lastT = now;
-    if (Math.round(t) % 5 === 0) {
+    if (process.env.BENCH_VERBOSE || Math.round(t) % 5 === 0) {
       console.log(
         `  [${label}] t=${t.toFixed(0).padStart(4)}s ${s.phase.padEnd(6)} raw points ${String(s.points).padStart(8)}  drawn ${String(s.drawn).padStart(7)}  ${s.fps.toFixed(1).padStart(5)} updates/s  ${Number.isFinite(s.msPerUpdate) ? s.msPerUpdate.toFixed(1) : '-'} ms/update${s.heapMB !== undefined ? `  heap ${s.heapMB.toFixed(1)} MB` : ''}`,
       );

@@ -108,12 +108,25 @@ function resultsRows(dir) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function waitUntil(probe, timeoutMs) {
+  const t = Date.now();
+  while (!probe()) {
+    if (Date.now() - t > timeoutMs) throw new Error('crash-test: timed out waiting');
+    await sleep(20);
+  }
+}
 const t0 = Date.now();
 console.log(`crash-test: seed ${SEED}, ${KILLS} kills, work dir ${work}`);
 
 // 1. The reference: one uninterrupted run.
 const refDir = path.join(work, 'reference');
 const ref = runner(refDir, 'reference.log');
+// The lock: a second runner on the running sweep exits non-zero and names the holder.
+await waitUntil(() => fs.existsSync(path.join(refDir, 'runner.lock')), 20_000);
+const second = spawnSync(cli[0], [...cli.slice(1), 'run', config, '--out', refDir, '--no-fit'], { cwd: root, encoding: 'utf8' });
+check(second.status === 3, `a second runner exited ${second.status}, expected 3 (lock held): ${second.stderr}`);
+check(second.stderr.includes(`pid ${ref.child.pid} on ${os.hostname()}, started `), `the second runner's message names the holder: ${second.stderr.trim()}`);
+console.log(`crash-test: second runner refused: ${second.stderr.trim().split('\n')[0]}`);
 const refExit = await ref.exited;
 if (!check(refExit.code === 0, `the reference run exited ${JSON.stringify(refExit)} (see ${path.join(work, 'reference.log')})`)) process.exit(1);
 const reference = resultsRows(refDir);

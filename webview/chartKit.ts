@@ -140,6 +140,10 @@ export interface MakeChartOptions {
   /** called after zoom/pan/axis changes that need the data recomputed (e.g. decimation) */
   onRangeChange?: () => void;
   tooltipLabel?: (ds: GroupedDataset, x: number, y: number) => string;
+  /** chart-local plugins (e.g. the loss chart's own line renderer) */
+  plugins?: Plugin[];
+  /** false: no chart.js tooltip (a plugin draws its own) */
+  tooltip?: boolean;
 }
 
 function axisOptions(theme: Theme, title: string, log: boolean, format: TickFormat) {
@@ -158,7 +162,7 @@ export function makeChart(o: MakeChartOptions): ManagedChart {
   const config: ChartConfiguration<'line' | 'scatter', { x: number; y: number }[]> = {
     type: 'line',
     data: { datasets: [] },
-    plugins: [backgroundPlugin],
+    plugins: [backgroundPlugin, ...(o.plugins ?? [])],
     options: {
       animation: false,
       responsive: true,
@@ -208,6 +212,7 @@ export function makeChart(o: MakeChartOptions): ManagedChart {
           },
         },
         tooltip: {
+          enabled: o.tooltip !== false,
           callbacks: {
             label: (ctx) => {
               const ds = ctx.dataset as GroupedDataset;

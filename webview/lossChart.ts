@@ -60,6 +60,8 @@ export class LossChart {
   /** chart updates done (the benchmark reads it) */
   flushes = 0;
   flushMs = 0;
+  /** of which chart.update (layout, element update, draw) */
+  updateMs = 0;
 
   constructor(
     canvas: HTMLCanvasElement,
@@ -334,7 +336,9 @@ export class LossChart {
       this.feed();
     }
     if (!fed && !rebuilt && !force) return;
+    const t1 = performance.now();
     this.managed.chart.update('none');
+    this.updateMs += performance.now() - t1;
     this.flushes++;
     this.flushMs += performance.now() - t0;
     let fedRaw = 0;

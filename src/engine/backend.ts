@@ -159,19 +159,20 @@ export interface InitBackendOptions {
   smokeTimeoutMs?: number;
 }
 
-/** The default smoke step: a 64-wide two-layer MLP's loss and gradients, read back. */
+/** The default smoke step: a 64-wide two-layer MLP's loss and gradients, read back; leaves no tensors. */
 async function defaultSmokeStep(): Promise<number> {
-  const w1 = tf.variable(tf.randomNormal([64, 64], 0, 0.1, 'float32', 1));
-  const w2 = tf.variable(tf.randomNormal([64, 8], 0, 0.1, 'float32', 2));
+  const init = [tf.randomNormal([64, 64], 0, 0.1, 'float32', 1), tf.randomNormal([64, 8], 0, 0.1, 'float32', 2)];
+  const [w1, w2] = init.map((t) => tf.variable(t));
+  const x = tf.randomNormal([32, 64], 0, 1, 'float32', 3);
+  tf.dispose(init);
   try {
-    const x = tf.randomNormal([32, 64], 0, 1, 'float32', 3);
-    const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(tf.matMul(tf.tanh(tf.matMul(x, w1)), w2))) as tf.Scalar);
-    const loss = (await value.data())[0];
-    const g = await tf.addN(Object.values(grads).map((t) => tf.sum(t))).data();
-    tf.dispose([x, value, ...Object.values(grads)]);
-    return Number.isFinite(g[0]) ? loss : NaN;
+    const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(tf.matMul(tf.tanh(tf.matMul(x, w1)), w2))) as tf.Scalar, [w1, w2]);
+    const gsum = tf.tidy(() => tf.addN(Object.values(grads).map((t) => tf.sum(t))));
+    const [loss, g] = [(await value.data())[0], (await gsum.data())[0]];
+    tf.dispose([value, gsum, ...Object.values(grads)]);
+    return Number.isFinite(g) ? loss : NaN;
   } finally {
-    tf.dispose([w1, w2]);
+    tf.dispose([w1, w2, x]);
   }
 }
 

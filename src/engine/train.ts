@@ -19,7 +19,7 @@ import { countTransformerParams } from '../core/model/transformer';
 import { type BackendInfo, initBackend, tf } from './backend';
 import { type CheckpointState, checkpointExists, loadCheckpoint, type NamedArray, removeCheckpoint, saveCheckpoint } from './checkpoint';
 import { DataError, type ExperimentData, openExperimentData } from './data';
-import { TransformerModel } from './model';
+import { type AttentionKind, TransformerModel } from './model';
 import { AdamW, learningRate } from './optimizer';
 
 export interface TrainOptions {
@@ -90,10 +90,21 @@ export function transformerSpec(spec: ExperimentSpec): TransformerModelSpec {
   return spec.model;
 }
 
+/**
+ * Attention formulation for the active backend: block-diagonal 2-D matmuls on wasm (XNNPACK),
+ * batched matmuls elsewhere. FLOPSFIT_ATTENTION=batched|blockdiag overrides (benchmarks).
+ * Both give the same numbers up to float rounding.
+ */
+export function defaultAttention(): AttentionKind {
+  const env = process.env.FLOPSFIT_ATTENTION;
+  if (env === 'batched' || env === 'blockdiag') return env;
+  return tf.getBackend() === 'wasm' ? 'blockdiag' : 'batched';
+}
+
 /** Builds the model and checks it against the closed-form parameter count. */
-export function buildModel(spec: ExperimentSpec): TransformerModel {
+export function buildModel(spec: ExperimentSpec, attention: AttentionKind = defaultAttention()): TransformerModel {
   const m = transformerSpec(spec);
-  const model = new TransformerModel(m, spec.seed);
+  const model = new TransformerModel(m, spec.seed, attention);
   const expected = countTransformerParams(m).total;
   if (model.parameterCount !== expected) {
     model.dispose();

@@ -147,11 +147,7 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
       const s = element.sweep;
       if (!s.config) return [];
       const plan = await this.store.ensurePlan(s);
-      if (!plan) {
-        // the plan failed: the sweep row must show why
-        this._onDidChangeTreeData.fire(element);
-        return [];
-      }
+      if (!plan) return []; // the sweep row shows why (the store fires it)
       const show = vscode.workspace.getConfiguration('flopsfit').get<boolean>('explorer.showPlanBeforeRun', true);
       if (!show && s.state === 'idle') return [];
       return plan.budgets.map((b) => this.budgetNode(s, b.index));
@@ -379,6 +375,12 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
       };
       if (depth > 1 && item.collapsibleState !== vscode.TreeItemCollapsibleState.None) {
         snap.children = await this.snapshot(child, depth - 1);
+        // expanding may have planned the sweep: render the row again, as the view does on refresh
+        const again = this.getTreeItem(child);
+        snap.description = typeof again.description === 'string' ? again.description : undefined;
+        snap.contextValue = again.contextValue;
+        snap.icon = again.iconPath instanceof vscode.ThemeIcon ? again.iconPath.id : undefined;
+        snap.tooltip = again.tooltip instanceof vscode.MarkdownString ? again.tooltip.value : again.tooltip;
       }
       out.push(snap);
     }
@@ -454,7 +456,7 @@ export function explorerApi(): ExplorerApi {
       const e = explorer();
       await e.store.ensureLoaded();
       const s = e.store.getOrAdd(configUri);
-      if (s) await e.view.reveal(e.provider.sweepNode(s), { expand: true, select: true, focus: true });
+      if (s) await e.view.reveal(e.provider.sweepNode(s), { expand: 2, select: true, focus: true });
     },
     node: async (configUri, experimentId) => {
       const e = explorer();

@@ -16,118 +16,24 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Disposable, disposeAll } from './dispose';
 import { log } from './log';
-import {
-  Manifest,
-  MetricsLine,
-  RUN_FILES,
-  RunnerLock,
-  type ExperimentSpec,
-  type ManifestEntry,
-  type Plan,
-  type RunStatus,
-} from '../core/contracts';
+import { Manifest, MetricsLine, RUN_FILES, RunnerLock, type Plan } from '../core/contracts';
 import { parseSweepConfig } from '../core/config';
 import { buildPlan, candidateValues, resolveConfigPath, resolveRunDir, type ParamCounter } from '../core/plan';
 import { sizeMultiple } from '../core/plan/grid';
 import { lastNumber } from '../core/plan/commandCounter';
 import { execFile } from 'node:child_process';
+import { isError, pidAlive, readJson, readLastJsonLine, Sweep, SWEEP_RE, toProblem, type LiveMetrics, type SweepChange } from './sweepModel';
+
+export { Sweep } from './sweepModel';
+export type { BudgetCounts, ConfigProblem, ExperimentView, LiveMetrics, SweepChange, SweepState } from './sweepModel';
 
 export const SWEEP_GLOB = '**/*.sweep.{yaml,yml,json}';
-const SWEEP_RE = /\.sweep\.(ya?ml|json)$/i;
 const CONFIG_DEBOUNCE_MS = 250;
 const RUN_DEBOUNCE_MS = 100;
 const METRICS_DEBOUNCE_MS = 250;
 
 export function isSweepConfig(uri: vscode.Uri): boolean {
   return uri.scheme === 'file' && SWEEP_RE.test(uri.fsPath);
-}
-
-/** Overall state of a sweep, as the tree's contextValue shows it (`sweep.<state>`). */
-export type SweepState = 'idle' | 'running' | 'resumable' | 'finished';
-
-export interface ConfigProblem {
-  message: string;
-  line?: number;
-  character?: number;
-}
-
-/** Live progress of a running experiment, from the last line of its metrics file. */
-export interface LiveMetrics {
-  step: number;
-  tokens: number;
-  loss?: number;
-  tokensPerSecond?: number;
-}
-
-export interface ExperimentView {
-  spec: ExperimentSpec;
-  status: RunStatus;
-  entry?: ManifestEntry;
-  live?: LiveMetrics;
-}
-
-export interface BudgetCounts {
-  total: number;
-  completed: number;
-  running: number;
-  failed: number;
-  stopped: number;
-}
-
-/** What changed, so the tree can refresh only those nodes. */
-export interface SweepChange {
-  sweep: Sweep;
-  /** the sweep node itself (state, label, plan or config problem): refresh its whole subtree */
-  structure?: boolean;
-  /** budget indices whose badge changed */
-  budgets?: number[];
-  /** experiment ids whose status or live loss changed */
-  experiments?: string[];
-}
-
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-/** The last complete line of a (possibly large, possibly being appended) JSONL file. */
-export function readLastJsonLine(file: string, maxBytes = 8192): unknown {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, 'r');
-    const size = fs.fstatSync(fd).size;
-    if (size === 0) return undefined;
-    const len = Math.min(size, maxBytes);
-    const buf = Buffer.alloc(len);
-    fs.readSync(fd, buf, 0, len, size - len);
-    const lines = buf.toString('utf8').split('\n');
-    for (let i = lines.length - 1; i >= 0; i--) {
-      const l = lines[i]!.trim();
-      if (!l) continue;
-      try {
-        return JSON.parse(l);
-      } catch {
-        // a partly written last line: try the one before
-      }
-    }
-    return undefined;
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function debounce(ms: number, fn: () => void): { (): void; dispose(): void } {
@@ -144,171 +50,6 @@ function debounce(ms: number, fn: () => void): { (): void; dispose(): void } {
     t = undefined;
   };
   return f;
-}
-
-/** A config diagnostic of unknown shape (the config module's) → message and position. */
-function toProblem(d: unknown): ConfigProblem {
-  const o = (d ?? {}) as Record<string, unknown>;
-  const message = typeof o.message === 'string' ? o.message : String(d);
-  const range = (o.range ?? o) as Record<string, unknown>;
-  const start = (range.start ?? range) as Record<string, unknown>;
-  const line = typeof start.line === 'number' ? start.line : undefined;
-  const character =
-    typeof start.character === 'number' ? start.character : typeof start.column === 'number' ? start.column : undefined;
-  return { message, line, character };
-}
-
-function isError(d: unknown): boolean {
-  const s = (d as { severity?: unknown })?.severity;
-  // accept 'error' | 'warning' | 'info' strings or vscode-like numbers (0 = error)
-  if (s === undefined) return true;
-  return s === 'error' || s === 0;
-}
-
-function sameEntry(a: ManifestEntry | undefined, b: ManifestEntry | undefined): boolean {
-  if (!a || !b) return a === b;
-  return (
-    a.status === b.status &&
-    a.finalLoss === b.finalLoss &&
-    a.reason === b.reason &&
-    a.startedAt === b.startedAt &&
-    a.endedAt === b.endedAt &&
-    a.attempts === b.attempts
-  );
-}
-
-export class Sweep {
-  readonly id: string;
-  text?: string;
-  config?: NonNullable<ReturnType<typeof parseSweepConfig>['config']>;
-  problems: ConfigProblem[] = [];
-  plan?: Plan;
-  planError?: string;
-  runDir?: string;
-  manifest?: Manifest;
-  lock?: RunnerLock;
-  lockAlive = false;
-  readonly live = new Map<string, LiveMetrics>();
-  /** experiments by id, and by budget index, of the current plan */
-  private byId = new Map<string, ExperimentSpec>();
-  private byBudget = new Map<number, ExperimentSpec[]>();
-
-  constructor(readonly uri: vscode.Uri) {
-    this.id = uri.toString();
-  }
-
-  get fileName(): string {
-    return path.basename(this.uri.fsPath);
-  }
-
-  /** Display name: the config's `name`, else the file name without `.sweep.yaml`. */
-  get name(): string {
-    const n = (this.config as { name?: unknown } | undefined)?.name;
-    if (typeof n === 'string' && n) return n;
-    return this.fileName.replace(SWEEP_RE, '');
-  }
-
-  get valid(): boolean {
-    return !!this.config && this.problems.length === 0;
-  }
-
-  setPlan(plan: Plan | undefined): void {
-    this.plan = plan;
-    this.byId.clear();
-    this.byBudget.clear();
-    for (const e of plan?.experiments ?? []) {
-      this.byId.set(e.id, e);
-      const list = this.byBudget.get(e.budgetIndex) ?? [];
-      list.push(e);
-      this.byBudget.set(e.budgetIndex, list);
-    }
-    for (const list of this.byBudget.values()) list.sort((a, b) => a.params - b.params || a.seed - b.seed);
-  }
-
-  experiment(id: string): ExperimentSpec | undefined {
-    return this.byId.get(id);
-  }
-
-  experimentsOf(budgetIndex: number): ExperimentSpec[] {
-    return this.byBudget.get(budgetIndex) ?? [];
-  }
-
-  status(id: string): RunStatus {
-    return this.manifest?.experiments[id]?.status ?? 'queued';
-  }
-
-  view(id: string): ExperimentView | undefined {
-    const spec = this.byId.get(id);
-    if (!spec) return undefined;
-    return { spec, status: this.status(id), entry: this.manifest?.experiments[id], live: this.live.get(id) };
-  }
-
-  counts(budgetIndex?: number): BudgetCounts {
-    const list = budgetIndex === undefined ? this.plan?.experiments ?? [] : this.experimentsOf(budgetIndex);
-    const c: BudgetCounts = { total: list.length, completed: 0, running: 0, failed: 0, stopped: 0 };
-    for (const e of list) {
-      const s = this.status(e.id);
-      if (s === 'completed') c.completed++;
-      else if (s === 'running') c.running++;
-      else if (s === 'failed') c.failed++;
-      else if (s === 'stopped') c.stopped++;
-    }
-    return c;
-  }
-
-  get state(): SweepState {
-    if (this.lockAlive || this.manifest?.state === 'running' && this.lock) return 'running';
-    if (!this.manifest) return 'idle';
-    const c = this.counts();
-    if (c.total > 0 && c.completed === c.total) return 'finished';
-    const anyStarted = Object.values(this.manifest.experiments).some((e) => e.status !== 'queued' || e.attempts > 0);
-    return anyStarted ? 'resumable' : 'idle';
-  }
-
-  /**
-   * Seconds left for the running sweep (or for one budget): the work still to do, in FLOPs, over the
-   * rate observed since the runner took its lock (completed experiments + progress of running ones);
-   * before the first progress, the plan's own estimate scaled by the remaining fraction.
-   */
-  etaSeconds(budgetIndex?: number, now = Date.now()): number | undefined {
-    const plan = this.plan;
-    if (!plan || plan.experiments.length === 0) return undefined;
-    const flopsOf = (e: ExperimentSpec) => e.flopsPerParamPerToken * e.params * e.tokens;
-    const since = this.lock ? Date.parse(this.lock.startedAt) : NaN;
-    let doneSince = 0;
-    let remainingAll = 0;
-    let remainingSel = 0;
-    for (const e of plan.experiments) {
-      const s = this.status(e.id);
-      const total = flopsOf(e);
-      let done = 0;
-      if (s === 'completed') done = total;
-      else if (s === 'running') {
-        const l = this.live.get(e.id);
-        if (l) done = Math.min(total, e.flopsPerParamPerToken * e.params * l.tokens);
-      }
-      const entry = this.manifest?.experiments[e.id];
-      const started = entry?.startedAt ? Date.parse(entry.startedAt) : NaN;
-      if (done > 0 && Number.isFinite(since) && Number.isFinite(started) && started >= since - 1000) doneSince += done;
-      if (s !== 'completed' && s !== 'failed') {
-        remainingAll += total - done;
-        if (budgetIndex === undefined || e.budgetIndex === budgetIndex) remainingSel += total - done;
-      }
-    }
-    if (remainingSel <= 0) return 0;
-    const elapsed = (now - since) / 1000;
-    if (doneSince > 0 && elapsed > 1) return remainingSel / (doneSince / elapsed);
-    if (plan.totalFlops > 0 && plan.estimatedSeconds > 0) return (plan.estimatedSeconds * remainingSel) / plan.totalFlops;
-    void remainingAll;
-    return undefined;
-  }
-
-  /** The first config problem, one line. */
-  get firstProblem(): string | undefined {
-    const p = this.problems[0];
-    if (!p) return this.planError;
-    return p.line !== undefined ? `${p.message} (line ${p.line + 1})` : p.message;
-  }
 }
 
 interface RunWatch {
@@ -543,7 +284,8 @@ export class SweepStore extends Disposable {
    */
   ensurePlan(s: Sweep, token?: vscode.CancellationToken): Promise<Plan | undefined> {
     if (s.plan) return Promise.resolve(s.plan);
-    if (!s.config) return Promise.resolve(undefined);
+    // no config, or planning this version of it failed already (see planError): nothing to do
+    if (!s.config || s.planError) return Promise.resolve(undefined);
     let p = this.planning.get(s.id);
     if (!p) {
       const config = s.config;
@@ -569,10 +311,13 @@ export class SweepStore extends Disposable {
           log().info(
             `explorer: planned ${s.fileName}: ${plan.experiments.length} experiments in ${(performance.now() - t0).toFixed(0)} ms`,
           );
+          // the sweep's row shows the plan's totals: refresh it (its children come from the cache)
+          this._onDidChange.fire({ sweep: s, structure: true });
           return plan;
         } catch (err) {
           s.planError = `cannot plan: ${(err as Error).message}`;
           log().warn(`explorer: ${s.fileName}: ${s.planError}`);
+          this._onDidChange.fire({ sweep: s, structure: true });
           return undefined;
         } finally {
           if (this.planning.get(s.id) === p) this.planning.delete(s.id);
@@ -701,41 +446,17 @@ export class SweepStore extends Disposable {
   /** Re-reads manifest and lock; returns what changed (undefined: nothing). */
   readRunState(s: Sweep): SweepChange | undefined {
     if (!s.runDir) return undefined;
-    const before = s.state;
-    const beforeCounts = new Map<number, string>();
-    for (const b of s.plan?.budgets ?? []) beforeCounts.set(b.index, JSON.stringify(s.counts(b.index)));
-    const old = s.manifest;
-
-    const rawManifest = readJson(path.join(s.runDir, RUN_FILES.manifest));
+    const manifestFile = path.join(s.runDir, RUN_FILES.manifest);
+    const rawManifest = readJson(manifestFile);
+    // a manifest that cannot be read right now (mid-rename on an odd file system) keeps the state
+    if (rawManifest === undefined && fs.existsSync(manifestFile)) return undefined;
     const parsed = rawManifest === undefined ? undefined : Manifest.safeParse(rawManifest);
-    if (parsed && !parsed.success) {
-      log().warn(`explorer: ${s.runDir}/${RUN_FILES.manifest} does not match the manifest schema; ignored`);
-    }
-    // a manifest that fails to parse (mid-rename on an odd file system) keeps the previous state
-    if (rawManifest === undefined && fs.existsSync(path.join(s.runDir, RUN_FILES.manifest))) return undefined;
-    s.manifest = parsed?.success ? parsed.data : undefined;
+    if (parsed && !parsed.success) log().warn(`explorer: ${manifestFile} does not match the manifest schema; ignored`);
     const rawLock = readJson(path.join(s.runDir, RUN_FILES.lock));
     const lock = rawLock === undefined ? undefined : RunnerLock.safeParse(rawLock);
-    s.lock = lock?.success ? lock.data : undefined;
-    s.lockAlive = !!s.lock && (s.lock.host !== os.hostname() || pidAlive(s.lock.pid));
-
-    const changedIds: string[] = [];
-    const ids = new Set([...Object.keys(old?.experiments ?? {}), ...Object.keys(s.manifest?.experiments ?? {})]);
-    for (const id of ids) {
-      const a = old?.experiments[id];
-      const b = s.manifest?.experiments[id];
-      if (!sameEntry(a, b)) {
-        changedIds.push(id);
-        if (b?.status !== 'running') s.live.delete(id);
-      }
-    }
-    const budgets: number[] = [];
-    for (const b of s.plan?.budgets ?? []) {
-      if (beforeCounts.get(b.index) !== JSON.stringify(s.counts(b.index))) budgets.push(b.index);
-    }
-    const structure = before !== s.state;
-    if (!structure && budgets.length === 0 && changedIds.length === 0) return undefined;
-    return { sweep: s, structure, budgets, experiments: changedIds.filter((id) => s.experiment(id)) };
+    const l = lock?.success ? lock.data : undefined;
+    const alive = !!l && (l.host !== os.hostname() || pidAlive(l.pid));
+    return s.applyRunState(parsed?.success ? parsed.data : undefined, l, alive);
   }
 
   /** Watches metrics.jsonl of running experiments only; drops the watchers of the others. */

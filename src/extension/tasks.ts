@@ -204,9 +204,9 @@ export function flopsfitRuntime(): { node: string; env: NodeJS.ProcessEnv; scrip
 }
 
 export function taskArgs(def: FlopsFitTaskDefinition, configPath: string, workspaceRoot: string | undefined): string[] {
-  if (def.action === 'fit') return ['fit', configPath];
-  const args = ['run', configPath];
+  const args = [def.action === 'fit' ? 'fit' : 'run', configPath];
   if (workspaceRoot) args.push('--workspace', workspaceRoot);
+  if (def.action === 'fit') return args;
   if (def.action === 'resume') args.push('--resume');
   if (def.experiment) args.push('--only', def.experiment);
   if (def.retryFailed) args.push('--retry-failed');

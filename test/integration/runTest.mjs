@@ -1,6 +1,6 @@
 // Runs the integration suite (test/integration/suite/*.test.ts) inside VS Code.
 //
-//   node test/integration/runTest.mjs [--grep <pattern>] [--verbose] [--timeout <s>]
+//   node test/integration/runTest.mjs [--grep <pattern>] [--verbose] [--timeout <s, default 1200>]
 //
 // 1. Bundles the suite with esbuild into out/integration/suite/ (one file per *.test.ts plus
 //    index.js; `vscode` and npm packages stay external and resolve from node_modules at run time).
@@ -68,7 +68,8 @@ async function main() {
   const executable = process.env.VSCODE_TEST_EXECUTABLE || harness;
   const launchArgs = [workspace, '--disable-extensions', `--screenshots=${path.join(root, 'test-results')}`];
   if (opts.verbose) launchArgs.push('--verbose');
-  if (opts.timeout) launchArgs.push(`--timeout=${opts.timeout}`);
+  // The whole run (all suites) must finish within this; per-test limits are mocha's (60 s default).
+  launchArgs.push(`--timeout=${opts.timeout ?? 1200}`);
 
   // test-electron prints "Exit code: N" after the runner's summary; keep the summary the last line.
   const log = console.log;

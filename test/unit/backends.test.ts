@@ -2,6 +2,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { initBackend, tf } from '../../src/engine/backend';
+import { experimentSmokeStep } from '../../src/engine/backends/modelSmoke';
 import { classifyBackendError, errorMessage, smokeTest } from '../../src/engine/backends/smoke';
 import {
   describeGpu,
@@ -255,5 +257,47 @@ describe('tfjs-node detection', () => {
       procGpus: () => [],
     });
     assert.ok(!noGpu.ok && noGpu.kind === 'no-device' && /no NVIDIA GPU found/.test(noGpu.reason));
+  });
+});
+
+describe('smoke steps on a real backend (cpu)', () => {
+  it('initBackend skips a backend whose smoke step runs out of memory, saying so, and leaks no tensors', async function () {
+    this.timeout(60000);
+    await initBackend('cpu');
+    const lines: string[] = [];
+    const before = tf.memory().numTensors;
+    const info = await initBackend('tensorflow', (l) => lines.push(l), {
+      smokeStep: async () => {
+        if (tf.getBackend() === 'wasm') throw new Error('Aborted(OOM)');
+        return 1.5;
+      },
+    });
+    assert.equal(info.name, 'cpu');
+    assert.match(info.fallbacks[0], /^tensorflow: not installed/);
+    assert.match(info.fallbacks[1], /^wasm: out of memory in a one-step smoke test on wasm.*\(Aborted\(OOM\)/);
+    assert.ok(lines.some((l) => /skipped wasm: out of memory/.test(l)));
+    // the default smoke step (no smokeStep given) cleans up after itself
+    await initBackend('wasm');
+    await initBackend('cpu');
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('experimentSmokeStep trains one step of the experiment-sized model and disposes it', async function () {
+    this.timeout(60000);
+    await initBackend('cpu');
+    const model = { family: 'transformer' as const, dModel: 16, nLayers: 1, nHeads: 2, contextLength: 8, vocabSize: 32, mlpRatio: 4, tiedEmbeddings: false };
+    const training = {
+      batchSize: 2, learningRate: 1e-3, schedule: 'constant' as const, warmupFraction: 0, minLrRatio: 0.1, weightDecay: 0.1, beta1: 0.9, beta2: 0.95,
+      gradClip: 1, evalTokens: 8, evalInterval: 0, checkpointInterval: 0, backend: 'cpu' as const, allowRepeat: true,
+    };
+    const spec = {
+      id: 'smoke', sweep: 's', budget: 1, budgetIndex: 0, sizeParam: 'dModel', sizeValue: 16, params: 1, paramsTotal: 1, tokens: 16, tokensPerParam: 1,
+      flopsPerParamPerToken: 6, hyperparameters: {}, seed: 3, model, data: { source: 'synthetic' as const, vocabSize: 32, branching: 2, seed: 1 }, training,
+    };
+    const before = tf.memory().numTensors;
+    const loss = await experimentSmokeStep(spec)!();
+    assert.ok(Math.abs(loss - Math.log(32)) < 0.1, `initial loss ${loss} ≈ ln 32`);
+    assert.equal(tf.memory().numTensors, before);
+    assert.equal(experimentSmokeStep({ ...spec, model: { family: 'command', command: ['x'], cwd: '/' } }), undefined);
   });
 });

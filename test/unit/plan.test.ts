@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { parseSweepConfig, type SweepConfig } from '../../src/core/config';
 import { Plan } from '../../src/core/contracts';
 import { countTransformerParams } from '../../src/core/model/transformer';
-import { buildPlan, budgetValues, candidateValues, planSemanticDiagnostics, resolveRunDir, sanitizeName, validateSweepText } from '../../src/core/plan';
+import { buildPlan, budgetValues, candidateValues, canonicalJson, planSemanticDiagnostics, resolveRunDir, sanitizeName, validateSweepText } from '../../src/core/plan';
 
 const BASE = `name: unit
 budgets: [1e12, 3e12, 1e13]
@@ -394,5 +394,15 @@ model: {family: command, command: [t, "{size}", "{nope}"], countParams: [c, "{si
     assert.ok(p.warnings.some((w) => w.code === 'too-many-experiments'));
     const v = validateSweepText(BASE + 'sweep: {seeds: 1000, hyperparameters: {learningRate: [1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 6e-3, 7e-3, 8e-3]}}\n', path.join(tmp, 'x.sweep.yaml'));
     assert.ok(v.diagnostics.some((d) => d.severity === 'error' && d.code === 'too-many-experiments'));
+  });
+});
+
+describe('plan: canonical JSON', () => {
+  it('writes the same text as JSON.stringify of a key-sorted copy', () => {
+    const v = { b: [3, { z: 1, a: -0, m: [null, 'x'] }], a: 1.5e-7, c: { y: true, x: undefined }, d: 'é"' };
+    assert.equal(canonicalJson(v), '{"a":1.5e-7,"b":[3,{"a":0,"m":[null,"x"],"z":1}],"c":{"y":true},"d":"é\\""}');
+    const memo = new WeakMap<object, string>();
+    assert.equal(canonicalJson(v, memo), canonicalJson(v));
+    assert.equal(canonicalJson(v, memo), canonicalJson(v), 'memoised text is the same');
   });
 });

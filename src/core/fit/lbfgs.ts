@@ -33,6 +33,11 @@ export interface LbfgsOptions {
   c1?: number;
   c2?: number;
   maxLineSearch?: number;
+  /**
+   * 'strong' (default, like L-BFGS-B): |φ'(t)| ≤ c2·|φ'(0)|; 'weak': φ'(t) ≥ c2·φ'(0), which
+   * accepts long steps across the kinks of a Huber objective and saves evaluations
+   */
+  wolfe?: 'strong' | 'weak';
 }
 
 export type LbfgsReason = 'gradient' | 'ftol' | 'maxiter' | 'maxeval' | 'linesearch' | 'nonfinite';
@@ -58,6 +63,7 @@ export class Lbfgs {
   private readonly c1: number;
   private readonly c2: number;
   private readonly maxLs: number;
+  private readonly weak: boolean;
 
   private readonly g: Float64Array;
   private readonly d: Float64Array;
@@ -83,6 +89,7 @@ export class Lbfgs {
     this.c1 = opts.c1 ?? 1e-4;
     this.c2 = opts.c2 ?? 0.9;
     this.maxLs = opts.maxLineSearch ?? 30;
+    this.weak = opts.wolfe === 'weak';
     this.g = new Float64Array(n);
     this.d = new Float64Array(n);
     this.xt = new Float64Array(n);
@@ -271,7 +278,7 @@ export class Lbfgs {
           fHi = fa;
           dHi = da;
           zoom = true;
-        } else if (Math.abs(da) <= -c2 * dphi0) {
+        } else if (Math.abs(da) <= -c2 * dphi0 || (this.weak && da >= c2 * dphi0)) {
           return this.accept(x, fa);
         } else if (da >= 0) {
           lo = a;
@@ -298,7 +305,7 @@ export class Lbfgs {
           fHi = fa;
           dHi = da;
         } else {
-          if (Math.abs(da) <= -c2 * dphi0) return this.accept(x, fa);
+          if (Math.abs(da) <= -c2 * dphi0 || (this.weak && da >= c2 * dphi0)) return this.accept(x, fa);
           if (da * (hi - lo) >= 0) {
             hi = lo;
             fHi = fLo;

@@ -10,13 +10,14 @@
  *
  * Pure TypeScript: no `vscode` import. Deterministic for a given config and file system.
  */
+import { createHash, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DataSpec, ExperimentSpec, HyperValue, Plan, PlanWarning, TrainingSpec, BudgetPlan } from '../contracts';
 import { LIMITS, TRAINING_KEYS, type SweepConfig } from '../config/schema';
 import { diagnosticAt, type ConfigDiagnostic, type Severity } from '../config/diagnostics';
 import { locate, readSource, type SourceDocument } from '../config/source';
-import { stableId } from './ids';
+import { canonicalJson, ID_LENGTH } from './ids';
 import { formatNumber as fmt, probeSizes, selectSizes, sizeMultiple, tokensFor, type ParamCounter, type SizeCandidate } from './grid';
 import { builtinThroughput, defaultParallel, estimateSeconds, measuredThroughput, type ThroughputEstimate } from './throughput';
 
@@ -228,6 +229,13 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
     minTokens: config.planning.minSteps * minBatchTokens,
   };
 
+  // objects shared by many experiments, hashed once (see canonicalJson's memo)
+  const memo = new WeakMap<object, string>();
+  const hashedData: DataSpec = 'path' in data ? { ...data, path: portable(data.path, base) } : data;
+  const comboTraining = combos.map((combo) => resolveTraining(config, combo));
+  const hashedModels = new Map<SizeCandidate, ExperimentSpec['model']>();
+  const shared = { memo, hashedData, hashedModels, cells: new Map<SizeCandidate, Map<Record<string, HyperValue>, Hash>>(), base };
+
   budgets.forEach((budget, index) => {
     const sel = probe.unknown ? undefined : selectSizes(budget, probe.sizes, settings);
     const bp: BudgetPlan = {
@@ -268,15 +276,16 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
     if (tooMany) return;
     for (const size of sel.chosen) {
       const tokens = tokensFor(budget, k, size.params);
-      for (const combo of combos) {
-        const training = resolveTraining(config, combo);
+      for (let ci = 0; ci < combos.length; ci++) {
+        const combo = combos[ci];
+        const training = comboTraining[ci];
         const stepTokens = training.batchSize * contextLength;
         if (tokens < config.planning.minSteps * stepTokens) {
           droppedCells.push(`C=${fmt(budget)} N=${fmt(size.params)} ${JSON.stringify(combo)}`);
           continue;
         }
         for (const seed of seeds) {
-          experiments.push(makeExperiment(config, { budget, index, size, tokens, k, combo, seed, data, training, base }));
+          experiments.push(makeExperiment(config, { budget, index, size, tokens, k, combo, seed, data, training }, shared));
           bp.experiments++;
         }
       }
@@ -355,6 +364,12 @@ function makeExperiment(
     seed: number;
     data: DataSpec;
     training: TrainingSpec;
+  },
+  shared: {
+    memo: WeakMap<object, string>;
+    hashedData: DataSpec;
+    hashedModels: Map<SizeCandidate, ExperimentSpec['model']>;
+    cells: Map<SizeCandidate, Map<Record<string, HyperValue>, Hash>>;
     base: string;
   },
 ): ExperimentSpec {
@@ -376,12 +391,32 @@ function makeExperiment(
     training: a.training,
   };
   // the id hashes the settings with workspace-relative paths: moving the workspace keeps the ids
-  const hashed = {
-    ...spec,
-    data: 'path' in a.data ? { ...a.data, path: portable(a.data.path, a.base) } : a.data,
-    model: a.size.model.family === 'command' ? { ...a.size.model, cwd: portable(a.size.model.cwd, a.base) } : a.size.model,
-  };
-  return { id: stableId(hashed), ...spec };
+  let model = shared.hashedModels.get(a.size);
+  if (!model) {
+    model = a.size.model.family === 'command' ? { ...a.size.model, cwd: portable(a.size.model.cwd, shared.base) } : a.size.model;
+    shared.hashedModels.set(a.size, model);
+  }
+  // id = sha256 of [settings shared by the (size, hyperparameters) cell, this experiment's own];
+  // the cell's hash state is computed once and copied per budget and seed
+  let cell = shared.cells.get(a.size)?.get(a.combo);
+  if (!cell) {
+    const common = { sweep: spec.sweep, sizeParam: spec.sizeParam, flopsPerParamPerToken: spec.flopsPerParamPerToken, hyperparameters: a.combo, model, data: shared.hashedData, training: a.training };
+    cell = createHash('sha256').update('[' + canonicalJson(common, shared.memo) + ',');
+    if (!shared.cells.has(a.size)) shared.cells.set(a.size, new Map());
+    shared.cells.get(a.size)!.set(a.combo, cell);
+  }
+  // canonicalJson of {budget, budgetIndex, params, paramsTotal, seed, sizeValue, tokens, tokensPerParam},
+  // written out (keys already sorted): this runs for every experiment on every keystroke
+  const own =
+    `{"budget":${num(spec.budget)},"budgetIndex":${num(spec.budgetIndex)},"params":${num(spec.params)},"paramsTotal":${num(spec.paramsTotal)},` +
+    `"seed":${num(spec.seed)},"sizeValue":${num(spec.sizeValue)},"tokens":${num(spec.tokens)},"tokensPerParam":${num(spec.tokensPerParam)}}`;
+  const id = cell.copy().update(own + ']').digest('hex').slice(0, ID_LENGTH);
+  return { id, ...spec };
+}
+
+/** A number as JSON writes it. */
+function num(x: number): string {
+  return Number.isFinite(x) ? String(x) : 'null';
 }
 
 /** Placeholders a command template may use (plus every training setting and hyperparameter name). */

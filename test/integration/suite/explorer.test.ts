@@ -17,8 +17,14 @@ async function showView(): Promise<void> {
   await vscode.commands.executeCommand('flopsfit.sweeps.focus');
 }
 
-async function shot(name: string): Promise<void> {
+/** Screenshot with only this sweep expanded, in a wider sidebar. */
+async function shot(name: string, config?: vscode.Uri): Promise<void> {
   if (!underHarness()) return;
+  await showView();
+  if (config) {
+    await vscode.commands.executeCommand('workbench.actions.treeView.flopsfit.sweeps.collapseAll');
+    await (await explorerApi()).reveal(config);
+  }
   await sleep(700); // let the tree render
   const file = await screenshot(name);
   assert.ok(file && fs.statSync(file).size > 10_000, `screenshot ${name} written`);
@@ -31,6 +37,7 @@ describe('explorer', function () {
   before(async () => {
     fx = writeFixture('treesweep');
     await showView();
+    if (underHarness()) for (let i = 0; i < 4; i++) await vscode.commands.executeCommand('workbench.action.decreaseViewWidth');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
@@ -66,7 +73,7 @@ describe('explorer', function () {
       }, 15_000);
       assert.match(text, /width \d+/);
     }
-    await shot('explorer-1-plan-before-run');
+    await shot('explorer-1-plan-before-run', fx.config);
   });
 
   it('an invalid config shows an error icon and its first problem; fixing it re-plans', async () => {
@@ -108,6 +115,10 @@ describe('explorer', function () {
     assert.equal(running.icon, 'sync~spin');
     // budget badge once something finished
     await waitForSweep('treesweep', 'a budget badge "n/3 done"', (x) => (x.children ?? []).some((b) => /^[1-3]\/3 done/.test(b.description ?? '')));
+    // the picture: an experiment running with its live loss, one budget partly done
+    await waitForSweep('treesweep', 'running with a live loss again', (x) =>
+      experiments(x).some((e) => e.contextValue === 'experiment.running' && /^loss \d/.test(e.description ?? '')),
+    );
     await showView();
     if (underHarness()) {
       const bar = await waitFor('the status-bar progress item', async () => {
@@ -116,7 +127,7 @@ describe('explorer', function () {
       }, 15_000);
       assert.match(bar, /FlopsFit \d+\/6/);
     }
-    await shot('explorer-2-during-run');
+    await shot('explorer-2-during-run', fx.config);
     const mid = api.refreshCounts();
     assert.equal(mid.full, before.full, 'no full refresh of the tree while the sweep runs');
     assert.ok(mid.experiment > before.experiment, 'single experiment rows were refreshed');
@@ -143,8 +154,7 @@ describe('explorer', function () {
     for (const b of done.children!) assert.match(b.description ?? '', /^3\/3 done/);
     const manifest = JSON.parse(fs.readFileSync(path.join(fx.runDir, 'manifest.json'), 'utf8'));
     assert.ok(Object.values(manifest.experiments as Record<string, { status: string }>).every((e) => e.status === 'completed'));
-    await showView();
-    await shot('explorer-3-after-run');
+    await shot('explorer-3-after-run', fx.config);
     if (underHarness()) {
       await waitFor('the status-bar item to go away', async () => {
         const t = ((await queryWorkbench('#workbench\\.parts\\.statusbar'))?.texts ?? []).join(' ');

@@ -25,7 +25,7 @@ const fail = read('trainer-fail.txt').split(/\\s+/).filter(Boolean).map(Number).
 process.on('SIGTERM', () => { console.error('stopping on SIGTERM'); process.exit(143); });
 const steps = 8;
 const N = 24 * size * size;
-const lossAt = (t) => 1.5 + 400 / Math.pow(N, 0.34) + 400 / Math.pow(Math.max(t, 1), 0.28);
+const lossAt = (t) => 1.7 + 406 / Math.pow(N, 0.34) + 411 / Math.pow(Math.max(t, 1), 0.28) / 10;
 let step = 0;
 function tick() {
   step++;
@@ -120,10 +120,20 @@ export function experiments(s: Snap | undefined): Snap[] {
 
 /** Waits until the sweep's row satisfies `ok` (polling the data snapshot, not the UI). */
 export async function waitForSweep(name: string, what: string, ok: (s: Snap) => boolean, timeoutMs = 30_000): Promise<Snap> {
-  return waitFor(`${name}: ${what}`, async () => {
-    const s = await sweepSnap(name);
-    return s && ok(s) ? s : undefined;
-  }, timeoutMs, 150);
+  let last: Snap | undefined;
+  try {
+    return await waitFor(`${name}: ${what}`, async () => {
+      const s = await sweepSnap(name);
+      last = s;
+      return s && ok(s) ? s : undefined;
+    }, timeoutMs, 150);
+  } catch (err) {
+    // say what the tree showed instead
+    const rows = last
+      ? [`${last.label} [${last.contextValue}] ${last.description ?? ''}`, ...experiments(last).map((e) => `  ${e.label} [${e.contextValue}] ${e.description ?? ''}`)]
+      : ['(no such sweep in the tree)'];
+    throw new Error(`${(err as Error).message}\nlast tree:\n${rows.join('\n')}`);
+  }
 }
 
 export function statuses(s: Snap): string[] {

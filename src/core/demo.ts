@@ -1,0 +1,38 @@
+/**
+ * The built-in demo sweep (`flopsfit demo`, `npm run demo`): a small IsoFLOP sweep of the built-in
+ * transformer on the synthetic Markov source, sized to plan, train and fit on a 2-core CPU (wasm,
+ * one process per core) in a few minutes. The source's entropy rate is known exactly, so the
+ * fitted irreducible loss E is a known-answer check of the whole pipeline.
+ *
+ * The config is bundled as text (no file outside the bundle is needed); the demo writes it into
+ * its run directory so the user can read, copy and change it.
+ */
+export const DEMO_CONFIG_FILE = 'demo.sweep.yaml';
+
+/** How far the fitted E may be from the source's entropy rate for the demo to count as a pass. */
+export const DEMO_E_TOLERANCE = 0.1;
+
+export const DEMO_CONFIG_TEXT = `# FlopsFit demo sweep: written by \`flopsfit demo\`. Copy it into your workspace to start your own.
+# A synthetic Markov source with a known entropy rate (the loss floor E), a tiny decoder-only
+# transformer whose width is swept, and three compute budgets with five model sizes each.
+name: demo
+description: Built-in demo - IsoFLOP sweep on the synthetic source (known irreducible loss).
+model:
+  family: transformer
+  nLayers: 2
+  nHeads: 2
+  contextLength: 32
+  size: { param: dModel, min: 8, max: 96, multiple: 8 }
+data: { source: synthetic, vocabSize: 32, branching: 4, seed: 0 }
+budgets: [3.0e9, 1.0e10, 3.0e10]
+planning: { sizesPerBudget: 5 }
+training:
+  batchSize: 16
+  learningRate: 0.003
+  weightDecay: 0
+  evalTokens: 8192
+  evalInterval: 0
+  checkpointInterval: 200
+  backend: wasm
+fit: { bootstrap: 100, confidence: 0.9 }
+`;
