@@ -48,9 +48,15 @@ const state0 = runParametric(points);
 if (typeof state0 === 'string') throw new Error(state0);
 fitParametricData(state0.data, grid.subarray(0, 50 * 5));
 
+const cpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 let t = performance.now();
+let c = cpu();
 const full = fitParametricData(state0.data, grid, { keepOptima: 5 });
 const tsFit = (performance.now() - t) / 1000;
+const tsFitCpu = cpu() - c;
 const tsBest = named(full.best.x);
 const tsPolished = named(full.x);
 
@@ -66,6 +72,7 @@ for (let s = 0; s < RESAMPLES; s++) {
   resamples.push(idx);
 }
 t = performance.now();
+c = cpu();
 const tsBoot: { alpha: number; beta: number; E: number; a: number }[] = [];
 let tsFailed = 0;
 for (const idx of resamples) {
@@ -74,6 +81,7 @@ for (const idx of resamples) {
   else tsFailed++;
 }
 const tsBootSec = (performance.now() - t) / 1000;
+const tsBootCpu = cpu() - c;
 
 // ---- scipy -----------------------------------------------------------------------------------
 interface ScipyOut {
@@ -81,6 +89,8 @@ interface ScipyOut {
   numpy: string;
   fitSeconds: number;
   bootstrapSeconds: number;
+  fitCpuSeconds: number;
+  bootstrapCpuSeconds: number;
   converged: number;
   objective: number;
   best: ReturnType<typeof named>;
@@ -133,12 +143,18 @@ console.log(`flopsfit bench:fit — ${points.length} Chinchilla points, ${STARTS
 console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'} ×${os.cpus().length}, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 if (sp) console.log(`scipy ${sp.scipy}, numpy ${sp.numpy} (${PYTHON})`);
 console.log('');
-console.log('time (s)                      TypeScript      scipy      ratio');
-const row = (label: string, a: number, b?: number) =>
-  console.log(`${label.padEnd(28)}${a.toFixed(3).padStart(12)}${(b !== undefined ? b.toFixed(3) : '-').padStart(11)}${(b !== undefined ? (b / a).toFixed(1) + '×' : '-').padStart(11)}`);
-row(`${STARTS}-start fit + polish`, tsFit, sp?.fitSeconds);
-row(`${RESAMPLES}-resample bootstrap`, tsBootSec, sp?.bootstrapSeconds);
-row('total', tsFit + tsBootSec, sp ? sp.fitSeconds + sp.bootstrapSeconds : undefined);
+console.log('                                  wall time (s)                     CPU time (s)');
+console.log('                            TypeScript    scipy   ratio    TypeScript    scipy   ratio');
+const ratio = (a: number, b?: number) => (b !== undefined ? (b / a).toFixed(1) + '×' : '-');
+const num = (v?: number) => (v !== undefined ? v.toFixed(3) : '-');
+const row = (label: string, a: number, b: number | undefined, ac: number, bc: number | undefined) =>
+  console.log(
+    `${label.padEnd(28)}${num(a).padStart(10)}${num(b).padStart(9)}${ratio(a, b).padStart(8)}${num(ac).padStart(14)}${num(bc).padStart(9)}${ratio(ac, bc).padStart(8)}`,
+  );
+row(`${STARTS}-start fit + polish`, tsFit, sp?.fitSeconds, tsFitCpu, sp?.fitCpuSeconds);
+row(`${RESAMPLES}-resample bootstrap`, tsBootSec, sp?.bootstrapSeconds, tsBootCpu, sp?.bootstrapCpuSeconds);
+row('total', tsFit + tsBootSec, sp ? sp.fitSeconds + sp.bootstrapSeconds : undefined, tsFitCpu + tsBootCpu, sp ? sp.fitCpuSeconds + sp.bootstrapCpuSeconds : undefined);
+console.log('(CPU time is the fairer figure on a shared machine; both sides are single-threaded.)');
 console.log('');
 console.log('optimum             objective          E          A          B      alpha       beta          a');
 const opt = (label: string, obj: number, p: ReturnType<typeof named>) =>

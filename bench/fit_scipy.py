@@ -89,13 +89,16 @@ def main():
     fg = make_objective(log_n, log_d, log_l, None, delta)
 
     t0 = time.perf_counter()
+    c0 = time.process_time()
     best, best_f, converged = multistart(fg, starts)
     polished, polished_f = polish(fg, best)
     t_fit = time.perf_counter() - t0
+    c_fit = time.process_time() - c0
 
     boot = []
     failed = 0
     t1 = time.perf_counter()
+    c1 = time.process_time()
     boot_starts = np.asarray(job.get("bootstrapStarts", []), dtype=float)
     for counts in job.get("resamples", []):
         w = np.asarray(counts, dtype=float)
@@ -111,12 +114,15 @@ def main():
             continue
         boot.append(named(xb))
     t_boot = time.perf_counter() - t1
+    c_boot = time.process_time() - c1
 
     out = {
         "scipy": __import__("scipy").__version__,
         "numpy": np.__version__,
         "fitSeconds": t_fit,
         "bootstrapSeconds": t_boot,
+        "fitCpuSeconds": c_fit,
+        "bootstrapCpuSeconds": c_boot,
         "starts": int(len(starts)),
         "converged": converged,
         "objective": float(best_f),

@@ -340,7 +340,7 @@ async function runEngine(engine: Engine, o: Options, gpu: boolean, python: Pytho
       }
     }
     cmd = process.execPath;
-    args = ['--import', 'tsx', path.join(__dirname, 'gpu-worker.ts'), '--backend', engine, ...configArgs(c), '--max-seconds', maxSeconds];
+    args = ['--import', 'tsx', path.join(__dirname, 'gpu-worker.ts'), '--backend', engine, ...configArgs(c), '--max-seconds', maxSeconds, '--allow-software', gpu ? '0' : '1'];
   }
   process.stderr.write(`\n== ${engine} (time box ${Math.round(timeBox)} s)\n`);
   const r = await runProcess(cmd, args, timeBox, env);

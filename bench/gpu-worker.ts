@@ -25,12 +25,14 @@ interface Args {
   warmup: number;
   maxSeconds: number;
   seed: number;
+  /** 1: accept a software WebGPU adapter (only for testing the script without a GPU) */
+  allowSoftware: number;
 }
 
-const NUMERIC = ['d', 'layers', 'heads', 'context', 'batch', 'vocab', 'steps', 'warmup', 'maxSeconds', 'seed'] as const;
+const NUMERIC = ['d', 'layers', 'heads', 'context', 'batch', 'vocab', 'steps', 'warmup', 'maxSeconds', 'seed', 'allowSoftware'] as const;
 
 export function parseWorkerArgs(argv: string[]): Args {
-  const a: Args = { backend: 'webgpu', d: 768, layers: 8, heads: 12, context: 512, batch: 32, vocab: 256, steps: 10, warmup: 2, maxSeconds: 0, seed: 1 };
+  const a: Args = { backend: 'webgpu', d: 768, layers: 8, heads: 12, context: 512, batch: 32, vocab: 256, steps: 10, warmup: 2, maxSeconds: 0, seed: 1, allowSoftware: 0 };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     const v = argv[i + 1];
@@ -106,6 +108,9 @@ async function main(): Promise<void> {
     fail((err as Error).message);
   }
   if (info.name !== a.backend) fail(`${a.backend} did not start: ${info.fallbacks.join('; ') || 'unknown reason'} (would have used ${info.name})`);
+  if (info.name === 'webgpu' && /\bsoftware\)$/.test(info.device) && !a.allowSoftware) {
+    fail(`only a software WebGPU adapter is available (${info.device}): not a GPU measurement`);
+  }
   const initMs = performance.now() - t0;
   log(`backend ${info.name} on ${info.device} (${Math.round(initMs)} ms)`);
   const { openExperimentData } = await import('../src/engine/data');

@@ -103,7 +103,6 @@ async function main(): Promise<void> {
   const out = {
     engine: 'flopsfit',
     backend: info.name,
-    attention: m.attention,
     device: info.device,
     config: a,
     paramsNonEmbedding: counts.nonEmbedding,

@@ -15,7 +15,6 @@
 //
 // Options: --steps N (engine timed steps, default 5), --torch-steps N (default 12),
 //          --procs P (default: logical cores), --no-torch, --d/--layers/--heads/--context/--batch/--vocab,
-//          --attention batched|blockdiag (engine attention formulation), --no-torch,
 //          --json FILE (write all raw results).
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -91,9 +90,7 @@ function run(cmd, args, env = {}) {
   });
 }
 
-const attention = opt('attention', undefined); // batched | blockdiag (default: the engine's choice)
-const engineRun = (dir) =>
-  run(process.execPath, [path.join(dir, 'train-worker.js'), ...cfgArgs, '--steps', String(steps), '--warmup', '1'], attention ? { FLOPSFIT_ATTENTION: attention } : {});
+const engineRun = (dir) => run(process.execPath, [path.join(dir, 'train-worker.js'), ...cfgArgs, '--steps', String(steps), '--warmup', '1']);
 const torchRun = (blas, label) =>
   run(PY, [path.join(root, 'bench/train_torch.py'), ...cfgArgs, '--steps', String(torchSteps), '--warmup', '2', '--torch-threads', '1', '--label', label], {
     OPENBLAS_NUM_THREADS: String(blas),
@@ -137,7 +134,7 @@ async function main() {
     const row = (name, ms, tps, rss) => console.log(`  ${name.padEnd(34)} ${ms.padStart(14)} ${tps.padStart(12)} ${rss.padStart(9)}`);
     console.log('');
     row('run', 'ms/step (med)', 'tokens/s', 'maxRSS');
-    row(`engine ×1 (${results.engine1.backend}, ${results.engine1.attention})`, e1.ms.toFixed(0), e1.tps.toFixed(0), `${results.engine1.maxRssMB.toFixed(0)} MB`);
+    row(`engine ×1 (${results.engine1.backend})`, e1.ms.toFixed(0), e1.tps.toFixed(0), `${results.engine1.maxRssMB.toFixed(0)} MB`);
     row(`engine ×${procs} (sum; each ${eN.map((x) => x.ms.toFixed(0)).join(' / ')} ms)`, '', eNsum.toFixed(0), `${Math.max(...results.engineN.map((r) => r.maxRssMB)).toFixed(0)} MB`);
     if (tb) row(`torch best (1 thread + OpenBLAS ${procs})`, tb.ms.toFixed(0), tb.tps.toFixed(0), `${results.torchBest.maxRssMB.toFixed(0)} MB`);
     if (t1) row('torch 1 core', t1.ms.toFixed(0), t1.tps.toFixed(0), `${results.torch1.maxRssMB.toFixed(0)} MB`);

@@ -63,7 +63,7 @@ model:
   family: command
   command: ${JSON.stringify([process.execPath, trainer, '--size', '{size}', '--tokens', '{tokens}', '--seed', '{seed}', '--out', '{runDir}', '--steps', '40', '--step-ms', '20'])}
   countParams: ${JSON.stringify([process.execPath, trainer, '--count-params', '--size', '{size}'])}
-  size: { min: 4, max: 64 }
+  size: { min: 4, max: 64, probes: 16 }
 budgets: [1.0e9, 1.0e10]
 planning: { sizesPerBudget: 4 }
 training: { batchSize: 4 }
@@ -111,7 +111,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function waitUntil(probe, timeoutMs) {
   const t = Date.now();
   while (!probe()) {
-    if (Date.now() - t > timeoutMs) throw new Error('crash-test: timed out waiting');
+    if (Date.now() - t > timeoutMs) throw new Error(`crash-test: timed out after ${timeoutMs} ms`);
     await sleep(20);
   }
 }
@@ -122,7 +122,10 @@ console.log(`crash-test: seed ${SEED}, ${KILLS} kills, work dir ${work}`);
 const refDir = path.join(work, 'reference');
 const ref = runner(refDir, 'reference.log');
 // The lock: a second runner on the running sweep exits non-zero and names the holder.
-await waitUntil(() => fs.existsSync(path.join(refDir, 'runner.lock')), 20_000);
+let refEnded = false;
+void ref.exited.then(() => (refEnded = true));
+await waitUntil(() => refEnded || fs.existsSync(path.join(refDir, 'runner.lock')), 120_000);
+check(!refEnded, 'the reference run ended before the lock test could run');
 const second = spawnSync(cli[0], [...cli.slice(1), 'run', config, '--out', refDir, '--no-fit'], { cwd: root, encoding: 'utf8' });
 check(second.status === 3, `a second runner exited ${second.status}, expected 3 (lock held): ${second.stderr}`);
 check(second.stderr.includes(`pid ${ref.child.pid} on ${os.hostname()}, started `), `the second runner's message names the holder: ${second.stderr.trim()}`);

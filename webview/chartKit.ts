@@ -209,6 +209,7 @@ export function makeChart(o: MakeChartOptions): ManagedChart {
             managed.applyVisibility();
             managed.chart.update('none');
             o.onViewChange();
+            o.onRangeChange?.();
           },
         },
         tooltip: {

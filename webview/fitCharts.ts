@@ -10,7 +10,7 @@ import type { Plan, ResultsRow } from '../src/core/contracts';
 import type { FitReport } from '../src/core/fit/types';
 import type { ChartId, ChartView } from '../src/shared/protocol';
 import { countRendered, makeChart, type GroupedDataset, type ManagedChart, type Theme } from './chartKit';
-import { budgetColor, budgetKey, logspace, sci, si, withAlpha } from './logic';
+import { budgetColor, budgetKey, logspace, parabolaAt, powerLawAt, sci, si, withAlpha } from './logic';
 import { el, table } from './planView';
 
 type FitChartId = Exclude<ChartId, 'loss'>;
@@ -24,16 +24,6 @@ export interface FitContainers {
 }
 
 type Pt = { x: number; y: number };
-
-/** Parabola of an IsoFLOP group at N (the centred form is the numerically stable one). */
-export function parabolaAt(p: { center: number; p0: number; p1: number; p2: number }, n: number): number {
-  const t = Math.log(n) - p.center;
-  return p.p0 + p.p1 * t + p.p2 * t * t;
-}
-
-export function powerLawAt(logCoefficient: number, exponent: number, c: number): number {
-  return Math.exp(logCoefficient + exponent * Math.log(c));
-}
 
 function interval(report: FitReport, name: string): [number, number] | undefined {
   return report.bootstrap?.intervals[name];

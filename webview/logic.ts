@@ -227,3 +227,14 @@ export function logspace(min: number, max: number, n: number): number[] {
 export function budgetKey(budget: number): string {
   return `C=${sci(budget)}`;
 }
+
+/** Parabola of an IsoFLOP group at N (centred form: loss = p0 + p1·t + p2·t², t = ln N − center). */
+export function parabolaAt(p: { center: number; p0: number; p1: number; p2: number }, n: number): number {
+  const t = Math.log(n) - p.center;
+  return p.p0 + p.p1 * t + p.p2 * t * t;
+}
+
+/** y = exp(logCoefficient) · c^exponent (natural log, as in fit.json). */
+export function powerLawAt(logCoefficient: number, exponent: number, c: number): number {
+  return Math.exp(logCoefficient + exponent * Math.log(c));
+}

@@ -22,7 +22,7 @@ import {
   type Snapshot,
   type TabId,
 } from '../src/shared/protocol';
-import { countRendered, readTheme, type ManagedChart } from './chartKit';
+import { readTheme, type ManagedChart } from './chartKit';
 import { FitCharts } from './fitCharts';
 import { LossChart, type ExperimentMeta } from './lossChart';
 import { el, renderPlan } from './planView';
@@ -324,8 +324,7 @@ function handle(msg: ToWebview): void {
       break;
     case 'reportRendered': {
       lossChart.flushNow();
-      const c = countRendered(lossChart.managed, lossChart.rawPointCount());
-      post({ type: 'rendered', chart: 'loss', ...c });
+      post({ type: 'rendered', chart: 'loss', ...lossChart.drawnCounts() });
       fitCharts.reportAll();
       break;
     }

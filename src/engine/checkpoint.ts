@@ -37,7 +37,7 @@ export const CheckpointState = z.object({
   ]),
   elapsedSeconds: z.number().min(0),
   /** training-loss accumulator since the last metrics line (so resumed lines match) */
-  pending: z.object({ lossSum: z.number(), steps: z.number().int().min(0), tokens: z.number().min(0) }),
+  pending: z.object({ lossSum: z.number(), steps: z.number().int().min(0), tokens: z.number().min(0), seconds: z.number().min(0).optional() }),
   lastTrainLoss: z.number().optional(),
   lastEvalLoss: z.number().optional(),
   /** set on the final checkpoint: the held-out loss recorded as the run's finalLoss */

@@ -137,17 +137,6 @@ function gelu(x: tf.Tensor2D): tf.Tensor2D {
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1)) as tf.Tensor2D;
 }
 
-/**
- * How attention's two matmuls (q·kᵀ and P·v) run:
- *  - 'batched': batched matmuls over [B, H, T, ·] (what GPUs and the cpu backend like; on wasm
- *    these run in a naive loop at about 1 GFLOP/s);
- *  - 'blockdiag': per sequence, all heads in one untransposed 2-D matmul against a block-diagonal
- *    expansion of k (d × H·T) and v (H·T × d). That does H× the useful FLOPs, but every matmul
- *    (and its explicit-transpose gradient) hits XNNPACK at ~10 GFLOP/s, and no 4-D transposes are
- *    needed. The wasm default.
- */
-export type AttentionKind = 'batched' | 'blockdiag';
-
 export class TransformerModel {
   readonly layout: ParamInfo[];
   readonly vars: tf.Variable[];
@@ -157,7 +146,6 @@ export class TransformerModel {
   constructor(
     readonly spec: TransformerModelSpec,
     seed: number,
-    readonly attention: AttentionKind = 'batched',
   ) {
     if (spec.dModel % spec.nHeads !== 0) throw new Error(`dModel ${spec.dModel} is not divisible by nHeads ${spec.nHeads}`);
     this.layout = parameterLayout(spec);
@@ -193,50 +181,6 @@ export class TransformerModel {
     return m;
   }
 
-  private blockMasks = new Map<string, tf.Tensor>();
-
-  /** 0/1 masks selecting the head blocks: [d, H·T] (k side) and [H·T, d] (v side). */
-  private blockMask(side: 'k' | 'v', T: number): tf.Tensor2D {
-    const key = `${side}${T}`;
-    let m = this.blockMasks.get(key);
-    if (!m) {
-      const { dModel: d, nHeads: H } = this.spec;
-      const dh = d / H;
-      const a = new Float32Array(d * H * T);
-      for (let c = 0; c < d; c++) {
-        for (let j = 0; j < H * T; j++) {
-          if (Math.floor(c / dh) !== Math.floor(j / T)) continue;
-          if (side === 'k') a[c * H * T + j] = 1;
-          else a[j * d + c] = 1;
-        }
-      }
-      m = tf.keep(tf.tensor2d(a, side === 'k' ? [d, H * T] : [H * T, d]));
-      this.blockMasks.set(key, m);
-    }
-    return m as tf.Tensor2D;
-  }
-
-  /**
-   * Causal attention of q (pre-scaled), k, v [B·T, d] → [B·T, d] with 2-D matmuls only.
-   * (wasm's Unpack and Tile kernels are slow: per-sequence slices and concats are used instead.)
-   */
-  private attentionBlockDiag(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, B: number, T: number): tf.Tensor2D {
-    const { dModel: d, nHeads: H } = this.spec;
-    const kT = tf.transpose(tf.reshape(k, [B, T, d]), [0, 2, 1]); // [B, d, T]
-    const kbd = tf.mul(tf.concat(new Array<tf.Tensor>(H).fill(kT), 2), this.blockMask('k', T)); // [B, d, H·T]
-    const v3 = tf.reshape(v, [B, T, d]);
-    const vbd = tf.mul(tf.concat(new Array<tf.Tensor>(H).fill(v3), 1), this.blockMask('v', T)); // [B, H·T, d]
-    const rows = (t: tf.Tensor, b: number) => tf.slice(t, [b * T, 0], [T, t.shape[1]!]) as tf.Tensor2D;
-    const block = (t: tf.Tensor, b: number) => tf.reshape(tf.slice(t, [b, 0, 0], [1, t.shape[1]!, t.shape[2]!]), [t.shape[1]!, t.shape[2]!]) as tf.Tensor2D;
-    const scores: tf.Tensor2D[] = [];
-    for (let b = 0; b < B; b++) scores.push(linearNoBias(rows(q, b), block(kbd, b))); // [T, H·T] each
-    const masked = tf.add(tf.reshape(tf.concat(scores, 0), [B, T, H, T]), tf.reshape(this.mask(T), [T, 1, T]));
-    const p = tf.reshape(tf.softmax(masked), [B * T, H * T]);
-    const ys: tf.Tensor2D[] = [];
-    for (let b = 0; b < B; b++) ys.push(linearNoBias(rows(p, b), block(vbd, b))); // [T, d] each
-    return tf.concat(ys, 0);
-  }
-
   /** Logits [B·T, V] for int32 token ids [B, T] (T ≤ contextLength). Call inside tidy/grads. */
   logits(ids: tf.Tensor2D): tf.Tensor2D {
     const { dModel: d, nHeads: H, vocabSize: V, nLayers } = this.spec;
@@ -253,14 +197,11 @@ export class TransformerModel {
       const h = layerNorm(x, this.p(pre + 'ln1.g'), this.p(pre + 'ln1.b'));
       const qkv = linear(h, this.p(pre + 'attn.qkv.w') as tf.Tensor2D, this.p(pre + 'attn.qkv.b') as tf.Tensor1D);
       const [q, k, v] = tf.split(qkv, 3, 1);
-      let y: tf.Tensor2D;
-      if (this.attention === 'blockdiag') {
-        y = this.attentionBlockDiag(tf.mul(q, scale), k, v, B, T);
-      } else {
-        const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]);
-        const att = tf.softmax(tf.add(tf.matMul(heads(tf.mul(q, scale)), heads(k), false, true), mask));
-        y = tf.reshape(tf.transpose(tf.matMul(att, heads(v)), [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
-      }
+      // Batched [B, H, T, ·] matmuls: the remaining slow part on wasm (see bench/README.md for
+      // the block-diagonal 2-D formulation that was tried and measured slower).
+      const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]);
+      const att = tf.softmax(tf.add(tf.matMul(heads(tf.mul(q, scale)), heads(k), false, true), mask));
+      const y = tf.reshape(tf.transpose(tf.matMul(att, heads(v)), [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
       x = tf.add(x, linear(y, this.p(pre + 'attn.proj.w') as tf.Tensor2D, this.p(pre + 'attn.proj.b') as tf.Tensor1D));
       const h2 = layerNorm(x, this.p(pre + 'ln2.g'), this.p(pre + 'ln2.b'));
       const f = gelu(linear(h2, this.p(pre + 'mlp.fc.w') as tf.Tensor2D, this.p(pre + 'mlp.fc.b') as tf.Tensor1D));
@@ -287,8 +228,6 @@ export class TransformerModel {
   dispose(): void {
     for (const v of this.vars) v.dispose();
     for (const m of this.masks.values()) m.dispose();
-    for (const m of this.blockMasks.values()) m.dispose();
     this.masks.clear();
-    this.blockMasks.clear();
   }
 }

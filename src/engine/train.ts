@@ -19,7 +19,7 @@ import { countTransformerParams } from '../core/model/transformer';
 import { type BackendInfo, initBackend, tf } from './backend';
 import { type CheckpointState, checkpointExists, loadCheckpoint, type NamedArray, removeCheckpoint, saveCheckpoint } from './checkpoint';
 import { DataError, type ExperimentData, openExperimentData } from './data';
-import { type AttentionKind, TransformerModel } from './model';
+import { TransformerModel } from './model';
 import { AdamW, learningRate } from './optimizer';
 
 export interface TrainOptions {
@@ -90,21 +90,10 @@ export function transformerSpec(spec: ExperimentSpec): TransformerModelSpec {
   return spec.model;
 }
 
-/**
- * Attention formulation for the active backend: block-diagonal 2-D matmuls on wasm (XNNPACK),
- * batched matmuls elsewhere. FLOPSFIT_ATTENTION=batched|blockdiag overrides (benchmarks).
- * Both give the same numbers up to float rounding.
- */
-export function defaultAttention(): AttentionKind {
-  const env = process.env.FLOPSFIT_ATTENTION;
-  if (env === 'batched' || env === 'blockdiag') return env;
-  return tf.getBackend() === 'wasm' ? 'blockdiag' : 'batched';
-}
-
 /** Builds the model and checks it against the closed-form parameter count. */
-export function buildModel(spec: ExperimentSpec, attention: AttentionKind = defaultAttention()): TransformerModel {
+export function buildModel(spec: ExperimentSpec): TransformerModel {
   const m = transformerSpec(spec);
-  const model = new TransformerModel(m, spec.seed, attention);
+  const model = new TransformerModel(m, spec.seed);
   const expected = countTransformerParams(m).total;
   if (model.parameterCount !== expected) {
     model.dispose();
@@ -242,7 +231,7 @@ export async function trainExperiment(specIn: ExperimentSpec, runDir: string, op
     backend = await initBackend(spec.training.backend, log);
     model = buildModel(spec);
     opt = new AdamW(model.vars, model.layout.map((p) => p.decay), spec.training);
-    const pending = { lossSum: 0, steps: 0, tokens: 0 };
+    const pending = { lossSum: 0, steps: 0, tokens: 0, seconds: 0 };
     let finalLoss: number | undefined;
     if (resumeFrom) {
       const st = resumeFrom.state;
@@ -254,10 +243,11 @@ export async function trainExperiment(specIn: ExperimentSpec, runDir: string, op
       lastTrainLoss = st.lastTrainLoss;
       lastEvalLoss = st.lastEvalLoss;
       finalLoss = st.finalLoss;
-      Object.assign(pending, st.pending);
+      Object.assign(pending, { seconds: 0, ...st.pending });
       const keep = readMetricsUpTo(metricsFile, step);
       fs.writeFileSync(metricsFile, keep.map((l) => l + '\n').join(''));
       log(`resumed from step ${step}/${plan.steps} (${tokens} tokens)`);
+      if (st.backend !== backend.name) log(`note: the checkpoint was trained on ${st.backend}; continuing on ${backend.name} (not bit-identical)`);
     } else {
       removeCheckpoint(ckptDir);
       fs.writeFileSync(metricsFile, '');
@@ -283,7 +273,7 @@ export async function trainExperiment(specIn: ExperimentSpec, runDir: string, op
         optimizer: { ...opt!.state },
         data: data!.train.state(),
         elapsedSeconds: elapsed(),
-        pending: { ...pending },
+        pending: { ...pending, seconds: pending.seconds + (performance.now() - lastLogTime) / 1000 },
         lastTrainLoss,
         lastEvalLoss,
         finalLoss: final,
@@ -342,7 +332,7 @@ export async function trainExperiment(specIn: ExperimentSpec, runDir: string, op
           tokens,
           trainLoss: pending.lossSum / pending.steps,
           lr,
-          tokensPerSecond: pending.tokens / Math.max(1e-9, (now - lastLogTime) / 1000),
+          tokensPerSecond: pending.tokens / Math.max(1e-9, pending.seconds + (now - lastLogTime) / 1000),
           elapsed: elapsed(),
           ...(evalLoss !== undefined ? { evalLoss } : {}),
         };
@@ -351,6 +341,7 @@ export async function trainExperiment(specIn: ExperimentSpec, runDir: string, op
         pending.lossSum = 0;
         pending.steps = 0;
         pending.tokens = 0;
+        pending.seconds = 0;
         if (step === 1) log(`first step done after ${fmt((performance.now() - t0) / 1000, 2)} s (setup ${fmt(setupSeconds, 2)} s)`);
         if (doEval || step % Math.max(logEvery, Math.ceil(plan.steps / 20)) === 0) {
           log(

@@ -37,6 +37,10 @@ function typeLabel(s: JsonSchema | undefined): string {
   return '';
 }
 
+function escapeMarkdown(s: string): string {
+  return s.replace(/[\\`*_{}[\]<>#|]/g, (c) => `\\${c}`);
+}
+
 function bounds(s: JsonSchema | undefined): string {
   if (!s) return '';
   const parts: string[] = [];
@@ -57,7 +61,7 @@ export function hoverMarkdown(path: JsonPath, value: unknown): vscode.MarkdownSt
   const md = new vscode.MarkdownString();
   const type = typeLabel(schema);
   md.appendMarkdown(`**${p.join('.')}**${type ? ` \`${type.length > 80 ? type.slice(0, 77) + '…' : type}\`` : ''}\n\n`);
-  if (description) md.appendText(description + '\n\n');
+  if (description) md.appendMarkdown(escapeMarkdown(description) + '\n\n');
   const b = bounds(schema);
   if (b) md.appendMarkdown(`Range: ${b}\n\n`);
   if (schema?.default !== undefined && (typeof schema.default !== 'object' || JSON.stringify(schema.default).length < 80)) {

@@ -36,6 +36,8 @@ export interface ExperimentNode {
 }
 export type ExplorerNode = SweepNode | BudgetNode | ExperimentNode;
 
+export const VIEW_ID = 'flopsfit.sweeps';
+
 const STATUS_ICON: Record<RunStatus, vscode.ThemeIcon> = {
   queued: new vscode.ThemeIcon('circle-outline'),
   running: new vscode.ThemeIcon('loading~spin'),
@@ -146,7 +148,8 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
     if (element.kind === 'sweep') {
       const s = element.sweep;
       if (!s.config) return [];
-      const plan = await this.store.ensurePlan(s);
+      // planning (a command trainer counts its sizes first) shows the view's progress bar
+      const plan = s.plan ?? (await vscode.window.withProgress({ location: { viewId: VIEW_ID } }, () => this.store.ensurePlan(s)));
       if (!plan) return []; // the sweep row shows why (the store fires it)
       const show = vscode.workspace.getConfiguration('flopsfit').get<boolean>('explorer.showPlanBeforeRun', true);
       if (!show && s.state === 'idle') return [];
@@ -411,7 +414,7 @@ export function registerExplorer(context: vscode.ExtensionContext): Explorer {
   const t0 = performance.now();
   const store = new SweepStore();
   const provider = new SweepTreeProvider(store);
-  const view = vscode.window.createTreeView('flopsfit.sweeps', { treeDataProvider: provider, showCollapseAll: true });
+  const view = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: provider, showCollapseAll: true });
   context.subscriptions.push(store, provider, view);
   // badge: experiments running right now
   const updateBadge = () => {

@@ -6,8 +6,8 @@
 //    index.js; `vscode` and npm packages stay external and resolve from node_modules at run time).
 // 2. Copies test/integration/workspace/ to a fresh temp folder (tests may write there).
 // 3. Calls @vscode/test-electron's runTests with vscodeExecutablePath = test/harness/run-tests.mjs
-//    (headless code-server + chromium). Set VSCODE_TEST_EXECUTABLE to a desktop VS Code binary to
-//    run the same suite there instead.
+//    (headless code-server + chromium). FLOPSFIT_VSCODE=desktop runs the same suite in desktop
+//    VS Code that test-electron downloads; FLOPSFIT_VSCODE=<path> in that VS Code executable.
 // Exit code: 0 when every test passed. The last line printed is the runner's `N passed, N failed`.
 import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
@@ -65,11 +65,18 @@ async function main() {
   const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'flopsfit-ws-'));
   fs.cpSync(path.join(root, 'test/integration/workspace'), workspace, { recursive: true });
 
-  const executable = process.env.VSCODE_TEST_EXECUTABLE || harness;
-  const launchArgs = [workspace, '--disable-extensions', `--screenshots=${path.join(root, 'test-results')}`];
-  if (opts.verbose) launchArgs.push('--verbose');
-  // The whole run (all suites) must finish within this; per-test limits are mocha's (60 s default).
-  launchArgs.push(`--timeout=${opts.timeout ?? 1200}`);
+  // FLOPSFIT_VSCODE: unset = the headless harness; `desktop` = let test-electron download desktop
+  // VS Code (needs update.code.visualstudio.com); any other value = path of a VS Code executable.
+  const choice = process.env.FLOPSFIT_VSCODE ?? '';
+  const useHarness = choice === '';
+  const launchArgs = [workspace, '--disable-extensions'];
+  if (useHarness) {
+    launchArgs.push(`--screenshots=${path.join(root, 'test-results')}`);
+    // The whole run (all suites) must finish within this; per-test limits are mocha's (60 s default).
+    launchArgs.push(`--timeout=${opts.timeout ?? 1200}`);
+    if (opts.verbose) launchArgs.push('--verbose');
+  }
+  const vscodeExecutablePath = useHarness ? harness : choice === 'desktop' ? undefined : path.resolve(choice);
 
   // test-electron prints "Exit code: N" after the runner's summary; keep the summary the last line.
   const log = console.log;
@@ -80,7 +87,7 @@ async function main() {
   let code = 0;
   try {
     await runTests({
-      vscodeExecutablePath: executable,
+      vscodeExecutablePath,
       extensionDevelopmentPath: root,
       extensionTestsPath: path.join(suiteOut, 'index'),
       launchArgs,
@@ -90,7 +97,11 @@ async function main() {
       },
     });
   } catch (e) {
-    code = typeof e?.code === 'number' && e.code !== 0 ? e.code : 1;
+    if (typeof e?.code === 'number' && e.code !== 0) code = e.code; // the runner's own exit code
+    else {
+      console.error(`runTest: ${e?.message ?? e}`); // e.g. VS Code could not be downloaded or started
+      code = 1;
+    }
   } finally {
     console.log = log;
     fs.rmSync(workspace, { recursive: true, force: true });

@@ -140,14 +140,16 @@ describe('WebGPU adapters', () => {
       },
     };
   }
+  /** a machine with a GPU device node and every library */
+  const hw = { gpuDeviceNodes: () => ['/dev/dri/renderD128'], findLibrary: (n: string) => `/usr/lib/${n}` };
   const routes: DawnRoute[] = [
-    { name: 'Vulkan', flags: [], adapterOptions: {} },
+    { name: 'Vulkan', flags: [], adapterOptions: {}, needs: 'libvulkan.so.1' },
     { name: 'OpenGL ES', flags: ['backend=opengles'], adapterOptions: { featureLevel: 'compatibility' }, env: { EGL_PLATFORM: 'surfaceless' } },
   ];
 
   it('prefers a hardware adapter and reports what it skipped', async () => {
     const calls: { flags: string[]; opts: unknown }[] = [];
-    const r = await probeWebGpu({ allowSoftware: false, env: {}, routes, loadDawn: async () => fakeDawn({ '': null, 'backend=opengles': h100 }, calls) });
+    const r = await probeWebGpu({ allowSoftware: false, env: {}, routes, loadDawn: async () => fakeDawn({ '': null, 'backend=opengles': h100 }, calls), ...hw });
     assert.ok(r.ok);
     assert.equal(r.choice.route.name, 'OpenGL ES');
     assert.equal(r.choice.software, false);
@@ -160,12 +162,12 @@ describe('WebGPU adapters', () => {
   it('refuses a software adapter for auto and takes it when asked explicitly', async () => {
     const env: NodeJS.ProcessEnv = {};
     const dawn = fakeDawn({ '': new Error('Vulkan exploded'), 'backend=opengles': llvmpipeGles }, []);
-    const auto = await probeWebGpu({ allowSoftware: false, env, routes, loadDawn: async () => dawn });
+    const auto = await probeWebGpu({ allowSoftware: false, env, routes, loadDawn: async () => dawn, ...hw });
     assert.ok(!auto.ok);
     assert.equal(auto.kind, 'software-adapter');
     assert.match(auto.reason, /llvmpipe.*slower than wasm/);
     assert.equal(env.EGL_PLATFORM, 'surfaceless', 'sets EGL_PLATFORM when unset');
-    const explicit = await probeWebGpu({ allowSoftware: true, env, routes, loadDawn: async () => dawn });
+    const explicit = await probeWebGpu({ allowSoftware: true, env, routes, loadDawn: async () => dawn, ...hw });
     assert.ok(explicit.ok && explicit.choice.software);
     assert.deepEqual(explicit.ok && explicit.skipped, ['Vulkan: Vulkan exploded', `OpenGL ES: software adapter ${describeAdapter(llvmpipeGles, 'OpenGL ES')}`]);
   });
@@ -189,11 +191,33 @@ describe('WebGPU adapters', () => {
   });
 
   it('with no adapter at all, names libvulkan when the loader is missing', async () => {
-    const r = await probeWebGpu({ allowSoftware: true, env: { LD_LIBRARY_PATH: '' }, routes, loadDawn: async () => fakeDawn({}, []) });
-    assert.ok(!r.ok);
-    assert.match(r.reason, /^no WebGPU adapter \(Vulkan: no adapter; OpenGL ES: no adapter\)/);
-    const haveVulkan = findSharedLibrary('libvulkan.so.1', {}) !== undefined;
-    assert.equal(r.kind, process.platform === 'linux' && !haveVulkan ? 'driver-missing' : 'no-adapter');
+    const dawn = async () => fakeDawn({}, []);
+    const noLoader = await probeWebGpu({ allowSoftware: true, env: {}, routes, loadDawn: dawn, findLibrary: () => undefined });
+    assert.ok(!noLoader.ok);
+    assert.equal(noLoader.kind, 'driver-missing');
+    assert.match(noLoader.reason, /^no WebGPU adapter \(Vulkan: libvulkan.so.1 not found; OpenGL ES: no adapter\); .*libvulkan1/);
+    const none = await probeWebGpu({ allowSoftware: true, env: {}, routes, loadDawn: dawn, ...hw });
+    assert.ok(!none.ok);
+    assert.equal(none.kind, 'no-adapter');
+    assert.equal(none.reason, 'no WebGPU adapter (Vulkan: no adapter; OpenGL ES: no adapter)');
+  });
+
+  it('auto does not even load Dawn on a Linux machine without GPU device nodes', async () => {
+    let loaded = false;
+    const r = await probeWebGpu({
+      allowSoftware: false,
+      env: {},
+      routes,
+      gpuDeviceNodes: () => [],
+      loadDawn: async () => {
+        loaded = true;
+        return fakeDawn({ 'backend=opengles': llvmpipeGles }, []);
+      },
+    });
+    if (process.platform === 'linux') {
+      assert.ok(!r.ok && r.kind === 'no-device');
+      assert.equal(loaded, false);
+    } else assert.ok(!r.ok && r.kind === 'software-adapter');
   });
 
   it('finds shared libraries on LD_LIBRARY_PATH', () => {

@@ -248,5 +248,17 @@ describe('trainExperiment (cpu regression)', function () {
     assert.equal(s.bytes, true);
     assert.equal(typeof s.text, 'string');
     assert.equal(s.tokens.length, 20);
+    // Resume across an epoch boundary reads the same windows as the uninterrupted run.
+    const dir2 = path.join(root, 'text2');
+    const ctl = new AbortController();
+    const stopped = await trainExperiment(t, dir2, { signal: ctl.signal, onStep: (k) => k === 23 && ctl.abort() });
+    assert.equal(stopped.status, 'stopped');
+    const resumed = await trainExperiment(t, dir2, { resume: true });
+    assert.equal(resumed.status, 'completed');
+    assert.equal(resumed.finalLoss, r.finalLoss);
+    assert.deepEqual(
+      readMetrics(dir2).map((l) => l.trainLoss),
+      readMetrics(dir).map((l) => l.trainLoss),
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { Lbfgs } from '../../src/core/fit/lbfgs';
-import { besirogluGrid, makeHuberObjective, makeParametricData, resampleParametricData } from '../../src/core/fit/parametric';
+import { besirogluGrid, fastExp, fastLog13, makeHuberObjective, makeParametricData, resampleParametricData } from '../../src/core/fit/parametric';
 import { Rng } from '../../src/core/fit/rng';
 import { summarise, quantileSorted } from '../../src/core/fit/bootstrap';
 import { fitQuadratic, groupByBudget } from '../../src/core/fit/isoflop';
@@ -56,6 +56,35 @@ describe('fit internals: Huber objective', () => {
           assert.ok(Math.abs(num - g[i]) <= 1e-6 * Math.max(1, Math.abs(g[i])), `x=${x0} i=${i}: ${g[i]} vs ${num}`);
         }
       }
+    }
+  });
+
+  it('fast exp and log agree with Math to ~1 ulp on their ranges', () => {
+    const rng = new Rng(3);
+    let maxExp = 0;
+    let maxLog = 0;
+    for (let i = 0; i < 200000; i++) {
+      const x = -740 + rng.next() * 774;
+      const want = Math.exp(x);
+      if (want > 1e-300) maxExp = Math.max(maxExp, Math.abs(fastExp(x) - want) / want);
+      const s = 1 + 2 * rng.next();
+      maxLog = Math.max(maxLog, Math.abs(fastLog13(s) - Math.log(s)));
+    }
+    assert.ok(maxExp < 1e-15, `exp ${maxExp}`);
+    assert.ok(maxLog < 1e-15, `log ${maxLog}`);
+    assert.equal(fastExp(0), 1);
+    assert.equal(fastExp(-800), 0);
+    assert.ok(Number.isNaN(fastExp(Number.NaN)));
+    assert.equal(fastLog13(5), Math.log(5));
+  });
+
+  it('stays finite for wild parameters (the overflow-safe path)', () => {
+    const pts = isoflopGrid({ sizes: 3 });
+    const fg = makeHuberObjective(makeParametricData(pts.map((p) => p.N), pts.map((p) => p.D), pts.map((p) => p.loss)));
+    const g = new Float64Array(5);
+    for (const x0 of [[900, 0, 0, 0, 0], [0, 0, 0, -60, 2], [-900, -900, 0, 0, 0], [25, 25, 1, 0, 0]]) {
+      const f = fg(Float64Array.from(x0), g);
+      assert.ok(Number.isFinite(f) && g.every(Number.isFinite), `${x0}: f=${f} g=${g}`);
     }
   });
 

@@ -406,3 +406,15 @@ describe('plan: canonical JSON', () => {
     assert.equal(canonicalJson(v, memo), canonicalJson(v), 'memoised text is the same');
   });
 });
+
+describe('plan: semantic diagnostics', () => {
+  it('accepts the (config, plan, text) form too', () => {
+    const text = 'name: unit\nbudgets: [1e6, 1e12]\n';
+    const c = cfg(text);
+    const p = buildPlan(c, { configPath: path.join(tmp, 'x.sweep.yaml'), workspaceRoot: tmp });
+    const a = planSemanticDiagnostics(p, { text, fileName: 'x.sweep.yaml' });
+    const b = planSemanticDiagnostics(c, p, text);
+    assert.ok(a.length > 0);
+    assert.deepEqual(b, a);
+  });
+});

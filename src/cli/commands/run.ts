@@ -7,8 +7,8 @@ import * as path from 'node:path';
 import { loadSweepConfig, formatDiagnostic, type SweepConfig } from '../../core/config';
 import type { Plan } from '../../core/contracts';
 import { fitRunDir, type FitOptions } from '../../core/fit';
-import { LockHeldError } from '../../core/manifest';
-import { buildPlan, createCommandParamCounter, resolveConfigPath } from '../../core/plan';
+import { LockHeldError, lockHolderAlive, lockPath, readLock } from '../../core/manifest';
+import { buildPlan, createCommandParamCounter, resolveConfigPath, resolveRunDir } from '../../core/plan';
 import { RunnerError, runSweep, type SweepOutcome } from '../../engine/runner';
 import { fitSummaryLines } from '../../engine/runner/fitSummary';
 import { CliError, numberOption, parseArgs } from '../util';
@@ -57,12 +57,16 @@ export function prepareSweep(file: string, opts: { workspace?: string; out?: str
   }
   const config = loaded.config;
   const workspaceRoot = opts.workspace ? path.resolve(opts.workspace) : undefined;
+  // Fail fast, before planning (which may run countParams many times), when the sweep is locked.
+  const runDir = opts.out ? path.resolve(opts.out) : resolveRunDir(config, configPath, workspaceRoot);
+  const lock = readLock(runDir);
+  if (lock.ok && lockHolderAlive(lock.value)) throw new CliError(new LockHeldError(lock.value, lockPath(runDir)).message, 3);
   const countParams =
     config.model.family === 'command'
       ? createCommandParamCounter(config.model, resolveConfigPath(config.model.cwd ?? '.', configPath, workspaceRoot))
       : undefined;
   const plan = buildPlan(config, { configPath, ...(workspaceRoot ? { workspaceRoot } : {}), ...(countParams ? { countParams } : {}) });
-  if (opts.out) plan.runDir = path.resolve(opts.out);
+  plan.runDir = runDir;
   if (plan.experiments.length === 0) {
     const why = plan.warnings.map((w) => `  ${w.message}`).join('\n');
     throw new CliError(`the plan of ${shown} has no experiments${why ? `:\n${why}` : ''}`, 2);

@@ -56,7 +56,14 @@ export async function run(args: string[]): Promise<number> {
     throw new CliError(`${specFile}: 'flopsfit train' runs the built-in transformer; model.family is "${spec.model.family}"`, 2);
   }
   const runDir = path.resolve(a.values.out ?? path.dirname(specFile));
+  // A closed stdout (parent gone, `| head`) must not kill training mid-step: stop gracefully.
   const controller = new AbortController();
+  let stdoutClosed = false;
+  const onStdoutError = () => {
+    stdoutClosed = true;
+    controller.abort();
+  };
+  process.stdout.on('error', onStdoutError);
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
@@ -77,7 +84,7 @@ export async function run(args: string[]): Promise<number> {
       resume: a.flags.resume === true,
       signal: controller.signal,
       log: (line) => {
-        if (!quiet) process.stdout.write(line + '\n');
+        if (!quiet && !stdoutClosed) process.stdout.write(line + '\n');
       },
     });
     if (result.status === 'completed') return 0;
@@ -89,5 +96,6 @@ export async function run(args: string[]): Promise<number> {
     throw new CliError(err instanceof Error ? err.message : String(err));
   } finally {
     for (const s of sigs) process.off(s, onSignal);
+    process.stdout.off('error', onStdoutError);
   }
 }

@@ -17,7 +17,7 @@ export { sweepJsonSchema, sweepJsonSchemaText, SCHEMA_ID } from './jsonSchema';
 export const MAX_CONFIG_CHARS = 1 << 20;
 
 /** File names the extension and the explorer treat as sweep configs. */
-export const SWEEP_FILE_PATTERN = /\.sweep\.(ya?ml|jsonc?)$/i;
+export const SWEEP_FILE_PATTERN = /\.sweep\.(ya?ml|json)$/i;
 
 export interface ParseResult {
   config?: SweepConfig;

@@ -274,7 +274,7 @@ export const FitConfig = z
     bootstrap: int().min(0).max(100000).default(200).describe('Bootstrap resamples for the confidence intervals (0: none).'),
     confidence: z.number().gt(0).lt(1).default(0.9).describe('Confidence level of the intervals.'),
     seed: int().default(0).describe('Seed of the bootstrap.'),
-    target: flops().optional().describe('A budget (FLOPs) to predict N_opt, D_opt and the loss for. Default: 10× the largest budget.'),
+    target: flops().optional().describe('A budget (FLOPs) to predict the compute-optimal N, D and the loss for.'),
     tableBudgets: z.array(flops()).max(LIMITS.budgets).optional().describe('Budgets (FLOPs) listed in the prediction table.'),
   })
   .describe('Scaling-law fit settings.');

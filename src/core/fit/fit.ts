@@ -44,7 +44,8 @@ export const BOOTSTRAP_WARM_OPTIMA = 4;
 /** Evenly strided grid points added to every bootstrap resample's starts. */
 export const BOOTSTRAP_GRID_STARTS = 8;
 export const BOOTSTRAP_STRATEGY =
-  `each resample starts L-BFGS from the full-data optimum, the next ${BOOTSTRAP_WARM_OPTIMA - 1} distinct local optima of the ` +
+  'IsoFLOP: points are resampled within each budget (redrawn until a budget has 3 distinct sizes); a resample in which a used budget is not convex fails. ' +
+  `Parametric: rows are resampled; each resample starts L-BFGS from the full-data optimum, the next ${BOOTSTRAP_WARM_OPTIMA - 1} distinct local optima of the ` +
   `full-data multi-start and ${BOOTSTRAP_GRID_STARTS} evenly strided points of the ${START_GRID_SIZE}-point grid, keeping the best`;
 
 /** Extrapolating beyond this factor of the fitted budgets gives a warning. */
@@ -412,14 +413,24 @@ export function fitScalingLaws(points: readonly FitPoint[], options: FitOptions 
       let ok = 0;
       let bad = 0;
       for (let s = 0; s < o.bootstrap; s++) {
-        const fits = groups.map((g) => {
+        const fits = groups.map((g, gi) => {
           const m = g.members.length;
           const idx = new Int32Array(m);
-          for (let j = 0; j < m; j++) idx[j] = g.members[rng.int(m)];
+          const distinct = new Set<number>();
+          // Within-budget resampling, conditioned on the resample still having 3 distinct sizes
+          // (redrawn up to 50 times) so that it has a parabola at all.
+          for (let tries = 0; tries < 50; tries++) {
+            distinct.clear();
+            for (let j = 0; j < m; j++) {
+              idx[j] = g.members[rng.int(m)];
+              distinct.add(points[idx[j]].N);
+            }
+            if (distinct.size >= 3 || !iso!.used.includes(gi)) break;
+          }
           return fitGroup(points, idx, g.budget, o.k);
         });
-        // A resample fails when a budget used by the full fit loses its vertex (too few distinct
-        // sizes or not convex): dropping it would silently change which budgets the law rests on.
+        // A resample fails when a budget used by the full fit loses its vertex (not convex):
+        // dropping it would silently change which budgets the law rests on.
         const lost = iso.used.some((gi) => fits[gi].status !== 'ok');
         const masked = fits.map((f, gi) => (iso!.used.includes(gi) ? f : { ...f, status: 'too-few-sizes' as const }));
         const laws = lost ? undefined : fitIsoflopLaws(masked);
@@ -434,7 +445,13 @@ export function fitScalingLaws(points: readonly FitPoint[], options: FitOptions 
       failed.isoflop = bad;
       if (bad > 0) {
         bw.push(
-          `IsoFLOP bootstrap: ${bad} of ${o.bootstrap} resamples failed (a budget lost its vertex: fewer than 3 distinct sizes drawn or a non-convex parabola) and are excluded from the intervals`,
+          `IsoFLOP bootstrap: ${bad} of ${o.bootstrap} resamples failed (a budget's resampled parabola was not convex, so it had no vertex) and are excluded from the intervals`,
+        );
+      }
+      const rigid = iso.used.filter((gi) => new Set(groups[gi].members.map((m) => points[m].N)).size === groups[gi].members.length && groups[gi].members.length <= 3);
+      if (rigid.length > 0) {
+        bw.push(
+          `IsoFLOP bootstrap: ${rigid.length} budget(s) have exactly 3 points at 3 sizes, so every usable resample equals the data and they add no uncertainty to the intervals; train more sizes (or seeds) per budget`,
         );
       }
       const cw = bootstrapCountWarning('IsoFLOP bootstrap', ok, o.confidence);

@@ -88,7 +88,7 @@ for (let i = 0; i < 258; i++) {
 
 /** ln s for s ∈ [1, 3] (outside that range it falls back to Math.log). */
 export function fastLog13(s: number): number {
-  if (!(s >= 1)) return Math.log(s);
+  if (!(s >= 1 && s <= 3)) return Math.log(s);
   const i = ((s - 1) * 128) | 0;
   const t = s * LOG_INV_C[i] - 1;
   return LOG_C[i] + t * (1 - t * (0.5 - t * (1 / 3 - t * (0.25 - t * (0.2 - t * (1 / 6))))));

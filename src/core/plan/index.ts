@@ -498,7 +498,22 @@ const SEVERITY: Record<string, Severity> = {
  * bracket the optimum, missing data file, too little data, …), placed on the config key they are
  * about. Without `source` they are placed at the start of the file.
  */
-export function planSemanticDiagnostics(plan: Plan, source?: { text: string; fileName: string } | SourceDocument): ConfigDiagnostic[] {
+export function planSemanticDiagnostics(plan: Plan, source?: { text: string; fileName: string } | SourceDocument): ConfigDiagnostic[];
+/** The same, in the (config, plan, text) form; the text's format follows plan.configPath. */
+export function planSemanticDiagnostics(config: SweepConfig, plan: Plan, text?: string | { text: string; fileName: string } | SourceDocument): ConfigDiagnostic[];
+export function planSemanticDiagnostics(
+  a: Plan | SweepConfig,
+  b?: Plan | { text: string; fileName: string } | SourceDocument,
+  c?: string | { text: string; fileName: string } | SourceDocument,
+): ConfigDiagnostic[] {
+  if (!('experiments' in a)) {
+    const plan = b as Plan;
+    return semanticDiagnostics(plan, typeof c === 'string' ? { text: c, fileName: plan.configPath } : c);
+  }
+  return semanticDiagnostics(a, b as { text: string; fileName: string } | SourceDocument | undefined);
+}
+
+function semanticDiagnostics(plan: Plan, source?: { text: string; fileName: string } | SourceDocument): ConfigDiagnostic[] {
   let doc: SourceDocument | undefined;
   try {
     doc = source ? ('lines' in source ? source : readSource(source.text, source.fileName)) : undefined;

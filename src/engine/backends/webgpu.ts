@@ -6,7 +6,7 @@
  * CUDA version is installed, and, at toy speed, on Mesa's software rasterisers, which is how CI
  * tests this path without a GPU.
  *
- * What it takes (see ../../../../shared/engine-bench.md §3):
+ * What it takes (measured in the engine benchmarks; see bench/README.md, "GPU"):
  *  - Dawn's `globals` (GPUBufferUsage, ...) on globalThis and `navigator.gpu` set BEFORE
  *    `@tensorflow/tfjs-backend-webgpu` is loaded: it registers the backend only if `navigator.gpu`
  *    exists at load time, and Node 20 has no `navigator`.
@@ -63,6 +63,8 @@ export interface DawnRoute {
   adapterOptions: Record<string, unknown>;
   /** environment this route needs when unset (EGL_PLATFORM) */
   env?: Record<string, string>;
+  /** a shared library the route cannot work without (checked first: Dawn would only warn) */
+  needs?: string;
 }
 
 export interface AdapterChoice {
@@ -91,6 +93,10 @@ export interface WebGpuOptions {
   loadDawn?: () => Promise<DawnModule>;
   /** routes to try, in order (default defaultRoutes(env)) */
   routes?: DawnRoute[];
+  /** for tests: GPU device nodes present (default: /dev/dri/renderD*, /dev/nvidia<N>) */
+  gpuDeviceNodes?: () => string[];
+  /** for tests: finds a shared library (default findSharedLibrary) */
+  findLibrary?: (name: string, env: NodeJS.ProcessEnv) => string | undefined;
 }
 
 const SOFTWARE = /llvmpipe|lavapipe|softpipe|swiftshader|swrast|software|basic render driver|\bwarp\b/i;
@@ -133,7 +139,14 @@ export function headless(env: NodeJS.ProcessEnv): boolean {
 
 /** Dawn's native backend first (Vulkan / Metal / D3D12), then OpenGL ES (compatibility). */
 export function defaultRoutes(env: NodeJS.ProcessEnv): DawnRoute[] {
-  const routes: DawnRoute[] = [{ name: process.platform === 'darwin' ? 'Metal' : process.platform === 'win32' ? 'D3D12' : 'Vulkan', flags: [], adapterOptions: {} }];
+  const routes: DawnRoute[] = [
+    {
+      name: process.platform === 'darwin' ? 'Metal' : process.platform === 'win32' ? 'D3D12' : 'Vulkan',
+      flags: [],
+      adapterOptions: {},
+      needs: process.platform === 'linux' ? 'libvulkan.so.1' : undefined,
+    },
+  ];
   if (process.platform === 'linux') {
     routes.push({
       name: 'OpenGL ES',
@@ -160,6 +173,11 @@ async function importDawn(): Promise<DawnModule> {
 export async function probeWebGpu(options: WebGpuOptions): Promise<WebGpuProbe> {
   const env = options.env ?? process.env;
   const log = options.log ?? (() => {});
+  const findLibrary = options.findLibrary ?? findSharedLibrary;
+  if (!options.allowSoftware && process.platform === 'linux' && (options.gpuDeviceNodes ?? gpuDeviceNodes)().length === 0) {
+    // without a device node only a CPU rasteriser can answer: do not even load Dawn
+    return { ok: false, kind: 'no-device', reason: 'no GPU device node (/dev/dri/renderD*, /dev/nvidia*): only a software adapter could exist' };
+  }
   let dawn: DawnModule;
   try {
     dawn = await (options.loadDawn ?? importDawn)();
@@ -177,6 +195,10 @@ export async function probeWebGpu(options: WebGpuOptions): Promise<WebGpuProbe> 
   const skipped: string[] = [];
   let software: { choice: AdapterChoice; gpu: GpuLike; adapter: AdapterLike } | undefined;
   for (const route of options.routes ?? defaultRoutes(env)) {
+    if (route.needs && !findLibrary(route.needs, env)) {
+      skipped.push(`${route.name}: ${route.needs} not found`);
+      continue;
+    }
     for (const [k, v] of Object.entries(route.env ?? {})) {
       if (env[k] === undefined) {
         env[k] = v;
@@ -213,8 +235,22 @@ export async function probeWebGpu(options: WebGpuOptions): Promise<WebGpuProbe> 
     };
   }
   const why = skipped.length ? skipped.join('; ') : 'no routes';
-  const missing = process.platform === 'linux' && !findSharedLibrary('libvulkan.so.1', env) ? '; libvulkan.so.1 not found (Debian/Ubuntu: apt install libvulkan1, plus the GPU driver\'s Vulkan ICD)' : '';
-  return { ok: false, kind: missing ? 'driver-missing' : 'no-adapter', reason: `no WebGPU adapter (${why})${missing}` };
+  const vulkanMissing = skipped.some((x) => x.includes('libvulkan.so.1 not found'));
+  const hint = vulkanMissing ? "; for Vulkan install the loader (Debian/Ubuntu: libvulkan1) and the GPU driver's Vulkan ICD" : '';
+  return { ok: false, kind: vulkanMissing ? 'driver-missing' : 'no-adapter', reason: `no WebGPU adapter (${why})${hint}` };
+}
+
+/** GPU device nodes a hardware adapter would need on Linux. */
+export function gpuDeviceNodes(): string[] {
+  const out: string[] = [];
+  for (const [dir, re] of [['/dev/dri', /^renderD\d+$/], ['/dev', /^nvidia\d+$/]] as const) {
+    try {
+      for (const f of fs.readdirSync(dir)) if (re.test(f)) out.push(path.join(dir, f));
+    } catch {
+      /* no such directory */
+    }
+  }
+  return out;
 }
 
 /** Looks for a shared library where the dynamic loader would (without running ldconfig). */
@@ -229,6 +265,18 @@ export function findSharedLibrary(name: string, env: NodeJS.ProcessEnv = process
     '/lib',
     '/usr/local/lib',
   ];
+  try {
+    // directories the loader's cache also covers (e.g. NVIDIA's, on some distributions)
+    for (const f of fs.readdirSync('/etc/ld.so.conf.d')) {
+      if (!f.endsWith('.conf')) continue;
+      for (const line of fs.readFileSync(path.join('/etc/ld.so.conf.d', f), 'utf8').split('\n')) {
+        const d = line.trim();
+        if (d.startsWith('/')) dirs.push(d);
+      }
+    }
+  } catch {
+    /* not Linux, or no ld.so.conf.d */
+  }
   for (const d of dirs) {
     const p = path.join(d, name);
     if (fs.existsSync(p)) return p;

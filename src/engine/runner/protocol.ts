@@ -45,7 +45,13 @@ export function placeholderValues(spec: ExperimentSpec, runDir: string): Record<
     if (v !== undefined) values[k] = String(v);
   };
   for (const [k, v] of Object.entries(spec.training)) put(k, v as HyperValue);
+  put('lr', spec.training.learningRate);
+  const context = spec.model.family === 'command' ? (spec.model.contextLength ?? 1) : spec.model.contextLength;
+  put('steps', Math.max(1, Math.ceil(spec.tokens / (spec.training.batchSize * context))));
+  if (spec.data.source !== 'synthetic') put('dataPath', spec.data.path);
+  // hyperparameter axes override the settings above (e.g. an axis named `lr`)…
   for (const [k, v] of Object.entries(spec.hyperparameters)) put(k, v);
+  // …but never what identifies the experiment
   put(spec.sizeParam, spec.sizeValue);
   put('size', spec.sizeValue);
   put('tokens', spec.tokens);
@@ -53,10 +59,6 @@ export function placeholderValues(spec: ExperimentSpec, runDir: string): Record<
   put('budget', spec.budget);
   put('params', spec.params);
   put('id', spec.id);
-  put('lr', spec.training.learningRate);
-  const context = spec.model.family === 'command' ? (spec.model.contextLength ?? 1) : spec.model.contextLength;
-  put('steps', Math.max(1, Math.ceil(spec.tokens / (Number(values.batchSize ?? spec.training.batchSize) * context))));
-  if (spec.data.source !== 'synthetic') put('dataPath', spec.data.path);
   values.runDir = runDir;
   values.specPath = path.join(runDir, RUN_FILES.spec);
   return values;

@@ -21,6 +21,7 @@ async function showView(): Promise<void> {
 async function shot(name: string, config?: vscode.Uri): Promise<void> {
   if (!underHarness()) return;
   await showView();
+  await vscode.commands.executeCommand('notifications.clearAll');
   if (config) {
     await vscode.commands.executeCommand('workbench.actions.treeView.flopsfit.sweeps.collapseAll');
     await (await explorerApi()).reveal(config);
@@ -132,7 +133,18 @@ describe('explorer', function () {
     assert.equal(mid.full, before.full, 'no full refresh of the tree while the sweep runs');
     assert.ok(mid.experiment > before.experiment, 'single experiment rows were refreshed');
 
-    // stop from the tree (the sweep row's inline action passes the node)
+    // stop one experiment from its row (slowed down first, so that it is still running)
+    fx.setDelay(3000);
+    const runningNow = await waitForSweep('treesweep', 'an experiment running', (x) => experiments(x).some((e) => e.contextValue === 'experiment.running'));
+    const victim = experiments(runningNow).find((e) => e.contextValue === 'experiment.running')!;
+    const stoppedOne = await vscode.commands.executeCommand('flopsfit.stopExperiment', await api.node(fx.config, victim.id));
+    assert.equal(stoppedOne, true, 'Stop Experiment signalled the running experiment');
+    const afterOne = await waitForSweep('treesweep', `experiment ${victim.label} stopped`, (x) =>
+      experiments(x).find((e) => e.id === victim.id)?.contextValue === 'experiment.stopped',
+    );
+    assert.equal(experiments(afterOne).find((e) => e.id === victim.id)!.icon, 'debug-pause');
+
+    // stop the sweep from the tree (the sweep row's inline action passes the node)
     await vscode.commands.executeCommand('flopsfit.stopSweep', sweepNode);
     const stopped = await waitForSweep('treesweep', 'stopped and resumable', (x) => x.contextValue === 'sweep.resumable', 30_000);
     const st = statuses(stopped);

@@ -20,7 +20,7 @@ const size = Number(opt('--size'));
 if (args.includes('--count-params')) { console.log(String(24 * size * size)); process.exit(0); }
 const tokens = Number(opt('--tokens'));
 const read = (f) => { try { return fs.readFileSync(path.join(here, f), 'utf8'); } catch { return ''; } };
-const delay = Number(read('trainer-delay.txt').trim() || 20);
+const delay = () => Number(read('trainer-delay.txt').trim() || 20); // read every tick: tests slow a run down
 const fail = read('trainer-fail.txt').split(/\\s+/).filter(Boolean).map(Number).includes(size);
 process.on('SIGTERM', () => { console.error('stopping on SIGTERM'); process.exit(143); });
 const steps = 8;
@@ -36,9 +36,9 @@ function tick() {
     console.log(JSON.stringify({ result: { finalLoss: lossAt(tokens), tokens, steps } }));
     process.exit(0);
   }
-  setTimeout(tick, delay);
+  setTimeout(tick, delay());
 }
-setTimeout(tick, delay);
+setTimeout(tick, delay());
 `;
 
 export interface Fixture {
