@@ -64,14 +64,20 @@ describe('foundation', () => {
         `the selected activity-bar item is FlopsFit (selected: ${JSON.stringify(selected)})`,
       );
       // The workspace holds tiny.sweep.yaml, so the view lists it (planning may take a moment).
-      await waitFor(
-        'the Sweeps view to list the "tiny" sweep',
-        async () => {
-          const rows = (await queryWorkbench('#workbench\\.parts\\.sidebar .monaco-list-row'))?.texts ?? [];
-          return rows.some((r) => /\btiny\b/.test(r));
-        },
-        30_000,
-      );
+      let rows: string[] = [];
+      try {
+        await waitFor(
+          'the Sweeps view to list the "tiny" sweep',
+          async () => {
+            rows = (await queryWorkbench('#workbench\\.parts\\.sidebar .monaco-list-row'))?.texts ?? [];
+            return rows.some((r) => /\btiny\b/.test(r));
+          },
+          30_000,
+        );
+      } catch (e) {
+        await screenshot('foundation-sweeps-view-FAILED');
+        throw new Error(`${(e as Error).message}; rows in the sidebar: ${JSON.stringify(rows)}`);
+      }
       await sleep(300); // let icons and layout settle before the picture
       const file = await screenshot('foundation-sweeps-view');
       assert.ok(file && fs.statSync(file).size > 10_000, `screenshot written: ${file}`);
