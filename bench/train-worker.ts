@@ -90,6 +90,7 @@ async function main(): Promise<void> {
   const stepMs: number[] = [];
   let tFirst = 0;
   let tensorsBefore = 0;
+  let rssWarmMB = 0;
   for (let s = 0; s < totalSteps; s++) {
     const t0 = performance.now();
     const { x, y } = batchTensors(data.train.next(a.batch), a.batch, a.context);
@@ -97,7 +98,10 @@ async function main(): Promise<void> {
     tf.dispose([x, y]);
     const t1 = performance.now();
     if (s === 0) tFirst = t1;
-    if (s === a.warmup - 1 || (a.warmup === 0 && s === 0)) tensorsBefore = tf.memory().numTensors;
+    if (s === a.warmup - 1 || (a.warmup === 0 && s === 0)) {
+      tensorsBefore = tf.memory().numTensors;
+      rssWarmMB = process.memoryUsage().rss / 2 ** 20;
+    }
     if (s >= a.warmup) stepMs.push(t1 - t0);
   }
   const out = {
@@ -113,6 +117,7 @@ async function main(): Promise<void> {
     losses,
     tensorsBefore,
     tensorsAfter: tf.memory().numTensors,
+    rssWarmMB,
     rssMB: process.memoryUsage().rss / 2 ** 20,
     maxRssMB: process.resourceUsage().maxRSS / 1024,
   };

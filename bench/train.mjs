@@ -99,7 +99,8 @@ const torchRun = (blas, label) =>
 
 function summarize(r) {
   const ms = median(r.stepMs);
-  return { ms, tps: (tokPerStep / ms) * 1000 };
+  const best = Math.min(...r.stepMs);
+  return { ms, tps: (tokPerStep / ms) * 1000, best, bestTps: (tokPerStep / best) * 1000 };
 }
 
 const load = () => os.loadavg()[0].toFixed(2);
@@ -133,14 +134,15 @@ async function main() {
     const t1 = results.torch1 && summarize(results.torch1);
     const row = (name, ms, tps, rss) => console.log(`  ${name.padEnd(34)} ${ms.padStart(14)} ${tps.padStart(12)} ${rss.padStart(9)}`);
     console.log('');
-    row('run', 'ms/step (med)', 'tokens/s', 'maxRSS');
-    row(`engine ×1 (${results.engine1.backend})`, e1.ms.toFixed(0), e1.tps.toFixed(0), `${results.engine1.maxRssMB.toFixed(0)} MB`);
+    row('run', 'ms/step med/min', 'tokens/s', 'maxRSS');
+    row(`engine ×1 (${results.engine1.backend})`, `${e1.ms.toFixed(0)}/${e1.best.toFixed(0)}`, e1.tps.toFixed(0), `${results.engine1.maxRssMB.toFixed(0)} MB`);
     row(`engine ×${procs} (sum; each ${eN.map((x) => x.ms.toFixed(0)).join(' / ')} ms)`, '', eNsum.toFixed(0), `${Math.max(...results.engineN.map((r) => r.maxRssMB)).toFixed(0)} MB`);
-    if (tb) row(`torch best (1 thread + OpenBLAS ${procs})`, tb.ms.toFixed(0), tb.tps.toFixed(0), `${results.torchBest.maxRssMB.toFixed(0)} MB`);
-    if (t1) row('torch 1 core', t1.ms.toFixed(0), t1.tps.toFixed(0), `${results.torch1.maxRssMB.toFixed(0)} MB`);
+    if (tb) row(`torch best (1 thread + OpenBLAS ${procs})`, `${tb.ms.toFixed(0)}/${tb.best.toFixed(0)}`, tb.tps.toFixed(0), `${results.torchBest.maxRssMB.toFixed(0)} MB`);
+    if (t1) row('torch 1 core', `${t1.ms.toFixed(0)}/${t1.best.toFixed(0)}`, t1.tps.toFixed(0), `${results.torch1.maxRssMB.toFixed(0)} MB`);
     console.log('');
-    if (t1) console.log(`  ratio per process     engine ×1 ÷ torch 1 core      = ${(e1.tps / t1.tps).toFixed(3)}`);
-    if (tb) console.log(`  ratio whole machine   engine ×${procs} ÷ torch best       = ${(eNsum / tb.tps).toFixed(3)}`);
+    const eNbest = eN.reduce((a, x) => a + x.bestTps, 0);
+    if (t1) console.log(`  ratio per process     engine ×1 ÷ torch 1 core      = ${(e1.tps / t1.tps).toFixed(3)}   (fastest steps: ${(e1.bestTps / t1.bestTps).toFixed(3)})`);
+    if (tb) console.log(`  ratio whole machine   engine ×${procs} ÷ torch best       = ${(eNsum / tb.tps).toFixed(3)}   (fastest steps: ${(eNbest / tb.bestTps).toFixed(3)})`);
     if (tb) console.log(`  (engine ×1 ÷ torch best = ${(e1.tps / tb.tps).toFixed(3)})`);
     const p = results.engine1.phases;
     const startup = results.engine1.spawnedAt;
@@ -152,7 +154,10 @@ async function main() {
     );
     const over = p.firstStep + Math.max(0, originGap) - e1.ms;
     console.log(`  overhead before training = spawn → first step done − one steady step = ${over.toFixed(0)} ms (goal < 1000 ms)`);
-    console.log(`  tensors: ${results.engine1.tensorsBefore} before timed steps, ${results.engine1.tensorsAfter} after (leak ${results.engine1.tensorsAfter - results.engine1.tensorsBefore})`);
+    console.log(
+      `  tensors: ${results.engine1.tensorsBefore} before timed steps, ${results.engine1.tensorsAfter} after (leak ${results.engine1.tensorsAfter - results.engine1.tensorsBefore}); ` +
+        `RSS ${results.engine1.rssWarmMB.toFixed(0)} MB after warm-up → ${results.engine1.rssMB.toFixed(0)} MB at the end`,
+    );
     console.log(`  first losses: engine ${results.engine1.losses.slice(0, 3).map((x) => x.toFixed(3)).join(' ')}` + (tb ? `; torch ${results.torchBest.losses.slice(0, 3).map((x) => x.toFixed(3)).join(' ')}` : ''));
     console.log(`  load average: before ${results.loadBefore[0].toFixed(2)}, after ${results.loadAfter[0].toFixed(2)} (shared machine: ratios are noisy)`);
     if (jsonOut) {

@@ -164,7 +164,7 @@ async function stream(p: WebviewPage, a: Args, seconds: number, fill: number, la
       );
     }
   }
-  await p.page.evaluate(() => clearInterval((window as unknown as { __benchTimer: number }).__benchTimer));
+  await p.page.evaluate('clearInterval(window.__benchTimer)');
   return samples;
 }
 
@@ -199,7 +199,7 @@ async function screenshots(dir: string): Promise<void> {
     try {
       await p.send({ type: 'snapshot', snapshot });
       for (const [i, tab] of ['plan', 'loss', 'isoflop', 'frontier', 'fit'].entries()) {
-        await p.page.evaluate((idx) => document.querySelector('vscode-tabs')!.setAttribute('selected-index', String(idx)), i);
+        await p.page.evaluate(`document.querySelector('vscode-tabs').setAttribute('selected-index', '${i}')`);
         await p.page.waitForTimeout(400);
         const file = path.join(dir, `${theme}-${tab}.png`);
         await p.page.screenshot({ path: file, fullPage: tab === 'plan' || tab === 'fit' });
@@ -230,7 +230,7 @@ async function main(): Promise<number> {
   }
 
   const ref = await openWebviewPage({ state: lossState() });
-  await ref.page.evaluate(() => ((globalThis as unknown as { __flopsfitBench: unknown }).__flopsfitBench = { noDecimation: true }));
+  await ref.page.evaluate('globalThis.__flopsfitBench = { noDecimation: true }');
   let refSamples: Sample[];
   try {
     refSamples = await stream(ref, a, Math.min(a.referenceSeconds, a.fillSeconds), a.fillSeconds, 'reference');

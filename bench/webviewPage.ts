@@ -203,7 +203,7 @@ export async function openWebviewPage(opts: { theme?: ThemeName; state?: unknown
     cspViolations,
     pageErrors,
     async send(msg) {
-      await page.evaluate((m) => window.postMessage(m, '*'), msg as object);
+      await page.evaluate(`window.postMessage(${JSON.stringify(msg)}, '*')`);
     },
     waitFor(pred, timeoutMs = 10000) {
       const found = (messages as Record<string, unknown>[]).find(pred);
@@ -221,13 +221,12 @@ export async function openWebviewPage(opts: { theme?: ThemeName; state?: unknown
       });
     },
     async setTheme(name) {
-      await page.evaluate(
-        ({ href, cls }) => {
-          (document.getElementById('theme') as HTMLLinkElement).href = href;
-          document.body.className = cls;
-        },
-        { href: `/theme-${name}.css`, cls: THEMES[name].bodyClass },
-      );
+      // swap the stylesheet, wait for it, then the body class (VS Code's theme-change signal)
+      await page.evaluate(`new Promise((resolve) => {
+        const link = document.getElementById('theme');
+        link.onload = () => { document.body.className = ${JSON.stringify(THEMES[name].bodyClass)}; resolve(); };
+        link.href = '/theme-${name}.css';
+      })`);
       await page.waitForTimeout(200);
     },
     async close() {

@@ -190,13 +190,28 @@ function verifyFinished(label) {
 
 while (kills < KILLS) {
   const r = runner(dir, `crash-${round}.log`);
-  const delay = 50 + random() * 1500;
-  const outcome = await Promise.race([r.exited, sleep(delay).then(() => 'kill')]);
+  // One kill in four lands anywhere in the first second (start-up, planning, lock, manifest
+  // rewrite); the others at a random moment after this runner took the lock (while it trains).
+  const early = random() < 0.25;
+  const delay = early ? random() * 1000 : random() * 2500;
+  const lockFile = path.join(dir, 'runner.lock');
+  const locked = async () => {
+    for (;;) {
+      try {
+        if (JSON.parse(fs.readFileSync(lockFile, 'utf8')).pid === r.child.pid) return;
+      } catch {
+        // not yet (or being written)
+      }
+      await sleep(10);
+    }
+  };
+  const moment = early ? sleep(delay) : locked().then(() => sleep(delay));
+  const outcome = await Promise.race([r.exited, moment.then(() => 'kill')]);
   if (outcome === 'kill') {
     r.child.kill('SIGKILL');
     await r.exited;
     kills++;
-    verifyAfterStop(`kill ${kills} (round ${round}, after ${delay.toFixed(0)} ms)`);
+    verifyAfterStop(`kill ${kills} (round ${round}, ${delay.toFixed(0)} ms after ${early ? 'start' : 'taking the lock'})`);
     continue;
   }
   // The sweep finished before the kill moment.

@@ -92,7 +92,7 @@ function tickCallback(format: TickFormat, log: boolean) {
       if (v <= 0) return '';
       const decades = Math.log10(this.max / this.min);
       const mant = Math.round(v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9)));
-      const keep = decades > 4 ? mant === 1 : decades > 1.5 ? mant === 1 || mant === 3 : mant === 1 || mant === 2 || mant === 5;
+      const keep = decades > 4 ? mant === 1 : decades > 1.5 ? mant === 1 || mant === 3 : decades > 0.8 ? mant === 1 || mant === 2 || mant === 5 : true;
       if (!keep) return '';
     }
     return formatTick(format, v);

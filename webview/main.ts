@@ -322,6 +322,11 @@ function handle(msg: ToWebview): void {
     case 'notice':
       notice(msg.level, msg.message);
       break;
+    case 'showTab':
+      state.tab = msg.tab;
+      saveState();
+      tabs.setAttribute('selected-index', String(TAB_IDS.indexOf(msg.tab)));
+      break;
     case 'reportRendered': {
       lossChart.flushNow();
       post({ type: 'rendered', chart: 'loss', ...lossChart.drawnCounts() });

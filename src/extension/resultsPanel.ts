@@ -24,6 +24,7 @@ import {
   describeRejection,
   FromWebview,
   PROTOCOL_VERSION,
+  TabId,
   type ChartId,
   type Problem,
   type SeriesChunk,
@@ -443,7 +444,7 @@ export function registerResultsPanel(context: vscode.ExtensionContext): void {
     }),
     { dispose: () => [...ResultsPanel.panels.values()].forEach((p) => p.dispose()) },
   );
-  if (context.extensionMode === vscode.ExtensionMode.Test) {
+  if (context.extensionMode === vscode.ExtensionMode.Test || process.env.FLOPSFIT_INTEGRATION === '1') {
     // lets the integration tests (a separate bundle) reach the panel
     context.subscriptions.push(
       vscode.commands.registerCommand('flopsfit._test.results', (op: string, configUri: string, arg?: unknown) => resultsTestHook(op, vscode.Uri.parse(configUri), arg)),
@@ -481,6 +482,12 @@ export async function resultsTestHook(op: string, configUri: vscode.Uri, arg?: u
       return true;
     case 'report':
       p.post({ type: 'reportRendered' });
+      return true;
+    case 'showTab':
+      p.post({ type: 'showTab', tab: TabId.parse(arg) });
+      return true;
+    case 'reveal':
+      p.panel.reveal(undefined, false);
       return true;
     case 'flush':
       p.flushFileEvents();

@@ -107,7 +107,19 @@ export class SweepStore extends Disposable {
         if (dirs.some(isDir)) void this.rescan();
       }),
     );
-    const anyWatcher = this._register(vscode.workspace.createFileSystemWatcher('**/*', false, true, true));
+    const anyWatcher = this._register(vscode.workspace.createFileSystemWatcher('**/*', false, true, false));
+    // ...and a deleted folder is reported alone too: drop the configs inside it, and re-read the
+    // run state of sweeps whose run directory went with it
+    this._register(
+      anyWatcher.onDidDelete((u) => {
+        if (u.scheme !== 'file' || SWEEP_RE.test(u.fsPath)) return;
+        const dir = u.fsPath.endsWith(path.sep) ? u.fsPath : u.fsPath + path.sep;
+        for (const s of [...this.sweeps.values()]) {
+          if (s.uri.fsPath.startsWith(dir)) this.onConfigEvent(s.uri);
+          else if (s.runDir && (s.runDir === u.fsPath || (s.runDir + path.sep).startsWith(dir))) this.scheduleRunRead(s);
+        }
+      }),
+    );
     this._register(
       anyWatcher.onDidCreate((u) => {
         if (u.scheme !== 'file' || SWEEP_RE.test(u.fsPath) || /[\\/](\.flopsfit|node_modules|\.git)([\\/]|$)/.test(u.fsPath)) return;

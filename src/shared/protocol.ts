@@ -100,6 +100,8 @@ export const ToWebview = z.discriminatedUnion('type', [
     problems: z.array(Problem).optional(),
   }),
   z.object({ type: z.literal('notice'), level: z.enum(['info', 'warning', 'error']), message: z.string() }),
+  /** switches the panel to a tab (e.g. a command that opens the results on the loss curves) */
+  z.object({ type: z.literal('showTab'), tab: TabId }),
   /** test hook: asks the webview to report what it has drawn, for every chart */
   z.object({ type: z.literal('reportRendered') }),
 ]);

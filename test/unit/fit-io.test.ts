@@ -174,4 +174,22 @@ describe('flopsfit fit (CLI)', function () {
     assert.match(r.out, /wrote .*fit\.json/);
     FitReport.parse(JSON.parse(fs.readFileSync(path.join(dir, 'fit.json'), 'utf8')));
   });
+
+  it('<config> fits the sweep\'s run directory with the config\'s fit settings', async () => {
+    const dir = tmpDir();
+    fs.mkdirSync(path.join(dir, 'runs'));
+    fs.writeFileSync(path.join(dir, 'demo.sweep.yaml'), 'name: demo\nbudgets: [1e18, 1e21]\nfit:\n  bootstrap: 20\n  confidence: 0.8\n  methods: [isoflop]\nrun:\n  directory: runs\n');
+    const rows = isoflopGrid({ sizes: 5, noise: 0.002 }).map((p, i) => ({ id: `e${i}`, budget: p.budget, params: p.N, tokens: Math.round(p.D), flops: p.C, loss: p.loss, seed: 0, sizeValue: i, hyperparameters: {} }));
+    fs.writeFileSync(path.join(dir, 'runs', 'results.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const r = await capture(() => runFit([path.join(dir, 'demo.sweep.yaml'), '--workspace', dir, '--json']));
+    assert.equal(r.code, 0);
+    const report = FitReport.parse(JSON.parse(fs.readFileSync(path.join(dir, 'runs', 'fit.json'), 'utf8')));
+    assert.equal(report.settings.confidence, 0.8);
+    assert.equal(report.settings.bootstrap, 20);
+    assert.deepEqual(report.settings.methods, ['isoflop']);
+    // The config documents the default target as 10× the largest budget.
+    assert.equal(report.prediction!.budget, 1e22);
+    assert.deepEqual(JSON.parse(r.out).settings, report.settings);
+  });
 });
+

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { parseSweepConfig, type SweepConfig } from '../../src/core/config';
 import { Plan } from '../../src/core/contracts';
 import { countTransformerParams } from '../../src/core/model/transformer';
+import { createCommandParamCounter, lastNumber } from '../../src/core/plan/commandCounter';
 import { buildPlan, budgetValues, candidateValues, canonicalJson, planSemanticDiagnostics, resolveRunDir, sanitizeName, validateSweepText } from '../../src/core/plan';
 
 const BASE = `name: unit
@@ -416,5 +417,32 @@ describe('plan: semantic diagnostics', () => {
     const b = planSemanticDiagnostics(c, p, text);
     assert.ok(a.length > 0);
     assert.deepEqual(b, a);
+  });
+});
+
+describe('plan: the CLI parameter counter', () => {
+  it('runs countParams with {size}, reads the last number printed, caches, and reports failures', () => {
+    assert.equal(lastNumber('model width 64\nN = 1,234,567\n'), 1234567);
+    assert.equal(lastNumber('params: 3.5e6'), 3.5e6);
+    assert.equal(lastNumber('none'), undefined);
+    const c = cfg(`name: cmd
+budgets: [1e12]
+model:
+  family: command
+  command: [train]
+  countParams: [${JSON.stringify(process.execPath)}, -e, "console.log('N =', 100 * {size} * {size})"]
+  size: {min: 16, max: 64}
+`);
+    assert.ok(c.model.family === 'command');
+    if (c.model.family !== 'command') return;
+    const counter = createCommandParamCounter(c.model, tmp);
+    assert.equal(counter(32), 102400);
+    assert.equal(counter(32), 102400, 'cached');
+    const bad = createCommandParamCounter({ ...c.model, countParams: [process.execPath, '-e', 'process.exit(3)'] }, tmp);
+    const r = bad(8);
+    assert.ok(typeof r === 'object' && /exited with 3/.test(r.error), JSON.stringify(r));
+    const missing = createCommandParamCounter({ ...c.model, countParams: ['/nonexistent/counter', '{size}'] }, tmp);
+    const m = missing(8);
+    assert.ok(typeof m === 'object' && /command not found/.test(m.error), JSON.stringify(m));
   });
 });

@@ -107,7 +107,7 @@ export const CommandModel = z
       .array(z.string())
       .min(1)
       .describe(
-        'argv of the trainer, with placeholders: {size} {tokens} {steps} {seed} {budget} {params} {runDir} {id} {lr} {batchSize} {dataPath}, any training setting ({learningRate}, {weightDecay}, …) and any hyperparameter name.',
+        'argv of the trainer, with placeholders: {size} (also under size.param\'s name) {tokens} {steps} {seed} {budget} {params} {runDir} {specPath} {id} {lr} {dataPath} (file data), any training setting ({learningRate}, {batchSize}, …) and any hyperparameter name.',
       ),
     countParams: z
       .array(z.string())

@@ -155,7 +155,7 @@ export function probeSizes(
       value: v,
       params: r,
       paramsTotal: r,
-      model: { family: 'command', command: [...m.command], cwd: workCwd, ...(m.env ? { env: { ...m.env } } : {}) },
+      model: { family: 'command', command: [...m.command], cwd: workCwd, ...(m.env ? { env: { ...m.env } } : {}), contextLength: m.contextLength },
     });
   }
   return { sizes: dedupeByParams(sizes, skipped), skipped, unknown: false };

@@ -420,11 +420,12 @@ function num(x: number): string {
 }
 
 /** Placeholders a command template may use (plus every training setting and hyperparameter name). */
-export const COMMAND_PLACEHOLDERS = ['size', 'tokens', 'steps', 'seed', 'budget', 'params', 'runDir', 'id', 'lr', 'batchSize', 'dataPath', 'specPath', 'evalTokens'] as const;
+export const COMMAND_PLACEHOLDERS = ['size', 'tokens', 'steps', 'seed', 'budget', 'params', 'runDir', 'id', 'lr', 'dataPath', 'specPath'] as const;
 
 function checkPlaceholders(config: SweepConfig, warn: (code: string, message: string, p?: (string | number)[]) => void): void {
   if (config.model.family !== 'command') return;
-  const known = new Set<string>([...COMMAND_PLACEHOLDERS, ...(TRAINING_KEYS as string[]), ...Object.keys(config.sweep.hyperparameters)]);
+  const known = new Set<string>([...COMMAND_PLACEHOLDERS, config.model.size.param, ...(TRAINING_KEYS as string[]), ...Object.keys(config.sweep.hyperparameters)]);
+  if (config.data.source === 'synthetic') known.delete('dataPath');
   const check = (argv: string[], key: 'command' | 'countParams', allowed: (n: string) => boolean) => {
     argv.forEach((arg, i) => {
       for (const m of arg.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {

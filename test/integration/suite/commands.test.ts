@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { packageJson, waitFor, workspaceDir, workspaceFile } from '../harness';
-import { experiments, explorerApi, waitForSweep, writeFixture, type Fixture } from './sweepFixture';
+import { experiments, explorerApi, resetView, waitForSweep, writeFixture, type Fixture } from './sweepFixture';
 
 /** Replaces window.showQuickPick for one call: picks the item whose label matches. */
 function stubQuickPick(match: (label: string) => boolean): { restore(): void; calls: string[][] } {
@@ -34,6 +34,13 @@ describe('commands', function () {
     fx = writeFixture('cmdsweep');
     await explorerApi();
     await waitForSweep('cmdsweep', 'planned', (x) => experiments(x).length === 6, 30_000);
+  });
+
+  after(async () => {
+    await fx.remove();
+    fs.rmSync(workspaceFile('export-out'), { recursive: true, force: true });
+    fs.rmSync(workspaceFile('corpus.txt'), { force: true });
+    await resetView();
   });
 
   afterEach(async () => {

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { queryWorkbench, screenshot, sleep, underHarness, waitFor, workspaceFile } from '../harness';
-import { experiments, explorerApi, statuses, sweepSnap, waitForSweep, writeFixture, type Fixture } from './sweepFixture';
+import { experiments, explorerApi, resetView, statuses, sweepSnap, waitForSweep, writeFixture, type Fixture } from './sweepFixture';
 
 async function showView(): Promise<void> {
   await vscode.commands.executeCommand('workbench.view.extension.flopsfit');
@@ -34,12 +34,18 @@ async function shot(name: string, config?: vscode.Uri): Promise<void> {
 describe('explorer', function () {
   this.timeout(120_000);
   let fx: Fixture;
+  const extra: Fixture[] = [];
 
   before(async () => {
     fx = writeFixture('treesweep');
     await showView();
     if (underHarness()) for (let i = 0; i < 4; i++) await vscode.commands.executeCommand('workbench.action.decreaseViewWidth');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  after(async () => {
+    for (const f of [fx, ...extra]) await f.remove();
+    await resetView();
   });
 
   it('shows the plan before any run: budgets with C, experiments with N, D, D/N, all queued', async () => {
@@ -177,6 +183,7 @@ describe('explorer', function () {
 
   it('a failed experiment shows its reason; retry and run-experiment from the tree', async () => {
     const f2 = writeFixture('failsweep', '[1e10]');
+    extra.push(f2);
     const plan = await waitForSweep('failsweep', 'planned', (x) => experiments(x).length === 3);
     const widths = experiments(plan).map((e) => Number(e.label.split(' ')[1]));
     f2.setFail([widths[1]!]);

@@ -70,7 +70,8 @@ describe('foundation', () => {
           'the Sweeps view to list the "tiny" sweep',
           async () => {
             rows = (await queryWorkbench('#workbench\\.parts\\.sidebar .monaco-list-row'))?.texts ?? [];
-            return rows.some((r) => /\btiny\b/.test(r));
+            // a row's innerText is label + description with no separator: "tiny15 runs · …"
+            return rows.some((r) => /^tiny(?![A-Za-z_-])/.test(r));
           },
           30_000,
         );

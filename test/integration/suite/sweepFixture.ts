@@ -43,11 +43,20 @@ setTimeout(tick, delay());
 
 export interface Fixture {
   name: string;
+  /** deletes the config, trainer and run directory, and waits until the tree has dropped the sweep */
+  remove(): Promise<void>;
   dir: string;
   config: vscode.Uri;
   runDir: string;
   setDelay(ms: number): void;
   setFail(sizes: number[]): void;
+}
+
+/** Leaves the Sweeps view as a later test expects it: everything collapsed, scrolled to the top. */
+export async function resetView(): Promise<void> {
+  await vscode.commands.executeCommand('workbench.actions.treeView.flopsfit.sweeps.collapseAll');
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  await vscode.commands.executeCommand('notifications.clearAll');
 }
 
 /** Writes `<name>.sweep.yaml` (+ trainer) into `<workspace>/<name>/` and returns its handles. */
@@ -74,6 +83,11 @@ run: { directory: .flopsfit/${name}, parallel: 1 }
   fs.writeFileSync(file, yaml);
   const fx: Fixture = {
     name,
+    remove: async () => {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(fx.runDir, { recursive: true, force: true });
+      await waitFor(`${name} to leave the tree`, async () => !(await sweepSnap(name)), 15_000);
+    },
     dir,
     config: vscode.Uri.file(file),
     runDir: workspaceFile('.flopsfit', name),
