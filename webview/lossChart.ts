@@ -397,10 +397,9 @@ export class LossChart {
 
   /** Strokes the decimated curves inside the plot area, then the hover label. */
   private linePlugin(): Plugin {
-    const lossChart = this;
     return {
       id: 'flopsfitLossLines',
-      afterDatasetsDraw(chart) {
+      afterDatasetsDraw: (chart) => {
         const { ctx, chartArea: area } = chart;
         const xs = chart.scales.x;
         const ys = chart.scales.y;
@@ -427,10 +426,10 @@ export class LossChart {
         const fy = affine(ys, yLog);
         // train (faint) first, eval on top
         for (const kind of ['train', 'eval'] as const) {
-          for (const l of lossChart.lines.values()) {
+          for (const l of this.lines.values()) {
             const line = l[kind];
             const pts = line.out;
-            if (pts.length < 1 || !lossChart.isVisible(line)) continue;
+            if (pts.length < 1 || !this.isVisible(line)) continue;
             ctx.strokeStyle = line.color;
             ctx.lineWidth = line.width;
             ctx.beginPath();
@@ -450,8 +449,8 @@ export class LossChart {
             ctx.stroke();
           }
         }
-        const h = lossChart.hover;
-        if (h && lossChart.isVisible(h.line)) {
+        const h = this.hover;
+        if (h && this.isVisible(h.line)) {
           const px = xs.getPixelForValue(h.p.x);
           const py = ys.getPixelForValue(h.p.y);
           ctx.fillStyle = h.line.color;
@@ -461,26 +460,26 @@ export class LossChart {
           ctx.restore();
           ctx.save();
           const text = `${h.line.label}: ${h.p.y.toPrecision(4)} at ${si(h.p.x)} tokens`;
-          ctx.font = `12px ${lossChart.theme.font}`;
+          ctx.font = `12px ${this.theme.font}`;
           const w = ctx.measureText(text).width + 12;
           const bx = Math.min(px + 10, area.right - w);
           const by = Math.max(py - 30, area.top);
-          ctx.fillStyle = withAlpha(lossChart.theme.bg, 0.92);
-          ctx.strokeStyle = withAlpha(lossChart.theme.fg, 0.3);
+          ctx.fillStyle = withAlpha(this.theme.bg, 0.92);
+          ctx.strokeStyle = withAlpha(this.theme.fg, 0.3);
           ctx.lineWidth = 1;
           ctx.fillRect(bx, by, w, 22);
           ctx.strokeRect(bx, by, w, 22);
-          ctx.fillStyle = lossChart.theme.fg;
+          ctx.fillStyle = this.theme.fg;
           ctx.textBaseline = 'middle';
           ctx.fillText(text, bx + 6, by + 11);
         }
         ctx.restore();
       },
-      afterEvent(chart, args) {
+      afterEvent: (chart, args) => {
         const e = args.event;
         if (e.type === 'mouseout') {
-          if (lossChart.hover) {
-            lossChart.hover = null;
+          if (this.hover) {
+            this.hover = null;
             args.changed = true;
           }
           return;
@@ -490,7 +489,7 @@ export class LossChart {
         const ys = chart.scales.y;
         let best: { line: Line; p: XY } | null = null;
         let bestD = 64; // (8 px)²
-        for (const line of lossChart.visibleLines()) {
+        for (const line of this.visibleLines()) {
           for (const p of line.out) {
             const dx = xs.getPixelForValue(p.x) - e.x;
             if (dx * dx > bestD) continue;
@@ -502,8 +501,8 @@ export class LossChart {
             }
           }
         }
-        if (best?.p !== lossChart.hover?.p) {
-          lossChart.hover = best;
+        if (best?.p !== this.hover?.p) {
+          this.hover = best;
           args.changed = true;
         }
       },

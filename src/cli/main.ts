@@ -61,6 +61,10 @@ declare const __FLOPSFIT_VERSION__: string | undefined;
 const VERSION = typeof __FLOPSFIT_VERSION__ === 'string' ? __FLOPSFIT_VERSION__ : '0.1.0';
 
 if (require.main === module) {
+  // `flopsfit plan x --json | head`: a closed pipe ends the output quietly, it is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

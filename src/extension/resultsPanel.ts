@@ -474,6 +474,8 @@ export async function resultsTestHook(op: string, configUri: vscode.Uri, arg?: u
         webviewErrors: [...p.webviewErrors],
         problems: p.snapshot().problems,
         phase: p.snapshot().phase,
+        planExperiments: p.snapshot().plan?.experiments.length,
+        title: p.panel.title,
       };
     case 'postRaw':
       return p.postRaw(arg);

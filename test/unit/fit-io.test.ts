@@ -114,6 +114,25 @@ describe('fitRunDir', function () {
     assert.deepEqual(fs.readdirSync(dir).sort(), ['fit.json', 'results.jsonl']);
   });
 
+  it('averages seeds and keeps the best hyperparameter setting per (budget, N) cell', () => {
+    const dir = tmpDir();
+    const base = { budget: 1e18, params: 1e6, tokens: 1.6e11, flops: 1e18, sizeValue: 1 };
+    const rows = [
+      { ...base, id: 'a0', seed: 0, loss: 3.0, hyperparameters: { lr: 1e-3 } },
+      { ...base, id: 'a1', seed: 1, loss: 3.2, hyperparameters: { lr: 1e-3 } },
+      { ...base, id: 'b0', seed: 0, loss: 2.9, hyperparameters: { lr: 3e-3 } },
+      { ...base, id: 'b1', seed: 1, loss: 3.0, hyperparameters: { lr: 3e-3 } },
+      { ...base, id: 'c0', seed: 0, loss: 2.5, params: 2e6, tokens: 8e10, hyperparameters: { lr: 1e-3 } },
+    ];
+    fs.writeFileSync(path.join(dir, 'results.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n'));
+    const { points, warnings } = readResultsRows(path.join(dir, 'results.jsonl'));
+    assert.equal(points.length, 2);
+    assert.equal(points[0].id, 'b0');
+    assert.ok(Math.abs(points[0].loss - 2.95) < 1e-12);
+    assert.equal(points[1].loss, 2.5);
+    assert.match(warnings.join(), /5 results reduced to 2 points: .*seed is averaged \(2 cell\(s\)\); the best hyperparameter setting .* \(1 cell\(s\)\)/);
+  });
+
   it('reports a missing results file clearly', () => {
     assert.throws(() => fitRunDir(tmpDir()), /no results yet: .*results\.jsonl does not exist/);
   });

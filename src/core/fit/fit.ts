@@ -46,7 +46,7 @@ export const BOOTSTRAP_GRID_STARTS = 8;
 export const BOOTSTRAP_STRATEGY =
   'IsoFLOP: points are resampled within each budget (redrawn until a budget has 3 distinct sizes); a resample in which a used budget is not convex fails. ' +
   `Parametric: rows are resampled; each resample starts L-BFGS from the full-data optimum, the next ${BOOTSTRAP_WARM_OPTIMA - 1} distinct local optima of the ` +
-  `full-data multi-start and ${BOOTSTRAP_GRID_STARTS} evenly strided points of the ${START_GRID_SIZE}-point grid, keeping the best`;
+  `full-data multi-start and ${BOOTSTRAP_GRID_STARTS} evenly strided points of the ${START_GRID_SIZE}-point grid, keeping the best and polishing it`;
 
 /** Extrapolating beyond this factor of the fitted budgets gives a warning. */
 export const EXTRAPOLATION_WARN_FACTOR = 10;

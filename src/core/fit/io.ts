@@ -25,6 +25,7 @@ export function readResultsRows(file: string): LoadedPoints {
     throw new FitInputError(code === 'ENOENT' ? `no results yet: ${file} does not exist (run the sweep first)` : `cannot read ${file}: ${(err as Error).message}`);
   }
   const points: FitPoint[] = [];
+  const meta: { seed: number; hyper: string }[] = [];
   const warnings: string[] = [];
   const seen = new Map<string, number>();
   text.split('\n').forEach((line, i) => {
@@ -50,15 +51,60 @@ export function readResultsRows(file: string): LoadedPoints {
     }
     // An experiment re-run after a failure may appear twice: the later line wins.
     const prev = seen.get(r.id);
+    const m = { seed: r.seed, hyper: stableKey(r.hyperparameters) };
     if (prev !== undefined) {
       points[prev] = p;
+      meta[prev] = m;
       warnings.push(`${path.basename(file)} line ${i + 1}: experiment ${r.id} appears more than once; the last line is used`);
       return;
     }
     seen.set(r.id, points.length);
     points.push(p);
+    meta.push(m);
   });
-  return { points, warnings };
+  return reduceRepeats(points, meta, warnings);
+}
+
+function stableKey(h: Record<string, unknown>): string {
+  return JSON.stringify(Object.keys(h).sort().map((k) => [k, h[k]]));
+}
+
+/**
+ * One point per (budget, N) cell, the way IsoFLOP sweeps are analysed: runs that differ only in
+ * seed are averaged (loss mean), and when a hyperparameter axis was swept the best setting (lowest
+ * mean loss) of each cell is kept. Without repeats or axes the points pass through unchanged.
+ */
+export function reduceRepeats(points: FitPoint[], meta: readonly { seed: number; hyper: string }[], warnings: string[]): LoadedPoints {
+  const cells = new Map<string, Map<string, number[]>>();
+  points.forEach((p, i) => {
+    const cell = `${p.budget ?? p.C}|${p.N}`;
+    let byHyper = cells.get(cell);
+    if (!byHyper) cells.set(cell, (byHyper = new Map()));
+    const list = byHyper.get(meta[i].hyper) ?? [];
+    list.push(i);
+    byHyper.set(meta[i].hyper, list);
+  });
+  if (cells.size === points.length) return { points, warnings };
+  const out: FitPoint[] = [];
+  let seedsAveraged = 0;
+  let hyperCells = 0;
+  for (const byHyper of cells.values()) {
+    let best: FitPoint | undefined;
+    if (byHyper.size > 1) hyperCells++;
+    for (const members of byHyper.values()) {
+      if (members.length > 1) seedsAveraged++;
+      const first = points[members[0]];
+      const mean = (k: 'loss' | 'D' | 'C') => members.reduce((acc, i) => acc + points[i][k], 0) / members.length;
+      const cand: FitPoint = { ...first, loss: mean('loss'), D: mean('D'), C: mean('C') };
+      if (!best || cand.loss < best.loss) best = cand;
+    }
+    out.push(best!);
+  }
+  const parts: string[] = [];
+  if (seedsAveraged) parts.push(`the loss of runs differing only in seed is averaged (${seedsAveraged} cell(s))`);
+  if (hyperCells) parts.push(`the best hyperparameter setting of each (budget, N) cell is kept (${hyperCells} cell(s))`);
+  warnings.push(`${points.length} results reduced to ${out.length} points: ${parts.join('; ')}`);
+  return { points: out, warnings };
 }
 
 /**

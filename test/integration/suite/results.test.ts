@@ -10,7 +10,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { learningCurve, synthPlan, writeRunDir } from '../../../bench/webviewFixture';
+import { loadSweepConfig } from '../../../src/core/config';
 import type { FitReport } from '../../../src/core/fit/types';
+import { buildPlan } from '../../../src/core/plan';
 import { activate, screenshot, sleep, underHarness, waitFor, workspaceFile } from '../harness';
 
 type Rendered = Record<string, { datasets: number; points: number; rawPoints: number; at: number }>;
@@ -21,6 +23,8 @@ interface PanelState {
   webviewErrors: string[];
   problems: { file: string; message: string }[];
   phase: string;
+  planExperiments?: number;
+  title: string;
 }
 
 const NAME = 'results-tiny';
@@ -183,6 +187,38 @@ describe('results panel', function () {
       await sleep(900);
       const file = await screenshot(`results-${tab}`);
       assert.ok(file && fs.statSync(file).size > 10_000, `screenshot of ${tab}`);
+    }
+  });
+
+  it('before any run it previews the plan computed from the config, and re-plans on save', async () => {
+    const dir = workspaceFile('results-preview');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'results-preview.sweep.yaml');
+    fs.writeFileSync(file, 'name: results-preview\nbudgets: [1e12, 3e12]\n');
+    const uri = vscode.Uri.file(file);
+    const planned = (f: string) => buildPlan(loadSweepConfig(f).config!, { configPath: f, workspaceRoot: workspaceFile() }).experiments.length;
+    try {
+      await vscode.commands.executeCommand('flopsfit.openResults', uri);
+      const s = await waitFor('the preview panel', async () => {
+        const st = await hook<PanelState | undefined>('state', uri);
+        return st?.ready ? st : undefined;
+      }, 20_000);
+      assert.equal(s.phase, 'preview');
+      assert.equal(s.title, 'results-preview');
+      assert.ok(s.planExperiments && s.planExperiments > 0);
+      assert.equal(s.planExperiments, planned(file));
+      // a third budget: the panel follows the saved config
+      fs.writeFileSync(file, 'name: results-preview\nbudgets: [1e12, 3e12, 1e13]\n');
+      const want = planned(file);
+      assert.ok(want > s.planExperiments!);
+      await waitFor('the re-planned preview', async () => (await hook<PanelState>('state', uri)).planExperiments === want, 10_000);
+      if (underHarness()) {
+        await sleep(500);
+        await screenshot('results-preview');
+      }
+    } finally {
+      await hook('close', uri).then(undefined, () => undefined);
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

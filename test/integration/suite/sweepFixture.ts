@@ -54,7 +54,10 @@ export interface Fixture {
 
 /** Leaves the Sweeps view as a later test expects it: everything collapsed, scrolled to the top. */
 export async function resetView(): Promise<void> {
-  await vscode.commands.executeCommand('workbench.actions.treeView.flopsfit.sweeps.collapseAll');
+  await vscode.commands.executeCommand('workbench.view.extension.flopsfit');
+  await vscode.commands.executeCommand('flopsfit.sweeps.focus');
+  await sleep(300);
+  await vscode.commands.executeCommand('workbench.actions.treeView.flopsfit.sweeps.collapseAll').then(undefined, () => undefined);
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   await vscode.commands.executeCommand('notifications.clearAll');
 }
