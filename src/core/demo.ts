@@ -13,8 +13,11 @@ export const DEMO_CONFIG_FILE = 'demo.sweep.yaml';
 export const DEMO_E_TOLERANCE = 0.1;
 
 export const DEMO_CONFIG_TEXT = `# FlopsFit demo sweep: written by \`flopsfit demo\`. Copy it into your workspace to start your own.
-# A synthetic Markov source with a known entropy rate (the loss floor E), a tiny decoder-only
-# transformer whose width is swept, and three compute budgets with five model sizes each.
+#
+# The data is a synthetic Markov source (64 tokens, 4 successors each) whose entropy rate, the loss
+# floor E, is known exactly. Its transition table needs some width to represent (dModel 4 cannot,
+# 16 nearly can) and some data to learn, so losses depend on both N and D: four compute budgets,
+# four model widths each, a tiny two-layer transformer on the CPU (wasm, one process per core).
 name: demo
 description: Built-in demo - IsoFLOP sweep on the synthetic source (known irreducible loss).
 model:
@@ -22,15 +25,20 @@ model:
   nLayers: 2
   nHeads: 2
   contextLength: 32
-  size: { param: dModel, min: 8, max: 96, multiple: 8 }
-data: { source: synthetic, vocabSize: 32, branching: 4, seed: 0 }
-budgets: [3.0e9, 1.0e10, 3.0e10]
-planning: { sizesPerBudget: 5 }
+  size: { param: dModel, min: 4, max: 64, multiple: 4 }
+data: { source: synthetic, vocabSize: 64, branching: 4, seed: 0 }
+budgets: [1.0e9, 3.0e9, 1.0e10, 3.0e10]
+planning:
+  sizesPerBudget: 4
+  # this source is learnt best by small models trained long: centre the grids on ~60 tokens/param
+  priorTokensPerParam: 60
+  sizeSpread: 20
+  tokensPerParam: { min: 1, max: 700 }
 training:
-  batchSize: 16
-  learningRate: 0.003
+  batchSize: 32
+  learningRate: 0.01
   weightDecay: 0
-  evalTokens: 8192
+  evalTokens: 16384
   evalInterval: 0
   checkpointInterval: 200
   backend: wasm

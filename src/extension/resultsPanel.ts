@@ -475,6 +475,7 @@ export async function resultsTestHook(op: string, configUri: vscode.Uri, arg?: u
         problems: p.snapshot().problems,
         phase: p.snapshot().phase,
         planExperiments: p.snapshot().plan?.experiments.length,
+        hostPoints: p.snapshot().series.reduce((n, c) => n + c.tokens.length, 0),
         title: p.panel.title,
       };
     case 'postRaw':

@@ -229,7 +229,6 @@ export class Sweep {
     const flopsOf = (e: ExperimentSpec) => e.flopsPerParamPerToken * e.params * e.tokens;
     const since = this.lock ? Date.parse(this.lock.startedAt) : NaN;
     let doneSince = 0;
-    let remainingAll = 0;
     let remainingSel = 0;
     for (const e of plan.experiments) {
       const s = this.status(e.id);
@@ -243,16 +242,14 @@ export class Sweep {
       const entry = this.manifest?.experiments[e.id];
       const started = entry?.startedAt ? Date.parse(entry.startedAt) : NaN;
       if (done > 0 && Number.isFinite(since) && Number.isFinite(started) && started >= since - 1000) doneSince += done;
-      if (s !== 'completed' && s !== 'failed') {
-        remainingAll += total - done;
-        if (budgetIndex === undefined || e.budgetIndex === budgetIndex) remainingSel += total - done;
+      if (s !== 'completed' && s !== 'failed' && (budgetIndex === undefined || e.budgetIndex === budgetIndex)) {
+        remainingSel += total - done;
       }
     }
     if (remainingSel <= 0) return 0;
     const elapsed = (now - since) / 1000;
     if (doneSince > 0 && elapsed > 1) return remainingSel / (doneSince / elapsed);
     if (plan.totalFlops > 0 && plan.estimatedSeconds > 0) return (plan.estimatedSeconds * remainingSel) / plan.totalFlops;
-    void remainingAll;
     return undefined;
   }
 

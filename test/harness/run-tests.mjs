@@ -423,6 +423,8 @@ async function main() {
         '--disable-component-update',
         '--disable-sync',
         '--disable-dev-shm-usage',
+        '--disable-crash-reporter',
+        '--disable-breakpad',
       ],
     });
     if (finishing) return;

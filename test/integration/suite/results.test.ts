@@ -25,6 +25,7 @@ interface PanelState {
   phase: string;
   planExperiments?: number;
   title: string;
+  hostPoints: number;
 }
 
 const NAME = 'results-tiny';
@@ -130,15 +131,19 @@ describe('results panel', function () {
     const line = { ...curve[POINTS], step: POINTS + 1, tokens: 1e9, evalLoss: 2.5 };
     const t0 = Date.now();
     fs.appendFileSync(path.join(runDir, 'experiments', firstId, 'metrics.jsonl'), JSON.stringify(line) + '\n');
+    let last: PanelState | undefined;
     const seen = await waitFor(
       'the appended point in the loss chart',
       async () => {
-        const r = (await state(config)).rendered.loss;
+        last = await state(config);
+        const r = last.rendered.loss;
         return r && r.rawPoints === before + 1 ? r : undefined;
       },
       10_000,
       20,
-    );
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; host model holds ${last?.hostPoints} points (before: ${before}), webview drew ${last?.rendered.loss?.rawPoints}`);
+    });
     const elapsed = seen.at - t0;
     assert.ok(elapsed <= 1000, `drawn ${elapsed} ms after the append`);
   });
