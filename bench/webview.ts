@@ -69,8 +69,14 @@ function benchSnapshot(experiments: number): ToWebview {
   };
 }
 
-/** In-page generator: real-time (wall-clock driven) metrics for every experiment, posted as `append`. */
-const GENERATOR = `function ({ exps, P, fill }) {
+/**
+ * The metrics source, in a Web Worker: real-time (wall-clock driven) points for every experiment,
+ * posted as `append` messages. A worker keeps the generation off the webview's thread, as in VS Code
+ * where the host process produces the messages; the page hands each one to the webview as a
+ * `message` event (what VS Code's postMessage delivers).
+ */
+const WORKER = `self.onmessage = function (msg) {
+  var exps = msg.data.exps, P = msg.data.P, fill = msg.data.fill;
   var E = exps.length;
   var counts = new Array(E).fill(0);
   var start = performance.now();
@@ -103,10 +109,21 @@ const GENERATOR = `function ({ exps, P, fill }) {
       if (replace) chunk.replace = true;
       series.push(chunk);
     }
-    if (series.length) window.postMessage({ type: 'append', series: series }, '*');
-    window.__benchPoints = counts.reduce(function (s, c) { return s + c; }, 0);
+    var points = counts.reduce(function (s, c) { return s + c; }, 0);
+    self.postMessage({ points: points, message: series.length ? { type: 'append', series: series } : null });
   }
-  window.__benchTimer = window.setInterval(tick, 50);
+  setInterval(tick, 50);
+};`;
+
+/** Page side: starts the worker and dispatches its messages to the webview. */
+const START_WORKER = `function (args) {
+  var w = new Worker('/bench-worker.js');
+  w.onmessage = function (e) {
+    window.__benchPoints = e.data.points;
+    if (e.data.message) window.dispatchEvent(new MessageEvent('message', { data: e.data.message }));
+  };
+  w.postMessage(args);
+  window.__benchWorker = w;
 }`;
 
 interface Sample {
@@ -129,7 +146,7 @@ async function stream(p: WebviewPage, a: Args, seconds: number, fill: number, la
   const plan = (snap as Extract<ToWebview, { type: 'snapshot' }>).snapshot.plan!;
   const exps = plan.experiments.map((e) => ({ id: e.id, N: e.params, D: e.tokens }));
   // plain JS source (not a function's toString): tsx would inject helpers the page lacks
-  await p.page.evaluate(`(${GENERATOR})(${JSON.stringify({ exps, P: a.points, fill })})`);
+  await p.page.evaluate(`(${START_WORKER})(${JSON.stringify({ exps, P: a.points, fill })})`);
   const samples: Sample[] = [];
   const t0 = Date.now();
   let last = await counters(p);
@@ -164,7 +181,7 @@ async function stream(p: WebviewPage, a: Args, seconds: number, fill: number, la
       );
     }
   }
-  await p.page.evaluate('clearInterval(window.__benchTimer)');
+  await p.page.evaluate('window.__benchWorker.terminate()');
   return samples;
 }
 
@@ -219,7 +236,7 @@ async function main(): Promise<number> {
   const seconds = a.minutes * 60;
   console.log(`webview bench: ${a.experiments} experiments × ${a.points} points, ${seconds}s decimated (fill ${a.fillSeconds}s, then steady) + ${a.referenceSeconds}s reference without decimation`);
 
-  const p = await openWebviewPage({ state: lossState() });
+  const p = await openWebviewPage({ state: lossState(), workerSource: WORKER });
   let dec: Sample[];
   try {
     dec = await stream(p, a, seconds, a.fillSeconds, 'decimated');
@@ -229,7 +246,7 @@ async function main(): Promise<number> {
     await p.close();
   }
 
-  const ref = await openWebviewPage({ state: lossState() });
+  const ref = await openWebviewPage({ state: lossState(), workerSource: WORKER });
   await ref.page.evaluate('globalThis.__flopsfitBench = { noDecimation: true }');
   let refSamples: Sample[];
   try {

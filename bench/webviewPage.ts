@@ -117,7 +117,17 @@ export interface WebviewPage {
   close(): Promise<void>;
 }
 
-export async function openWebviewPage(opts: { theme?: ThemeName; state?: unknown; width?: number; height?: number; query?: string } = {}): Promise<WebviewPage> {
+export async function openWebviewPage(
+  opts: {
+    theme?: ThemeName;
+    state?: unknown;
+    width?: number;
+    height?: number;
+    query?: string;
+    /** benchmark only: a worker script served at /bench-worker.js (the page CSP then adds worker-src 'self') */
+    workerSource?: string;
+  } = {},
+): Promise<WebviewPage> {
   const webviewJs = path.join(root, 'dist/webview.js');
   if (!fs.existsSync(webviewJs)) throw new Error('dist/webview.js missing: run `npm run build` first');
   const nonce = crypto.randomBytes(16).toString('base64');
@@ -139,7 +149,7 @@ export async function openWebviewPage(opts: { theme?: ThemeName; state?: unknown
       };
     };
   })();`;
-  const csp = `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'`;
+  const csp = `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'${opts.workerSource ? "; worker-src 'self'" : ''}`;
   const html = `<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <link rel="stylesheet" id="theme" href="/theme-${opts.theme ?? 'dark'}.css"><link rel="stylesheet" href="/media/results.css">
@@ -149,6 +159,7 @@ export async function openWebviewPage(opts: { theme?: ThemeName; state?: unknown
   const files: Record<string, () => [string, Buffer | string]> = {
     '/': () => ['text/html', html],
     '/fake-api.js': () => ['text/javascript', fakeApi],
+    '/bench-worker.js': () => ['text/javascript', opts.workerSource ?? ''],
     '/theme-dark.css': () => ['text/css', themeCss('dark')],
     '/theme-light.css': () => ['text/css', themeCss('light')],
     '/dist/webview.js': () => ['text/javascript', fs.readFileSync(webviewJs)],

@@ -16,7 +16,7 @@ export const DEMO_CONFIG_TEXT = `# FlopsFit demo sweep: written by \`flopsfit de
 #
 # The data is a synthetic Markov source (64 tokens, 4 successors each) whose entropy rate, the loss
 # floor E, is known exactly. Its transition table needs some width to represent (dModel 4 cannot,
-# 16 nearly can) and some data to learn, so losses depend on both N and D: four compute budgets,
+# 12 nearly can) and some data to learn, so losses depend on both N and D: three compute budgets,
 # four model widths each, a tiny two-layer transformer on the CPU (wasm, one process per core).
 name: demo
 description: Built-in demo - IsoFLOP sweep on the synthetic source (known irreducible loss).
@@ -27,13 +27,14 @@ model:
   contextLength: 32
   size: { param: dModel, min: 4, max: 64, multiple: 4 }
 data: { source: synthetic, vocabSize: 64, branching: 4, seed: 0 }
-budgets: [1.0e9, 3.0e9, 1.0e10, 3.0e10]
+budgets: [2.0e9, 1.0e10, 3.0e10]
 planning:
   sizesPerBudget: 4
-  # this source is learnt best by small models trained long: centre the grids on ~60 tokens/param
+  # this source is learnt best by small models trained long: centre the grids on ~60 tokens/param,
+  # wide enough that the smallest budget includes a width-limited model (dModel 4)
   priorTokensPerParam: 60
-  sizeSpread: 20
-  tokensPerParam: { min: 1, max: 700 }
+  sizeSpread: 40
+  tokensPerParam: { min: 1, max: 1400 }
 training:
   batchSize: 32
   learningRate: 0.01

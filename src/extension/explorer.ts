@@ -207,6 +207,9 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
           // progress lives on the budget rows and the view's description: refreshing this row would
           // refresh its whole subtree on every status change
           item.description = `running · ${plan.experiments.length} runs`;
+        } else if (state === 'idle' && plan.experiments.length === 0 && s.config?.model.family === 'command' && !vscode.workspace.isTrusted) {
+          item.description = 'trust the workspace to count the trainer\'s model sizes';
+          tip.appendMarkdown('Planning a command trainer runs its `countParams` command, which FlopsFit does only in a trusted workspace.\n\n');
         } else if (state === 'idle') {
           item.description = `${plan.experiments.length} runs · ${formatFlops(plan.totalFlops)} FLOPs · ~${formatDuration(plan.estimatedSeconds)}`;
         } else {

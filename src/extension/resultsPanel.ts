@@ -242,16 +242,28 @@ export class ResultsPanel extends Disposable {
     this.watchRunDir(runDir);
   }
 
+  /** true once the run directory has its own (recursive) watcher */
+  private dedicatedWatcher = false;
+
   private watchRunDir(runDir: string): void {
-    const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(runDir));
-    // inside a workspace folder the pattern rides on the folder's watcher, which also sees the
-    // run directory being created later; outside, watch the directory itself
-    const rel = folder ? path.relative(folder.uri.fsPath, runDir).split(path.sep).join('/') : '';
-    const pattern = folder
-      ? new vscode.RelativePattern(folder, `${rel ? `${rel}/` : ''}**/*.{json,jsonl}`)
-      : new vscode.RelativePattern(vscode.Uri.file(runDir), '**/*.{json,jsonl}');
-    const w = vscode.workspace.createFileSystemWatcher(pattern);
+    this.disposeWatchers();
     const on = (uri: vscode.Uri) => this.fileEvent(uri.fsPath);
+    let pattern: vscode.RelativePattern;
+    if (fs.existsSync(runDir)) {
+      // a watcher of the run directory itself (reliable for files written by other processes)
+      pattern = new vscode.RelativePattern(vscode.Uri.file(runDir), '**/*.{json,jsonl}');
+      this.dedicatedWatcher = true;
+    } else {
+      // not created yet: follow it through the workspace folder's watcher (or its parent folder),
+      // and switch to a dedicated watcher at its first event
+      const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(runDir));
+      const rel = folder ? path.relative(folder.uri.fsPath, runDir).split(path.sep).join('/') : '';
+      pattern = folder
+        ? new vscode.RelativePattern(folder, `${rel ? `${rel}/` : ''}**/*.{json,jsonl}`)
+        : new vscode.RelativePattern(vscode.Uri.file(path.dirname(runDir)), `${path.basename(runDir)}/**/*.{json,jsonl}`);
+      this.dedicatedWatcher = false;
+    }
+    const w = vscode.workspace.createFileSystemWatcher(pattern);
     this.watchers.push(w, w.onDidChange(on), w.onDidCreate(on), w.onDidDelete(on));
   }
 
@@ -260,6 +272,7 @@ export class ResultsPanel extends Disposable {
   }
 
   private fileEvent(fsPath: string): void {
+    if (!this.dedicatedWatcher && this.resolved.runDir && fs.existsSync(this.resolved.runDir)) this.watchRunDir(this.resolved.runDir);
     this.pendingPaths.add(fsPath);
     this.pendingTimer ??= setTimeout(() => this.flushFileEvents(), WATCH_DEBOUNCE_MS);
   }

@@ -139,6 +139,18 @@ export class SweepStore extends Disposable {
         void this.rescan();
       }),
     );
+    // a command trainer's sizes are counted only in a trusted workspace: re-plan those once trusted
+    this._register(
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        for (const sw of this.sweeps.values()) {
+          if (sw.config?.model.family !== 'command') continue;
+          sw.setPlan(undefined);
+          sw.planError = undefined;
+          this.planning.delete(sw.id);
+          this._onDidChange.fire({ sweep: sw, structure: true });
+        }
+      }),
+    );
     // belt and braces: a flopsfit task that starts or ends re-reads its sweep's run state
     this._register(vscode.tasks.onDidStartTaskProcess((e) => this.noteTask(e.execution.task)));
     this._register(vscode.tasks.onDidEndTaskProcess((e) => this.noteTask(e.execution.task)));

@@ -65,7 +65,7 @@ export async function run(args: string[]): Promise<number> {
   const entropy = syntheticEntropyRate({ vocabSize: data.vocabSize, branching: data.branching, seed: data.seed });
   process.stdout.write(
     `flopsfit demo: ${prep.plan.experiments.length} experiments, ${prep.plan.budgets.length} budgets, synthetic source (vocabulary ${data.vocabSize}, branching ${data.branching}) ` +
-      `with entropy rate ${entropy.toFixed(4)} nats/token; estimated ${fmtDuration(prep.plan.estimatedSeconds)}\n`,
+      `with entropy rate ${entropy.toFixed(4)} nats/token (the loss floor E the fit should find)\n`,
   );
   const outcome = await executeSweep(prep, { parallel });
   const elapsed = (Date.now() - t0) / 1000;

@@ -286,35 +286,108 @@ export interface MultiStartOptions extends LbfgsOptions {
   keepOptima?: number;
 }
 
-/** Runs L-BFGS from every start (rows of `starts`, 5 values each) and keeps the best. */
-export function multiStartFit(data: ParametricData, starts: Float64Array, opts: MultiStartOptions = {}): MultiStartResult {
+const REASONS: readonly LbfgsReason[] = ['gradient', 'ftol', 'maxiter', 'maxeval', 'linesearch', 'nonfinite'];
+
+/**
+ * The outcome of L-BFGS from each start, in start order, as flat typed arrays (so that it can be
+ * computed in chunks on worker threads and concatenated without changing a bit).
+ */
+export interface StartRuns {
+  count: number;
+  /** final points, 5 per start */
+  x: Float64Array;
+  f: Float64Array;
+  /** 1 if converged */
+  converged: Uint8Array;
+  /** index into the LbfgsReason list */
+  reason: Uint8Array;
+  iterations: Int32Array;
+  evaluations: Int32Array;
+}
+
+/** Runs L-BFGS from every start (rows of `starts`, 5 values each), recording each outcome. */
+export function runStarts(data: ParametricData, starts: Float64Array, opts: MultiStartOptions = {}): StartRuns {
   const fg = makeHuberObjective(data, opts.delta ?? HUBER_DELTA);
   const solver = new Lbfgs(5, opts);
-  const x = new Float64Array(5);
   const count = starts.length / 5;
-  const keep = opts.keepOptima ?? 0;
+  const out: StartRuns = {
+    count,
+    x: new Float64Array(count * 5),
+    f: new Float64Array(count),
+    converged: new Uint8Array(count),
+    reason: new Uint8Array(count),
+    iterations: new Int32Array(count),
+    evaluations: new Int32Array(count),
+  };
+  for (let s = 0; s < count; s++) {
+    const x = out.x.subarray(s * 5, s * 5 + 5);
+    x.set(starts.subarray(s * 5, s * 5 + 5));
+    const r = solver.minimize(fg, x);
+    out.f[s] = r.f;
+    out.converged[s] = r.converged ? 1 : 0;
+    out.reason[s] = REASONS.indexOf(r.reason);
+    out.iterations[s] = r.iterations;
+    out.evaluations[s] = r.evaluations;
+  }
+  return out;
+}
+
+/** Concatenates the runs of consecutive chunks of one start list, in order. */
+export function concatStartRuns(parts: readonly StartRuns[]): StartRuns {
+  const count = parts.reduce((k, p) => k + p.count, 0);
+  const out: StartRuns = {
+    count,
+    x: new Float64Array(count * 5),
+    f: new Float64Array(count),
+    converged: new Uint8Array(count),
+    reason: new Uint8Array(count),
+    iterations: new Int32Array(count),
+    evaluations: new Int32Array(count),
+  };
+  let k = 0;
+  for (const p of parts) {
+    out.x.set(p.x, k * 5);
+    out.f.set(p.f, k);
+    out.converged.set(p.converged, k);
+    out.reason.set(p.reason, k);
+    out.iterations.set(p.iterations, k);
+    out.evaluations.set(p.evaluations, k);
+    k += p.count;
+  }
+  return out;
+}
+
+/**
+ * Keeps the best start (strictly better wins; ties keep the earliest start, the same rule as a
+ * Python `<` loop) and the `keepOptima` best distinct optima, visiting the starts in order.
+ */
+export function reduceStarts(runs: StartRuns, keepOptima = 0): MultiStartResult {
   let bestF = Infinity;
   let best: StartResult | undefined;
   let convergedStarts = 0;
   let totalIterations = 0;
   let totalEvaluations = 0;
   const optima: StartResult[] = [];
-  for (let s = 0; s < count; s++) {
-    for (let i = 0; i < 5; i++) x[i] = starts[s * 5 + i];
-    const r = solver.minimize(fg, x);
+  for (let s = 0; s < runs.count; s++) {
+    const x = runs.x.subarray(s * 5, s * 5 + 5);
+    const r = { f: runs.f[s], converged: runs.converged[s] === 1, reason: REASONS[runs.reason[s]], iterations: runs.iterations[s] };
     totalIterations += r.iterations;
-    totalEvaluations += r.evaluations;
+    totalEvaluations += runs.evaluations[s];
     if (r.converged) convergedStarts++;
     if (!Number.isFinite(r.f) || !allFinite(x)) continue;
-    // Strictly better wins; ties keep the earliest start (same rule as a Python `<` loop).
     if (r.f < bestF) {
       bestF = r.f;
       best = { x: Float64Array.from(x), f: r.f, converged: r.converged, reason: r.reason, iterations: r.iterations };
     }
-    if (keep > 0) considerOptimum(optima, x, r, keep);
+    if (keepOptima > 0) considerOptimum(optima, x, r, keepOptima);
   }
   if (!best) throw new Error('every start of the parametric fit diverged');
-  return { best, starts: count, convergedStarts, totalIterations, totalEvaluations, optima };
+  return { best, starts: runs.count, convergedStarts, totalIterations, totalEvaluations, optima };
+}
+
+/** Runs L-BFGS from every start (rows of `starts`, 5 values each) and keeps the best. */
+export function multiStartFit(data: ParametricData, starts: Float64Array, opts: MultiStartOptions = {}): MultiStartResult {
+  return reduceStarts(runStarts(data, starts, opts), opts.keepOptima ?? 0);
 }
 
 function allFinite(x: Float64Array): boolean {
@@ -384,9 +457,13 @@ export interface PolishedFit extends MultiStartResult {
 
 /** Multi-start (scipy-default stopping) followed by a tight polish of the best start. */
 export function fitParametricData(data: ParametricData, starts: Float64Array, opts: MultiStartOptions = {}): PolishedFit {
-  const ms = multiStartFit(data, starts, opts);
+  return polishBest(data, multiStartFit(data, starts, opts), opts.delta);
+}
+
+/** The tight polish of a multi-start's winner (the second half of fitParametricData). */
+export function polishBest(data: ParametricData, ms: MultiStartResult, delta = HUBER_DELTA): PolishedFit {
   const x = Float64Array.from(ms.best.x);
-  const r = new Lbfgs(5, POLISH_OPTIONS).minimize(makeHuberObjective(data, opts.delta ?? HUBER_DELTA), x);
+  const r = new Lbfgs(5, POLISH_OPTIONS).minimize(makeHuberObjective(data, delta), x);
   if (Number.isFinite(r.f) && r.f <= ms.best.f && allFinite(x)) return { ...ms, x, f: r.f };
   return { ...ms, x: Float64Array.from(ms.best.x), f: ms.best.f };
 }
