@@ -10,8 +10,11 @@
  * warm starts, and both polish their winners the same way; the script prints both times, the
  * ratio, and both optima.
  *
+ * The TypeScript side runs twice: on one thread, then on a worker_threads pool (--workers, default
+ * the cores node may use); both must give bit-identical results.
+ *
  * Options: --resamples <n> (default 1000), --starts <n> (default 4500, a prefix of the grid),
- * --python <path> (default /usr/bin/python3), --no-scipy.
+ * --python <path> (default /usr/bin/python3), --workers <n>, --no-scipy.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -19,8 +22,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fitParametricResample, runParametric } from '../src/core/fit/fit';
 import { readPointsFile } from '../src/core/fit/io';
+import { FitPool, defaultWorkers, fitParametricDataParallel, fitParametricResamplesParallel } from '../src/core/fit/parallel';
 import { besirogluGrid, fitParametricData, paramsFromVector } from '../src/core/fit/parametric';
 import { Rng } from '../src/core/fit/rng';
+import { wasmObjectiveAvailable } from '../src/core/fit/wasmObjective';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,6 +36,9 @@ const RESAMPLES = Number(arg('resamples', '1000'));
 const STARTS = Number(arg('starts', '4500'));
 const PYTHON = arg('python', '/usr/bin/python3');
 const SCIPY = !process.argv.includes('--no-scipy');
+const WORKERS = Number(arg('workers', String(defaultWorkers())));
+
+async function main(): Promise<void> {
 
 const root = path.resolve(__dirname, '..');
 const { points } = readPointsFile(path.join(root, 'test', 'fixtures', 'chinchilla.csv'));
@@ -82,6 +90,28 @@ for (const idx of resamples) {
 }
 const tsBootSec = (performance.now() - t) / 1000;
 const tsBootCpu = cpu() - c;
+
+// ---- TypeScript on worker threads: the same work, must give bit-identical results -----------
+const pool = new FitPool(WORKERS);
+const threads = pool.threads;
+await fitParametricDataParallel(pool, state0.data, grid.subarray(0, 50 * 5)); // start + warm the workers
+t = performance.now();
+c = cpu();
+const pfull = await fitParametricDataParallel(pool, state0.data, grid, { keepOptima: 5 });
+const parFit = (performance.now() - t) / 1000;
+const parFitCpu = cpu() - c;
+t = performance.now();
+c = cpu();
+const pboot = await fitParametricResamplesParallel(pool, state, resamples);
+const parBoot = (performance.now() - t) / 1000;
+const parBootCpu = cpu() - c;
+await pool.close();
+const sameBits = (x: ArrayLike<number>, y: ArrayLike<number>) => x.length === y.length && Array.from(x).every((v, i) => Object.is(v, y[i]));
+const parFitSame =
+  pfull.f === full.f && sameBits(pfull.x, full.x) && pfull.best.f === full.best.f && sameBits(pfull.optima.map((o) => o.f), full.optima.map((o) => o.f)) && pfull.totalEvaluations === full.totalEvaluations;
+const pOk = pboot.filter((p) => p !== undefined);
+const parBootSame =
+  pOk.length === tsBoot.length && pOk.every((p, i) => Object.is(p.alpha, tsBoot[i].alpha) && Object.is(p.beta, tsBoot[i].beta) && Object.is(p.E, tsBoot[i].E) && Object.is(p.a, tsBoot[i].a));
 
 // ---- scipy -----------------------------------------------------------------------------------
 interface ScipyOut {
@@ -142,19 +172,31 @@ const pct = (v: number[], q: number) => {
 console.log(`flopsfit bench:fit — ${points.length} Chinchilla points, ${STARTS} starts, ${RESAMPLES} bootstrap resamples`);
 console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'} ×${os.cpus().length}, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 if (sp) console.log(`scipy ${sp.scipy}, numpy ${sp.numpy} (${PYTHON})`);
+console.log(`objective kernel: ${wasmObjectiveAvailable() ? 'WebAssembly SIMD' : 'TypeScript (no WebAssembly SIMD)'}; worker pool: ${threads} thread(s) on ${os.cpus().length} core(s)`);
 console.log('');
-console.log('                                  wall time (s)                     CPU time (s)');
-console.log('                            TypeScript    scipy   ratio    TypeScript    scipy   ratio');
+console.log('                                          wall time (s)                     CPU time (s)');
+console.log('                                    TypeScript    scipy   ratio    TypeScript    scipy   ratio');
 const ratio = (a: number, b?: number) => (b !== undefined ? (b / a).toFixed(1) + '×' : '-');
 const num = (v?: number) => (v !== undefined ? v.toFixed(3) : '-');
 const row = (label: string, a: number, b: number | undefined, ac: number, bc: number | undefined) =>
   console.log(
-    `${label.padEnd(28)}${num(a).padStart(10)}${num(b).padStart(9)}${ratio(a, b).padStart(8)}${num(ac).padStart(14)}${num(bc).padStart(9)}${ratio(ac, bc).padStart(8)}`,
+    `${label.padEnd(36)}${num(a).padStart(10)}${num(b).padStart(9)}${ratio(a, b).padStart(8)}${num(ac).padStart(14)}${num(bc).padStart(9)}${ratio(ac, bc).padStart(8)}`,
   );
-row(`${STARTS}-start fit + polish`, tsFit, sp?.fitSeconds, tsFitCpu, sp?.fitCpuSeconds);
-row(`${RESAMPLES}-resample bootstrap`, tsBootSec, sp?.bootstrapSeconds, tsBootCpu, sp?.bootstrapCpuSeconds);
-row('total', tsFit + tsBootSec, sp ? sp.fitSeconds + sp.bootstrapSeconds : undefined, tsFitCpu + tsBootCpu, sp ? sp.fitCpuSeconds + sp.bootstrapCpuSeconds : undefined);
-console.log('(CPU time is the fairer figure on a shared machine; both sides are single-threaded.)');
+const spFit = sp?.fitSeconds;
+const spBoot = sp?.bootstrapSeconds;
+const spTot = sp ? sp.fitSeconds + sp.bootstrapSeconds : undefined;
+const spFitC = sp?.fitCpuSeconds;
+const spBootC = sp?.bootstrapCpuSeconds;
+const spTotC = sp ? sp.fitCpuSeconds + sp.bootstrapCpuSeconds : undefined;
+row(`${STARTS}-start fit + polish, 1 thread`, tsFit, spFit, tsFitCpu, spFitC);
+row(`${RESAMPLES}-resample bootstrap, 1 thread`, tsBootSec, spBoot, tsBootCpu, spBootC);
+row('total, 1 thread', tsFit + tsBootSec, spTot, tsFitCpu + tsBootCpu, spTotC);
+row(`${STARTS}-start fit + polish, ${threads} workers`, parFit, spFit, parFitCpu, spFitC);
+row(`${RESAMPLES}-resample bootstrap, ${threads} workers`, parBoot, spBoot, parBootCpu, spBootC);
+row(`total, ${threads} workers`, parFit + parBoot, spTot, parFitCpu + parBootCpu, spTotC);
+console.log('(scipy runs single-threaded, as its reference script is written. Wall time is the speed a user sees;');
+console.log(' CPU time (all threads of the process) is steadier on a shared machine.)');
+console.log(`worker results identical bit for bit to 1 thread: fit ${parFitSame ? 'yes' : 'NO'}, bootstrap ${parBootSame ? 'yes' : 'NO'}`);
 console.log('');
 console.log('optimum             objective          E          A          B      alpha       beta          a');
 const opt = (label: string, obj: number, p: ReturnType<typeof named>) =>
@@ -185,3 +227,9 @@ if (sp) {
   if (tsFailed === 0 && sp.bootstrap.failed === 0) console.log(`resamples whose optima agree (|Δα|, |Δβ| < 1e-4): ${same}/${RESAMPLES}`);
 }
 if (scipyError) console.log(`\nscipy reference did not run: ${scipyError}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

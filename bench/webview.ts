@@ -2,7 +2,7 @@
  * Results-webview benchmark: loads the built bundle (dist/webview.js) in headless chromium with a
  * fake VS Code webview API (bench/webviewPage.ts) and streams 100 experiments × 10 000 metrics
  * points into the live loss chart, in real time, through the same zod-checked `append` messages
- * the host sends. Prints chart updates per second (target ≥ 10) and JS heap over time, and the
+ * the host sends (produced in a Web Worker, as the host produces them in another process). Prints chart updates per second (target ≥ 10) and JS heap over time, and the
  * same stream without decimation as the reference, measured in the same run.
  *
  *   npm run bench:webview                      # 60 s decimated run + 20 s reference
@@ -145,7 +145,7 @@ async function stream(p: WebviewPage, a: Args, seconds: number, fill: number, la
   await p.send(snap);
   const plan = (snap as Extract<ToWebview, { type: 'snapshot' }>).snapshot.plan!;
   const exps = plan.experiments.map((e) => ({ id: e.id, N: e.params, D: e.tokens }));
-  // plain JS source (not a function's toString): tsx would inject helpers the page lacks
+  // plain JS source, not a function's toString(): tsx would inject helpers the page lacks
   await p.page.evaluate(`(${START_WORKER})(${JSON.stringify({ exps, P: a.points, fill })})`);
   const samples: Sample[] = [];
   const t0 = Date.now();

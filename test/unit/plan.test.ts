@@ -6,7 +6,7 @@ import { parseSweepConfig, type SweepConfig } from '../../src/core/config';
 import { Plan } from '../../src/core/contracts';
 import { countTransformerParams } from '../../src/core/model/transformer';
 import { createCommandParamCounter, lastNumber } from '../../src/core/plan/commandCounter';
-import { buildPlan, budgetValues, candidateValues, canonicalJson, planSemanticDiagnostics, resolveRunDir, sanitizeName, validateSweepText } from '../../src/core/plan';
+import { buildPlan, budgetValues, candidateValues, canonicalJson, experimentWork, planSemanticDiagnostics, resolveRunDir, sanitizeName, validateSweepText } from '../../src/core/plan';
 
 const BASE = `name: unit
 budgets: [1e12, 3e12, 1e13]
@@ -346,7 +346,11 @@ describe('plan: output, run directory, data checks, estimates', () => {
     fs.writeFileSync(path.join(runDir, 'result.json'), JSON.stringify(result));
     const measured = buildPlan(cfg(BASE + 'run: {parallel: 1}\n'), { configPath: path.join(ws, 'x.sweep.yaml'), workspaceRoot: ws });
     assert.match(measured.throughputSource, /measured: median of 1 finished run/);
-    assert.ok(Math.abs(measured.estimatedSeconds - measured.totalFlops / 6e9) < 1e-6 * measured.estimatedSeconds);
+    // measured rates already include per-step costs; the estimate counts executed FLOPs
+    // (6·N_total + attention per token), not just k·N·D
+    const work = measured.experiments.reduce((s, e) => s + experimentWork(e), 0);
+    assert.ok(work > measured.totalFlops);
+    assert.ok(Math.abs(measured.estimatedSeconds - work / 6e9) < 1e-6 * measured.estimatedSeconds);
   });
 
   it('plans a command model through an injected parameter counter', () => {

@@ -11,6 +11,7 @@
  * Pure TypeScript.
  */
 import { Lbfgs, type LbfgsOptions, type LbfgsReason } from './lbfgs';
+import { makeWasmHuberObjective } from './wasmObjective';
 
 export const HUBER_DELTA = 1e-3;
 
@@ -104,6 +105,15 @@ export function fastLog13(s: number): number {
  * branch-free as c·(|r| − c/2) with c = min(|r|, δ), which is exact in both regimes.
  */
 export function makeHuberObjective(data: ParametricData, delta = HUBER_DELTA): (x: Float64Array, g: Float64Array) => number {
+  const ts = makeHuberObjectiveTs(data, delta);
+  return makeWasmHuberObjective(data.logN, data.logD, data.logL, data.weight, delta, ts) ?? ts;
+}
+
+/**
+ * The scalar TypeScript kernel: used where WebAssembly SIMD is unavailable (or disabled with
+ * FLOPSFIT_FIT_WASM=0) and for evaluations at wild iterates, which the WebAssembly kernel hands back.
+ */
+export function makeHuberObjectiveTs(data: ParametricData, delta = HUBER_DELTA): (x: Float64Array, g: Float64Array) => number {
   const { logN, logD, logL, weight } = data;
   const n = logN.length;
   if (weight) {

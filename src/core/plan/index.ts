@@ -19,12 +19,12 @@ import { diagnosticAt, type ConfigDiagnostic, type Severity } from '../config/di
 import { locate, readSource, type SourceDocument } from '../config/source';
 import { canonicalJson, ID_LENGTH } from './ids';
 import { formatNumber as fmt, probeSizes, selectSizes, sizeMultiple, tokensFor, type ParamCounter, type SizeCandidate } from './grid';
-import { builtinThroughput, defaultParallel, estimateSeconds, measuredThroughput, type ThroughputEstimate } from './throughput';
+import { builtinThroughput, defaultParallel, experimentSeconds, measuredThroughput, wallSeconds, type ThroughputEstimate } from './throughput';
 
 export type { ParamCounter } from './grid';
 export { candidateValues, selectSizes, probeSizes } from './grid';
 export { stableId, canonicalJson } from './ids';
-export { builtinThroughput, measuredThroughput, estimateSeconds, BUILTIN_THROUGHPUT } from './throughput';
+export { builtinThroughput, measuredThroughput, estimateSeconds, experimentWork, BUILTIN_THROUGHPUT } from './throughput';
 
 export interface BuildPlanOptions {
   /** absolute path of the config file (relative paths in it resolve against the workspace root) */
@@ -308,17 +308,15 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
   // totals and the time estimate
   let totalFlops = 0;
   let totalTokens = 0;
-  const flops: number[] = [];
   for (const e of experiments) {
-    const f = k * e.params * e.tokens;
-    flops.push(f);
-    totalFlops += f;
+    totalFlops += k * e.params * e.tokens;
     totalTokens += e.tokens;
   }
   const tp = throughputFor(config, runDir, opts);
   const parallel = config.run.parallel ?? defaultParallel(tp.gpu);
-  const estimatedSeconds = estimateSeconds(flops, tp.flopsPerSecond, parallel);
-  const estimatedSecondsRange: [number, number] = [estimateSeconds(flops, tp.range[1], parallel), estimateSeconds(flops, tp.range[0], parallel)];
+  const at = (fps: number) => wallSeconds(experiments.map((e) => experimentSeconds(e, tp, fps)), parallel);
+  const estimatedSeconds = at(tp.flopsPerSecond);
+  const estimatedSecondsRange: [number, number] = [at(tp.range[1]), at(tp.range[0])];
 
   return {
     version: 1,

@@ -7,29 +7,67 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { RUN_FILES, RunResult, type Backend } from '../contracts';
+import { ExperimentSpec, RUN_FILES, RunResult, type Backend } from '../contracts';
+import { countTransformerParams } from '../model/transformer';
 
 export interface ThroughputEstimate {
-  /** plan FLOPs per second of ONE experiment process */
+  /** executed FLOPs (see experimentWork) per second of ONE experiment process */
   flopsPerSecond: number;
   /** plausible [low, high] of the same */
   range: [number, number];
   source: string;
   /** whether the backend trains on a GPU (one experiment at a time by default) */
   gpu: boolean;
+  /** fixed cost per optimizer step (kernel launches, data), seconds; 0 for measured figures */
+  stepOverheadSeconds?: number;
+  /** fixed cost per experiment (process start, model build, first step), seconds */
+  startupSeconds?: number;
 }
 
 /**
- * Built-in per-process figures. wasm: measured 1.7–5.0 GFLOP/s of 6·N_nonemb·D on a 2-core
- * EPYC (d64/L2 … d256/L4, engine-bench.md); cpu: 0.13–0.25; GPU paths were not measured here, so
- * their ranges are wide.
+ * FLOPs an experiment actually executes. For the built-in transformer that is more than the
+ * plan's k·N·D: every parameter (embeddings and the output head too) costs 6 FLOPs per token, plus
+ * the attention term 6·L·T·d per token — at the small widths a CPU sweep uses, these dominate.
+ * For a command trainer only k·N·D is known.
  */
-export const BUILTIN_THROUGHPUT: Record<Exclude<Backend, 'auto'>, { point: number; range: [number, number]; gpu: boolean }> = {
-  wasm: { point: 2.5e9, range: [1.5e9, 5e9], gpu: false },
-  cpu: { point: 0.18e9, range: [0.1e9, 0.25e9], gpu: false },
-  tensorflow: { point: 15e9, range: [5e9, 40e9], gpu: false },
-  webgpu: { point: 50e9, range: [1e9, 1000e9], gpu: true },
-  'tensorflow-gpu': { point: 500e9, range: [50e9, 5000e9], gpu: true },
+export function experimentWork(spec: Pick<ExperimentSpec, 'model' | 'tokens' | 'params' | 'flopsPerParamPerToken'>): number {
+  if (spec.model.family === 'transformer') {
+    const c = countTransformerParams(spec.model);
+    return spec.tokens * (6 * c.total + c.attentionFlopsPerToken);
+  }
+  return spec.flopsPerParamPerToken * spec.params * spec.tokens;
+}
+
+/** Optimizer steps of an experiment (command trainers: unknown, counted as one). */
+export function experimentSteps(spec: Pick<ExperimentSpec, 'model' | 'tokens' | 'training'>): number {
+  if (spec.model.family !== 'transformer') return 1;
+  return Math.ceil(spec.tokens / (spec.training.batchSize * spec.model.contextLength));
+}
+
+/** Seconds one experiment process needs at the given throughput. */
+export function experimentSeconds(
+  spec: Pick<ExperimentSpec, 'model' | 'tokens' | 'params' | 'flopsPerParamPerToken' | 'training'>,
+  tp: Pick<ThroughputEstimate, 'stepOverheadSeconds' | 'startupSeconds'>,
+  flopsPerSecond: number,
+): number {
+  return experimentWork(spec) / flopsPerSecond + experimentSteps(spec) * (tp.stepOverheadSeconds ?? 0) + (tp.startupSeconds ?? 0);
+}
+
+/**
+ * Built-in per-process figures in executed FLOP/s (6·N_total + attention per token). wasm:
+ * measured 2.6–5.4 GFLOP/s on a 2-core EPYC (d64/L2 … d256/L4, engine-bench) and about 3.9 on a
+ * loaded Xeon (bench/README.md); cpu: 0.18–0.26; GPU paths were not measured here, so their ranges
+ * are wide. The per-step overhead covers the ~100 kernel launches of a step.
+ */
+export const BUILTIN_THROUGHPUT: Record<
+  Exclude<Backend, 'auto'>,
+  { point: number; range: [number, number]; gpu: boolean; stepOverheadSeconds: number; startupSeconds: number }
+> = {
+  wasm: { point: 3e9, range: [1.5e9, 5.5e9], gpu: false, stepOverheadSeconds: 0.03, startupSeconds: 1 },
+  cpu: { point: 0.2e9, range: [0.1e9, 0.26e9], gpu: false, stepOverheadSeconds: 0.1, startupSeconds: 1 },
+  tensorflow: { point: 15e9, range: [5e9, 40e9], gpu: false, stepOverheadSeconds: 0.01, startupSeconds: 2 },
+  webgpu: { point: 50e9, range: [1e9, 1000e9], gpu: true, stepOverheadSeconds: 0.02, startupSeconds: 5 },
+  'tensorflow-gpu': { point: 500e9, range: [50e9, 5000e9], gpu: true, stepOverheadSeconds: 0.005, startupSeconds: 5 },
 };
 
 export function builtinThroughput(backend: Backend): ThroughputEstimate {
@@ -41,6 +79,8 @@ export function builtinThroughput(backend: Backend): ThroughputEstimate {
     range: [...b.range],
     source: `built-in estimate for ${key}${backend === 'auto' ? ' (backend auto)' : ''}: ${fmtG(b.range[0])}–${fmtG(b.range[1])} GFLOP/s per process`,
     gpu: b.gpu,
+    stepOverheadSeconds: b.stepOverheadSeconds,
+    startupSeconds: b.startupSeconds,
   };
 }
 
@@ -65,7 +105,15 @@ export function measuredThroughput(runDir: string, maxFiles = 500): ThroughputEs
       const raw = JSON.parse(fs.readFileSync(path.join(dir, name, RUN_FILES.result), 'utf8'));
       const r = RunResult.safeParse(raw);
       if (!r.success || r.data.status !== 'completed' || r.data.elapsedSeconds <= 0 || r.data.flops <= 0) continue;
-      rates.push(r.data.flops / r.data.elapsedSeconds);
+      // the same units as the estimate: executed FLOPs of the spec the run trained
+      let work = r.data.flops;
+      try {
+        const spec = ExperimentSpec.safeParse(JSON.parse(fs.readFileSync(path.join(dir, name, RUN_FILES.spec), 'utf8')));
+        if (spec.success) work = experimentWork({ ...spec.data, tokens: r.data.tokens || spec.data.tokens });
+      } catch {
+        // no spec beside the result: fall back to k·N·D
+      }
+      rates.push(work / r.data.elapsedSeconds);
       if (/gpu/i.test(r.data.backend)) gpu = true;
     } catch {
       // a missing or half-written result: not a measurement
@@ -100,14 +148,20 @@ const PARALLEL_EFFICIENCY = 0.88;
  */
 export function estimateSeconds(flops: number[], flopsPerSecond: number, parallel: number): number {
   if (!flops.length || !(flopsPerSecond > 0)) return 0;
+  return wallSeconds(flops.map((f) => f / flopsPerSecond), parallel);
+}
+
+/** Wall time of experiments taking `seconds` each with `parallel` processes. */
+export function wallSeconds(seconds: number[], parallel: number): number {
+  if (!seconds.length) return 0;
   const p = Math.max(1, Math.floor(parallel));
   const eff = p === 1 ? 1 : PARALLEL_EFFICIENCY;
   let total = 0;
   let longest = 0;
-  for (const f of flops) {
-    total += f;
-    longest = Math.max(longest, f);
+  for (const s of seconds) {
+    total += s;
+    longest = Math.max(longest, s);
   }
-  const t = Math.max(total / (flopsPerSecond * p * eff), longest / flopsPerSecond);
+  const t = Math.max(total / (p * eff), longest);
   return Number.isFinite(t) ? t : Number.MAX_VALUE;
 }

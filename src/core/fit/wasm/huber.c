@@ -24,20 +24,20 @@ __attribute__((export_name("heap"))) unsigned char *heap(void) { return &__heap_
 static inline V vexp(V x) {
   V k = wasm_f64x2_nearest(wasm_f64x2_mul(x, SPLAT(1.4426950408889634)));
   V r = wasm_f64x2_sub(wasm_f64x2_sub(x, wasm_f64x2_mul(k, SPLAT(6.93147180369123816490e-01))), wasm_f64x2_mul(k, SPLAT(1.90821492927058770002e-10)));
-  V p = SPLAT(1.0 / 6227020800.0);
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), SPLAT(1.0 / 479001600.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), SPLAT(1.0 / 39916800.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), SPLAT(1.0 / 3628800.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), SPLAT(1.0 / 362880.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), SPLAT(1.0 / 40320.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), SPLAT(1.0 / 5040.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), SPLAT(1.0 / 720.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), SPLAT(1.0 / 120.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), SPLAT(1.0 / 24.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), SPLAT(1.0 / 6.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), SPLAT(0.5));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), SPLAT(1.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, r), SPLAT(1.0));
+  // Estrin's scheme (short dependency chains): Σ_{j=0}^{13} c_j r^j, c_j = 1/j!.
+  V r2 = wasm_f64x2_mul(r, r);
+  V r4 = wasm_f64x2_mul(r2, r2);
+  V r8 = wasm_f64x2_mul(r4, r4);
+#define PAIR(c0, c1) wasm_f64x2_add(SPLAT(c0), wasm_f64x2_mul(r, SPLAT(c1)))
+  V q0 = PAIR(1.0, 1.0), q1 = PAIR(1.0 / 2, 1.0 / 6), q2 = PAIR(1.0 / 24, 1.0 / 120), q3 = PAIR(1.0 / 720, 1.0 / 5040);
+  V q4 = PAIR(1.0 / 40320, 1.0 / 362880), q5 = PAIR(1.0 / 3628800, 1.0 / 39916800), q6 = PAIR(1.0 / 479001600, 1.0 / 6227020800.0);
+#undef PAIR
+  V s0 = wasm_f64x2_add(q0, wasm_f64x2_mul(r2, q1));
+  V s1 = wasm_f64x2_add(q2, wasm_f64x2_mul(r2, q3));
+  V s2 = wasm_f64x2_add(q4, wasm_f64x2_mul(r2, q5));
+  V t0 = wasm_f64x2_add(s0, wasm_f64x2_mul(r4, s1));
+  V t1 = wasm_f64x2_add(s2, wasm_f64x2_mul(r4, q6));
+  V p = wasm_f64x2_add(t0, wasm_f64x2_mul(r8, t1));
   // 2^k: k + 1023 ∈ [13, 1067], as an i64 in the exponent field.
   V ki = wasm_i64x2_extend_low_i32x4(wasm_i32x4_trunc_sat_f64x2_zero(k));
   V two = wasm_i64x2_shl(wasm_i64x2_add(ki, wasm_i64x2_splat(1023)), 52);
@@ -57,17 +57,18 @@ static inline V vlog(V s) {
   E = wasm_f64x2_add(E, wasm_v128_and(big, SPLAT(1.0)));
   V u = wasm_f64x2_div(wasm_f64x2_sub(m, SPLAT(1.0)), wasm_f64x2_add(m, SPLAT(1.0)));
   V w = wasm_f64x2_mul(u, u);
-  V p = SPLAT(1.0 / 21.0);
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, w), SPLAT(1.0 / 19.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, w), SPLAT(1.0 / 17.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, w), SPLAT(1.0 / 15.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, w), SPLAT(1.0 / 13.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, w), SPLAT(1.0 / 11.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, w), SPLAT(1.0 / 9.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, w), SPLAT(1.0 / 7.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, w), SPLAT(1.0 / 5.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, w), SPLAT(1.0 / 3.0));
-  p = wasm_f64x2_add(wasm_f64x2_mul(p, w), SPLAT(1.0));
+  // Estrin's scheme: Σ_{j=0}^{10} w^j/(2j+1).
+  V w2 = wasm_f64x2_mul(w, w);
+  V w4 = wasm_f64x2_mul(w2, w2);
+  V w8 = wasm_f64x2_mul(w4, w4);
+#define PAIR(c0, c1) wasm_f64x2_add(SPLAT(c0), wasm_f64x2_mul(w, SPLAT(c1)))
+  V q0 = PAIR(1.0, 1.0 / 3), q1 = PAIR(1.0 / 5, 1.0 / 7), q2 = PAIR(1.0 / 9, 1.0 / 11), q3 = PAIR(1.0 / 13, 1.0 / 15), q4 = PAIR(1.0 / 17, 1.0 / 19);
+#undef PAIR
+  V s0 = wasm_f64x2_add(q0, wasm_f64x2_mul(w2, q1));
+  V s1 = wasm_f64x2_add(q2, wasm_f64x2_mul(w2, q3));
+  V t0 = wasm_f64x2_add(s0, wasm_f64x2_mul(w4, s1));
+  V t1 = wasm_f64x2_add(q4, wasm_f64x2_mul(w2, SPLAT(1.0 / 21)));
+  V p = wasm_f64x2_add(t0, wasm_f64x2_mul(w8, t1));
   V lnm = wasm_f64x2_mul(wasm_f64x2_add(u, u), p);
   return wasm_f64x2_add(wasm_f64x2_add(wasm_f64x2_mul(E, SPLAT(6.93147180369123816490e-01)), lnm), wasm_f64x2_mul(E, SPLAT(1.90821492927058770002e-10)));
 }
