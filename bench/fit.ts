@@ -79,6 +79,7 @@ for (let s = 0; s < RESAMPLES; s++) {
   for (let j = 0; j < n; j++) idx[j] = rng.int(n);
   resamples.push(idx);
 }
+for (const idx of resamples.slice(0, 3)) fitParametricResample(state, idx); // JIT warm-up of this path too
 t = performance.now();
 c = cpu();
 const tsBoot: { alpha: number; beta: number; E: number; a: number }[] = [];
@@ -94,7 +95,9 @@ const tsBootCpu = cpu() - c;
 // ---- TypeScript on worker threads: the same work, must give bit-identical results -----------
 const pool = new FitPool(WORKERS);
 const threads = pool.threads;
-await fitParametricDataParallel(pool, state0.data, grid.subarray(0, 50 * 5)); // start + warm the workers
+// Start the workers and warm up each one's JIT on both kinds of work, as for the single thread.
+await fitParametricDataParallel(pool, state0.data, grid.subarray(0, 50 * 2 * threads * 5), {}, 50);
+await fitParametricResamplesParallel(pool, state, resamples.slice(0, 3 * threads), 3);
 t = performance.now();
 c = cpu();
 const pfull = await fitParametricDataParallel(pool, state0.data, grid, { keepOptima: 5 });

@@ -1,6 +1,7 @@
 // Bundles the three targets with esbuild:
 //   dist/extension.js  extension host (node, `vscode` external)
 //   dist/flopsfit.js   the `flopsfit` process: CLI, runner and trainer (node)
+//   dist/fitWorker.js  worker_threads entry of the parallel scaling-law fit (node)
 //   dist/webview.js    the results panel (browser)
 // Flags: --production (minify, no source maps), --watch.
 import * as esbuild from 'esbuild';
@@ -45,6 +46,16 @@ const targets = [
     mainFields: ['module', 'main'],
     external: optionalNative,
     banner: { js: '#!/usr/bin/env node' },
+  },
+  {
+    // worker_threads entry of the parallel fit (src/core/fit/parallel.ts loads it from beside the bundle)
+    ...common,
+    entryPoints: { fitWorker: 'src/core/fit/parallelWorker.ts' },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    mainFields: ['module', 'main'],
   },
   {
     ...common,

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Manifest, RunResult } from '../../src/core/contracts';
 import { readResults } from '../../src/core/manifest';
 import { runSweep, SweepRunner, type RunSweepOptions } from '../../src/engine/runner';
-import { fakePlan, fakeSpec, standardExperiments, tempDir } from './runnerHelpers';
+import { FAKE_ENGINE, engineSpec, fakePlan, fakeSpec, standardExperiments, tempDir } from './runnerHelpers';
 
 function manifestOf(runDir: string): Manifest {
   return Manifest.parse(JSON.parse(fs.readFileSync(path.join(runDir, 'manifest.json'), 'utf8')));
@@ -208,5 +208,43 @@ describe('runner', function () {
 
   it('--resume without a manifest is an error', async () => {
     await assert.rejects(runSweep(opts(runDir, { plan: fakePlan(runDir, standardExperiments()), resume: true })), /nothing to resume/);
+  });
+
+  it('runs built-in transformer experiments as `train <spec> --out <dir>` children and reads their result.json', async () => {
+    const specs = [engineSpec(1, 0), engineSpec(2, 1), engineSpec(3, 2), engineSpec(4, 3)];
+    const out = await runSweep(opts(runDir, { plan: fakePlan(runDir, specs), script: FAKE_ENGINE }));
+    assert.equal(out.exitCode, 1);
+    const m = manifestOf(runDir);
+    const [ok, nan, noResult, crash] = specs.map((s) => m.experiments[s.id]);
+    assert.equal(ok.status, 'completed');
+    assert.equal(ok.backend, 'fake');
+    assert.equal(ok.finalLoss, 1 + specs[0].params / 1e6);
+    assert.equal(nan.status, 'failed');
+    assert.equal(nan.reason, 'non-finite loss at step 3');
+    assert.equal(noResult.status, 'failed');
+    assert.match(noResult.reason!, /exited 0 but wrote no valid result\.json/);
+    assert.equal(crash.status, 'failed');
+    assert.match(crash.reason!, /exit code 7/);
+    assert.match(crash.reason!, /Segmentation fault \(simulated\)/);
+    assert.deepEqual(readResults(path.join(runDir, 'results.jsonl')).rows.map((r) => r.id), [specs[0].id]);
+  });
+
+  it('stops built-in experiments with SIGTERM and resumes them with --resume from their checkpoint', async () => {
+    const specs = [engineSpec(1, 0), engineSpec(2, 0)];
+    const plan = fakePlan(runDir, specs);
+    const runner = new SweepRunner(opts(runDir, { plan, script: FAKE_ENGINE }));
+    const pending = runner.run();
+    await new Promise((r) => setTimeout(r, 150));
+    runner.stop();
+    assert.equal((await pending).exitCode, 130);
+    const m = manifestOf(runDir);
+    for (const s of specs) assert.equal(m.experiments[s.id].status, 'stopped', `${s.id}: ${m.experiments[s.id].reason}`);
+    const out = await runSweep(opts(runDir, { plan, script: FAKE_ENGINE }));
+    assert.equal(out.exitCode, 0);
+    for (const s of specs) {
+      const log = fs.readFileSync(path.join(runDir, 'experiments', s.id, 'log.txt'), 'utf8');
+      assert.match(log, /=== attempt 2 .* --resume/);
+      assert.match(log, /from step [1-9]/);
+    }
   });
 });

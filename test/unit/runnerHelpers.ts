@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { ExperimentSpec, Plan } from '../../src/core/contracts';
 
 export const FAKE_TRAINER = path.resolve(__dirname, '../fixtures/runner/fake-trainer.mjs');
+export const FAKE_ENGINE = path.resolve(__dirname, '../fixtures/runner/fake-engine.mjs');
 
 export function tempDir(prefix = 'flopsfit-runner-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -77,4 +78,14 @@ export function standardExperiments(extraArgs: string[] = []): ExperimentSpec[] 
     fakeSpec(3, 1e8, 16, extraArgs),
     fakeSpec(4, 1e8, 8, extraArgs),
   ];
+}
+
+/** A built-in transformer experiment; with FAKE_ENGINE as the runner's script, its seed picks the behaviour. */
+export function engineSpec(i: number, seed: number): ExperimentSpec {
+  const base = fakeSpec(i, 1e8, 8 + 8 * i, [], seed);
+  return {
+    ...base,
+    id: `eng${i}-seed${seed}`,
+    model: { family: 'transformer', dModel: base.sizeValue, nLayers: 2, nHeads: 2, contextLength: 16, vocabSize: 16, mlpRatio: 4, tiedEmbeddings: false },
+  };
 }

@@ -125,8 +125,10 @@ export class Lbfgs {
       for (let i = 0; i < n; i++) d[i] = -g[i];
       let gamma = 1;
       if (stored > 0) {
+        // (ring-buffer indices without %, an integer division per use)
         for (let k = stored - 1; k >= 0; k--) {
-          const j = (head + k) % m;
+          let j = head + k;
+          if (j >= m) j -= m;
           const off = j * n;
           let sd = 0;
           for (let i = 0; i < n; i++) sd += S[off + i] * d[i];
@@ -134,7 +136,9 @@ export class Lbfgs {
           alpha[j] = a;
           for (let i = 0; i < n; i++) d[i] -= a * Y[off + i];
         }
-        const last = ((head + stored - 1) % m) * n;
+        let lastSlot = head + stored - 1;
+        if (lastSlot >= m) lastSlot -= m;
+        const last = lastSlot * n;
         let sy = 0;
         let yy = 0;
         for (let i = 0; i < n; i++) {
@@ -144,7 +148,8 @@ export class Lbfgs {
         gamma = sy / yy;
         for (let i = 0; i < n; i++) d[i] *= gamma;
         for (let k = 0; k < stored; k++) {
-          const j = (head + k) % m;
+          let j = head + k;
+          if (j >= m) j -= m;
           const off = j * n;
           let yd = 0;
           for (let i = 0; i < n; i++) yd += Y[off + i] * d[i];
@@ -197,7 +202,11 @@ export class Lbfgs {
       // Store the correction pair if the curvature condition holds.
       let sy = 0;
       let yy = 0;
-      const slot = stored < m ? (head + stored) % m : head;
+      let slot = head;
+      if (stored < m) {
+        slot = head + stored;
+        if (slot >= m) slot -= m;
+      }
       const off = slot * n;
       for (let i = 0; i < n; i++) {
         const s = x[i] - xPrev[i];
@@ -210,7 +219,7 @@ export class Lbfgs {
       if (sy > 2.220446049250313e-16 * yy) {
         rho[slot] = 1 / sy;
         if (stored < m) stored++;
-        else head = (head + 1) % m;
+        else if (++head === m) head = 0;
       }
       gmax = maxAbs(g, n);
       if (gmax <= this.gtol) {
