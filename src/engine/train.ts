@@ -17,6 +17,7 @@ import { type ExperimentSpec, ExperimentSpec as ExperimentSpecSchema, type Metri
 import { writeJsonAtomicSync } from '../core/atomic';
 import { countTransformerParams } from '../core/model/transformer';
 import { type BackendInfo, initBackend, tf } from './backend';
+import { experimentSmokeStep } from './backends/modelSmoke';
 import { type CheckpointState, checkpointExists, loadCheckpoint, type NamedArray, removeCheckpoint, saveCheckpoint } from './checkpoint';
 import { DataError, type ExperimentData, openExperimentData } from './data';
 import { TransformerModel } from './model';
@@ -228,7 +229,7 @@ export async function trainExperiment(specIn: ExperimentSpec, runDir: string, op
     }
     data = openExperimentData(spec, plan.sequences, resumeFrom?.state.data);
     for (const n of data.notes) log(n);
-    backend = await initBackend(spec.training.backend, log);
+    backend = await initBackend(spec.training.backend, log, { smokeStep: experimentSmokeStep(spec) });
     model = buildModel(spec);
     opt = new AdamW(model.vars, model.layout.map((p) => p.decay), spec.training);
     const pending = { lossSum: 0, steps: 0, tokens: 0, seconds: 0 };

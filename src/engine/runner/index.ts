@@ -118,13 +118,27 @@ function shortId(id: string): string {
 // ---------------------------------------------------------------------------------------------
 // Processes
 
+/** Whether `backend: auto` will probably train on a GPU here (then experiments run one at a time). */
 function gpuLikely(): boolean {
+  const hasModule = (m: string) => {
+    try {
+      require.resolve(m);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (process.platform === 'win32' || process.platform === 'darwin') return hasModule('@tensorflow/tfjs-node-gpu') || hasModule('webgpu');
+  const nvidia = fs.existsSync('/dev/nvidiactl');
+  if (nvidia && hasModule('@tensorflow/tfjs-node-gpu')) return true;
+  // WebGPU through Dawn: a hardware render node (auto never picks a software adapter)
+  if (!hasModule('webgpu')) return false;
+  if (nvidia) return true;
   try {
-    require.resolve('@tensorflow/tfjs-node-gpu');
+    return fs.readdirSync('/dev/dri').some((n) => n.startsWith('renderD'));
   } catch {
     return false;
   }
-  return process.platform === 'win32' || fs.existsSync('/dev/nvidiactl');
 }
 
 /** One per CPU core for the CPU backends (wasm/cpu are single-threaded); one for GPUs, tfjs-node and user commands. */
