@@ -21,6 +21,33 @@
 import type { TransformerModelSpec } from '../core/contracts';
 import { Rng } from '../core/data/synthetic';
 import { tf } from './backend';
+import { fusedAttentionUnavailable, fusedCausalAttention } from './kernels/attention';
+
+/**
+ * How the causal attention is computed. 'fused': one custom op whose kernels run in our own wasm
+ * SIMD module (src/engine/kernels/); 'tfjs': plain tfjs ops (batched matmuls + softmax).
+ * 'auto' (the default) = 'fused' on the wasm and cpu backends when the kernel is available, else
+ * 'tfjs'. Environment override: FLOPSFIT_ATTENTION=fused|tfjs|auto.
+ */
+export type AttentionImpl = 'auto' | 'fused' | 'tfjs';
+
+export function attentionFromEnv(env: NodeJS.ProcessEnv = process.env): AttentionImpl {
+  const v = (env.FLOPSFIT_ATTENTION ?? 'auto').trim().toLowerCase();
+  if (v === 'auto' || v === 'fused' || v === 'tfjs' || v === '') return (v || 'auto') as AttentionImpl;
+  throw new Error(`FLOPSFIT_ATTENTION must be fused, tfjs or auto, not '${env.FLOPSFIT_ATTENTION}'`);
+}
+
+/** The attention implementation `impl` resolves to for a head size on the current backend. */
+export function resolveAttention(impl: AttentionImpl, headDim: number): 'fused' | 'tfjs' {
+  if (impl === 'tfjs') return 'tfjs';
+  const why = fusedAttentionUnavailable(headDim);
+  if (impl === 'fused') {
+    if (why) throw new Error(`fused attention requested but unavailable: ${why}`);
+    return 'fused';
+  }
+  const backend = tf.getBackend();
+  return !why && (backend === 'wasm' || backend === 'cpu') ? 'fused' : 'tfjs';
+}
 
 export interface ParamInfo {
   name: string;
@@ -142,6 +169,8 @@ export class TransformerModel {
   readonly vars: tf.Variable[];
   private readonly byName = new Map<string, tf.Variable>();
   private masks = new Map<number, tf.Tensor2D>();
+  /** Attention implementation (see AttentionImpl); both give the same losses to float rounding. */
+  attention: AttentionImpl = attentionFromEnv();
 
   constructor(
     readonly spec: TransformerModelSpec,
@@ -190,18 +219,22 @@ export class TransformerModel {
     let x = embed(oneHotFloat(flatIds, V), this.p('wte') as tf.Tensor2D);
     const pos = T === this.spec.contextLength ? this.p('wpe') : tf.slice(this.p('wpe'), [0, 0], [T, d]);
     x = tf.reshape(tf.add(tf.reshape(x, [B, T, d]), pos), [B * T, d]);
-    const mask = this.mask(T);
+    const impl = resolveAttention(this.attention, dh);
     const scale = 1 / Math.sqrt(dh);
     for (let l = 0; l < nLayers; l++) {
       const pre = `h${l}.`;
       const h = layerNorm(x, this.p(pre + 'ln1.g'), this.p(pre + 'ln1.b'));
       const qkv = linear(h, this.p(pre + 'attn.qkv.w') as tf.Tensor2D, this.p(pre + 'attn.qkv.b') as tf.Tensor1D);
-      const [q, k, v] = tf.split(qkv, 3, 1);
-      // Batched [B, H, T, ·] matmuls: the remaining slow part on wasm (see bench/README.md for
-      // the block-diagonal 2-D formulation that was tried and measured slower).
-      const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]);
-      const att = tf.softmax(tf.add(tf.matMul(heads(tf.mul(q, scale)), heads(k), false, true), mask));
-      const y = tf.reshape(tf.transpose(tf.matMul(att, heads(v)), [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
+      let y: tf.Tensor2D;
+      if (impl === 'fused') y = fusedCausalAttention(qkv, B, T, H);
+      else {
+        const [q, k, v] = tf.split(qkv, 3, 1);
+        // Batched [B, H, T, ·] matmuls: the slow part on wasm (see bench/README.md for the
+        // block-diagonal 2-D formulation that was tried and measured slower).
+        const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]);
+        const att = tf.softmax(tf.add(tf.matMul(heads(tf.mul(q, scale)), heads(k), false, true), this.mask(T)));
+        y = tf.reshape(tf.transpose(tf.matMul(att, heads(v)), [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
+      }
       x = tf.add(x, linear(y, this.p(pre + 'attn.proj.w') as tf.Tensor2D, this.p(pre + 'attn.proj.b') as tf.Tensor1D));
       const h2 = layerNorm(x, this.p(pre + 'ln2.g'), this.p(pre + 'ln2.b'));
       const f = gelu(linear(h2, this.p(pre + 'mlp.fc.w') as tf.Tensor2D, this.p(pre + 'mlp.fc.b') as tf.Tensor1D));

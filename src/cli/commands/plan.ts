@@ -1,5 +1,8 @@
 /**
- * `flopsfit plan <config> [--json]` — validate a sweep config and print its IsoFLOP plan.
+ * `flopsfit plan <config> [--json] [--calibrate]` — validate a sweep config and print its IsoFLOP
+ * plan. `--calibrate` first times a few training steps on the config's backend
+ * (src/engine/calibrate.ts, imported lazily: without the flag, plan never loads tfjs) and writes
+ * `<runDir>/calibration.json`, which the plan's time estimate then uses.
  *
  * Exit codes: 0 valid (warnings allowed), 1 invalid config (located `file:line:col: error: …`
  * lines on stderr), 2 usage error.
@@ -7,6 +10,8 @@
 import * as path from 'node:path';
 import { loadSweepConfig, formatDiagnostic, type ConfigDiagnostic } from '../../core/config';
 import { buildPlan, createCommandParamCounter, formatPlanTable, planSemanticDiagnostics, resolveConfigPath } from '../../core/plan';
+import type { SweepConfig } from '../../core/config/schema';
+import type { Plan } from '../../core/contracts';
 import { CliError, numberOption, parseArgs } from '../util';
 
 export const summary = 'validate a sweep config and print its IsoFLOP plan';
@@ -22,7 +27,12 @@ Options:
                          above the config holding .vscode or .git, else the config's folder)
   --max-rows <n>         experiments listed in the table (default: all)
   --no-count             do not run a command model's countParams (plans nothing for it)
-  --throughput <flops/s> plan FLOPs per second of one experiment, for the time estimate
+  --throughput <flops/s> executed FLOPs per second of one experiment, for the time estimate
+  --calibrate            first time a few training steps of the plan's smallest and largest
+                         models on the config's backend (about 20 s), write
+                         <runDir>/calibration.json, and estimate from it (built-in transformer;
+                         a command trainer's speed comes from its finished runs)
+  --calibrate-seconds <s> time box of --calibrate (default 20)
   -h, --help             this help
 
 Exit code 0 when the config is valid (warnings allowed), 1 when it is not.`;
@@ -32,12 +42,14 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  const parsed = parseArgs(args, { flags: ['json', 'no-count'], values: ['workspace', 'max-rows', 'throughput'] });
+  const parsed = parseArgs(args, { flags: ['json', 'no-count', 'calibrate'], values: ['workspace', 'max-rows', 'throughput', 'calibrate-seconds'] });
   if (parsed.positionals.length !== 1) throw new CliError(`expected one config file\n\n${HELP}`, 2);
   const shown = parsed.positionals[0];
   const file = path.resolve(shown);
   const maxRows = numberOption(parsed, 'max-rows', { integer: true, min: 0 });
   const throughput = numberOption(parsed, 'throughput', { min: 0 });
+  const calibrateSeconds = numberOption(parsed, 'calibrate-seconds', { min: 1 });
+  if (calibrateSeconds !== undefined && !parsed.flags.calibrate) throw new CliError('--calibrate-seconds needs --calibrate', 2);
   const workspaceRoot = parsed.values.workspace ? path.resolve(parsed.values.workspace) : undefined;
 
   const loaded = loadSweepConfig(file);
@@ -55,16 +67,65 @@ export async function run(args: string[]): Promise<number> {
     config.model.family === 'command' && !parsed.flags['no-count']
       ? createCommandParamCounter(config.model, resolveConfigPath(config.model.cwd ?? '.', file, workspaceRoot))
       : undefined;
-  const plan = buildPlan(config, {
+  const planOptions = {
     configPath: file,
     workspaceRoot,
     countParams,
     throughput: throughput ? { flopsPerSecond: throughput, source: `--throughput ${throughput}` } : undefined,
-  });
+  };
+  let plan = buildPlan(config, planOptions);
+  let calibrationFailed = false;
+  if (parsed.flags.calibrate) {
+    const calibrated = await runCalibration(config, plan, calibrateSeconds);
+    calibrationFailed = calibrated === false;
+    if (calibrated) {
+      plan = buildPlan(config, planOptions);
+      if (throughput) note('--throughput takes precedence over the calibration for this estimate');
+      else if (!plan.throughputSource.startsWith('calibrated')) note(`the finished runs in ${plan.runDir} give the estimate (they outrank the calibration)`);
+    }
+  }
   const semantic = planSemanticDiagnostics(plan, loaded.source ?? (loaded.text !== undefined ? { text: loaded.text, fileName: file } : undefined));
   report([...loaded.diagnostics, ...semantic]);
   if (parsed.flags.json) process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
   else process.stdout.write(formatPlanTable(plan, { maxRows, warnings: false }));
-  if (semantic.some((d) => d.severity === 'error')) return 1;
+  if (semantic.some((d) => d.severity === 'error') || calibrationFailed) return 1;
   return 0;
+}
+
+function note(line: string): void {
+  process.stderr.write(`flopsfit: ${line}\n`);
+}
+
+/**
+ * Runs `--calibrate`: true when calibration.json was written, undefined when there is nothing to
+ * calibrate (said on stderr), false when the calibration failed (said on stderr).
+ */
+async function runCalibration(config: SweepConfig, plan: Plan, timeBoxSeconds: number | undefined): Promise<boolean | undefined> {
+  if (config.model.family !== 'transformer') {
+    note(
+      `--calibrate: a command trainer cannot be calibrated by flopsfit; its throughput comes from the runs already finished in ${plan.runDir} (until one finishes, the estimate is a wide built-in guess)`,
+    );
+    return undefined;
+  }
+  if (!plan.experiments.length) {
+    note('--calibrate: the plan has no experiments, nothing to calibrate');
+    return undefined;
+  }
+  note(`calibrating on ${config.training.backend} (at most ${timeBoxSeconds ?? 20} s)…`);
+  try {
+    const { calibrate } = await import('../../engine/calibrate');
+    const { calibration, file } = await calibrate(plan.experiments, plan.runDir, {
+      backend: config.training.backend,
+      timeBoxSeconds,
+      log: (line) => process.stderr.write(`  ${line}\n`),
+    });
+    note(
+      `calibrated ${calibration.backend} (${calibration.device}): ${(calibration.flopsPerSecond / 1e9).toPrecision(3)} GFLOP/s per process, ` +
+        `${(calibration.stepOverheadSeconds * 1000).toPrecision(2)} ms per step, in ${(calibration.elapsedSeconds ?? 0).toFixed(1)} s → ${file}`,
+    );
+    return true;
+  } catch (err) {
+    note(`calibration failed: ${err instanceof Error ? err.message : String(err)}`);
+    return false;
+  }
 }

@@ -19,12 +19,14 @@ import { diagnosticAt, type ConfigDiagnostic, type Severity } from '../config/di
 import { locate, readSource, type SourceDocument } from '../config/source';
 import { canonicalJson, ID_LENGTH } from './ids';
 import { formatNumber as fmt, probeSizes, selectSizes, sizeMultiple, tokensFor, type ParamCounter, type SizeCandidate } from './grid';
-import { builtinThroughput, defaultParallel, experimentSeconds, measuredThroughput, wallSeconds, type ThroughputEstimate } from './throughput';
+import { builtinThroughput, calibratedThroughput, defaultParallel, experimentSeconds, measuredThroughput, wallSeconds, type ThroughputEstimate } from './throughput';
+import { readCalibration } from './calibration';
 
 export type { ParamCounter } from './grid';
 export { candidateValues, selectSizes, probeSizes } from './grid';
 export { stableId, canonicalJson } from './ids';
-export { builtinThroughput, measuredThroughput, estimateSeconds, experimentWork, BUILTIN_THROUGHPUT } from './throughput';
+export { builtinThroughput, calibratedThroughput, measuredThroughput, estimateSeconds, experimentWork, experimentSteps, BUILTIN_THROUGHPUT } from './throughput';
+export { Calibration, CalibrationSample, CALIBRATION_FILE, fitCalibration, readCalibration, calibrationMatches } from './calibration';
 
 export interface BuildPlanOptions {
   /** absolute path of the config file (relative paths in it resolve against the workspace root) */
@@ -343,6 +345,9 @@ function throughputFor(config: SweepConfig, runDir: string, opts: BuildPlanOptio
   if (!opts.noFileSystem) {
     const measured = measuredThroughput(runDir);
     if (measured) return { ...measured, gpu: measured.gpu || builtin.gpu };
+    // a command trainer has no built-in calibration; a file for one would be hand-made: use it too
+    const cal = readCalibration(runDir, config.training.backend);
+    if (cal.ok) return calibratedThroughput(cal.calibration);
   }
   if (config.model.family === 'command') {
     return { ...builtin, range: [builtin.range[0] / 10, builtin.range[1] * 100], source: `${builtin.source} (a command trainer's speed is unknown until one experiment finishes)` };

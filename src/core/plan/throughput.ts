@@ -1,14 +1,16 @@
 /**
  * Wall-time estimates. Throughput is counted in "plan FLOPs" per second (k·N·D per second, the
  * same units as RunResult.flops / elapsedSeconds), so that measured runs and the built-in figures
- * compare directly. Sources, most trusted first: an injected calibration, the runs already
- * finished in the run directory, built-in figures per backend (shared/engine-bench.md).
+ * compare directly. Sources, most trusted first: an injected figure, the runs already finished in
+ * the run directory, `<runDir>/calibration.json` (flopsfit plan --calibrate, see calibration.ts),
+ * built-in figures per backend (shared/engine-bench.md).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ExperimentSpec, RUN_FILES, RunResult, type Backend } from '../contracts';
 import { countTransformerParams } from '../model/transformer';
+import { CALIBRATION_SPREAD, calibrationSource, type Calibration } from './calibration';
 
 export interface ThroughputEstimate {
   /** executed FLOPs (see experimentWork) per second of ONE experiment process */
@@ -80,6 +82,23 @@ export function builtinThroughput(backend: Backend): ThroughputEstimate {
     source: `built-in estimate for ${key}${backend === 'auto' ? ' (backend auto)' : ''}: ${fmtG(b.range[0])}–${fmtG(b.range[1])} GFLOP/s per process`,
     gpu: b.gpu,
     stepOverheadSeconds: b.stepOverheadSeconds,
+    startupSeconds: b.startupSeconds,
+  };
+}
+
+/**
+ * The estimate of a calibration (see calibration.ts): its rate ±25 %, its per-step overhead, and
+ * the built-in start-up cost of the backend it ran on (a calibration does not time process start).
+ */
+export function calibratedThroughput(cal: Pick<Calibration, 'backend' | 'device' | 'measuredAt' | 'flopsPerSecond' | 'stepOverheadSeconds'>): ThroughputEstimate {
+  const b = BUILTIN_THROUGHPUT[cal.backend];
+  const f = cal.flopsPerSecond;
+  return {
+    flopsPerSecond: f,
+    range: [f * (1 - CALIBRATION_SPREAD), f * (1 + CALIBRATION_SPREAD)],
+    source: `${calibrationSource(cal)}: ${fmtG(f)} GFLOP/s per process, ${(cal.stepOverheadSeconds * 1000).toPrecision(2)} ms per step`,
+    gpu: b.gpu,
+    stepOverheadSeconds: cal.stepOverheadSeconds,
     startupSeconds: b.startupSeconds,
   };
 }

@@ -1,0 +1,212 @@
+/*
+ * Fused causal multi-head self-attention, forward and backward, for the FlopsFit engine's wasm/cpu
+ * path. Compiled to WebAssembly with SIMD (scripts/build-kernels.sh); no libc, no allocation: the
+ * caller (src/engine/kernels/attention.ts) lays out every buffer in this module's linear memory.
+ *
+ * Layouts (row-major float32):
+ *   qkv   [B*T, 3*H*dh]  row (b,t) = [ q(h0) .. q(hH-1) | k(h0) .. | v(h0) .. ], each dh wide
+ *                        (exactly the output of the model's fused qkv projection)
+ *   y     [B*T, H*dh]    row (b,t) = [ y(h0) .. y(hH-1) ]  (the input of the output projection)
+ *   stats [B*H*T*2]      per query row: the softmax row max m and 1/sum(exp(s - m)), saved by the
+ *                        forward pass so the backward pass can recompute P without a second sum
+ *   dqkv  [B*T, 3*H*dh]  gradient w.r.t. qkv
+ * s_ij = scale * q_i.k_j for j <= i (causal), P = softmax_j(s), y_i = sum_j P_ij v_j.
+ * The kernels need dh % 4 == 0 (the caller falls back to plain tfjs ops otherwise).
+ */
+#include <wasm_simd128.h>
+
+typedef v128_t f4;
+
+#define MAXV 64 /* dh <= 256 */
+
+static inline f4 splat(float x) { return wasm_f32x4_splat(x); }
+static inline f4 ld(const float *p) { return wasm_v128_load(p); }
+static inline void st(float *p, f4 v) { wasm_v128_store(p, v); }
+static inline f4 add(f4 a, f4 b) { return wasm_f32x4_add(a, b); }
+static inline f4 sub(f4 a, f4 b) { return wasm_f32x4_sub(a, b); }
+static inline f4 mul(f4 a, f4 b) { return wasm_f32x4_mul(a, b); }
+static inline float hsum(f4 v) {
+  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) +
+         wasm_f32x4_extract_lane(v, 3);
+}
+
+/* exp(x) for x <= 0 (softmax arguments after subtracting the row max); 0 below -87.
+ * Cephes-style: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial, 2^n through the exponent bits.
+ * Max relative error about 2 ulp. */
+static inline f4 vexp(f4 x) {
+  const f4 lo = splat(-87.0f);
+  f4 under = wasm_f32x4_lt(x, lo);
+  x = wasm_f32x4_max(x, lo);
+  f4 fx = wasm_f32x4_nearest(mul(x, splat(1.44269504088896341f)));
+  x = sub(x, mul(fx, splat(0.693359375f)));
+  x = sub(x, mul(fx, splat(-2.12194440e-4f)));
+  f4 z = mul(x, x);
+  f4 y = splat(1.9875691500E-4f);
+  y = add(mul(y, x), splat(1.3981999507E-3f));
+  y = add(mul(y, x), splat(8.3334519073E-3f));
+  y = add(mul(y, x), splat(4.1665795894E-2f));
+  y = add(mul(y, x), splat(1.6666665459E-1f));
+  y = add(mul(y, x), splat(5.0000001201E-1f));
+  y = add(add(mul(y, z), x), splat(1.0f));
+  v128_t n = wasm_i32x4_trunc_sat_f32x4(fx);
+  v128_t pow2 = wasm_i32x4_shl(wasm_i32x4_add(n, wasm_i32x4_splat(127)), 23);
+  y = mul(y, pow2);
+  return wasm_v128_andnot(y, under);
+}
+
+/* kt[c*tp + j] = src[j*stride + c] for j < T, 0 for T <= j < tp */
+static inline void transpose_head(const float *src, int stride, int T, int tp, int dh, float *kt) {
+  for (int c = 0; c < dh; c++) {
+    float *row = kt + c * tp;
+    for (int j = 0; j < T; j++) row[j] = src[j * stride + c];
+    for (int j = T; j < tp; j++) row[j] = 0.0f;
+  }
+}
+
+/* s[0 .. nv*4) = sum_c a[c] * mat[c*tp + ...] (a row times a [dh, tp] matrix, first nv vectors) */
+static inline void row_times_t(const float *a, float mult, const float *mat, int tp, int nv, int dh, float *s) {
+  for (int jv = 0; jv < nv; jv++) st(s + 4 * jv, splat(0.0f));
+  int c = 0;
+  for (; c + 1 < dh; c += 2) {
+    f4 a0 = splat(a[c] * mult), a1 = splat(a[c + 1] * mult);
+    const float *m0 = mat + c * tp, *m1 = m0 + tp;
+    for (int jv = 0; jv < nv; jv++) {
+      f4 acc = ld(s + 4 * jv);
+      acc = add(acc, mul(a0, ld(m0 + 4 * jv)));
+      acc = add(acc, mul(a1, ld(m1 + 4 * jv)));
+      st(s + 4 * jv, acc);
+    }
+  }
+  for (; c < dh; c++) {
+    f4 a0 = splat(a[c] * mult);
+    const float *m0 = mat + c * tp;
+    for (int jv = 0; jv < nv; jv++) st(s + 4 * jv, add(ld(s + 4 * jv), mul(a0, ld(m0 + 4 * jv))));
+  }
+}
+
+static inline __attribute__((always_inline)) void fwd_impl(const float *qkv, float *y, float *stats, float *scratch,
+                                                           int B, int T, int H, const int dh, float scale) {
+  const int d = H * dh, ld3 = 3 * d, tp = (T + 3) & ~3, dv = dh / 4;
+  float *kt = scratch, *s = scratch + dh * tp;
+  for (int b = 0; b < B; b++) {
+    const float *base = qkv + (long)b * T * ld3;
+    for (int h = 0; h < H; h++) {
+      const float *q = base + h * dh, *k = base + d + h * dh, *v = base + 2 * d + h * dh;
+      float *st_ = stats + ((long)(b * H + h) * T) * 2;
+      transpose_head(k, ld3, T, tp, dh, kt);
+      for (int i = 0; i < T; i++) {
+        const int n = i + 1, nv = (n + 3) >> 2;
+        row_times_t(q + i * ld3, scale, kt, tp, nv, dh, s);
+        float m = s[0];
+        for (int j = 1; j < n; j++) m = s[j] > m ? s[j] : m;
+        for (int j = n; j < 4 * nv; j++) s[j] = -1.0e30f;
+        f4 mv = splat(m), sum = splat(0.0f);
+        for (int jv = 0; jv < nv; jv++) {
+          f4 e = vexp(sub(ld(s + 4 * jv), mv));
+          st(s + 4 * jv, e);
+          sum = add(sum, e);
+        }
+        const float inv = 1.0f / hsum(sum);
+        f4 acc[MAXV / 4];
+        for (int c = 0; c < dv; c++) acc[c] = splat(0.0f);
+        for (int j = 0; j < n; j++) {
+          const f4 p = splat(s[j]);
+          const float *vj = v + j * ld3;
+          for (int c = 0; c < dv; c++) acc[c] = add(acc[c], mul(p, ld(vj + 4 * c)));
+        }
+        float *yi = y + ((long)b * T + i) * d + h * dh;
+        const f4 iv = splat(inv);
+        for (int c = 0; c < dv; c++) st(yi + 4 * c, mul(acc[c], iv));
+        st_[2 * i] = m;
+        st_[2 * i + 1] = inv;
+      }
+    }
+  }
+}
+
+static inline __attribute__((always_inline)) void bwd_impl(const float *qkv, const float *dy, const float *stats,
+                                                           float *dqkv, float *scratch, int B, int T, int H,
+                                                           const int dh, float scale) {
+  const int d = H * dh, ld3 = 3 * d, tp = (T + 3) & ~3, dv = dh / 4;
+  float *kt = scratch, *vt = kt + dh * tp, *pm = vt + dh * tp, *dsm = pm + T * tp;
+  for (int b = 0; b < B; b++) {
+    const float *base = qkv + (long)b * T * ld3;
+    float *gbase = dqkv + (long)b * T * ld3;
+    const float *dyb = dy + (long)b * T * d;
+    for (int h = 0; h < H; h++) {
+      const float *q = base + h * dh, *k = base + d + h * dh, *v = base + 2 * d + h * dh;
+      const float *st_ = stats + ((long)(b * H + h) * T) * 2;
+      const float *dyh = dyb + h * dh;
+      transpose_head(k, ld3, T, tp, dh, kt);
+      transpose_head(v, ld3, T, tp, dh, vt);
+      for (int i = 0; i < T; i++) {
+        const int n = i + 1, nv = (n + 3) >> 2;
+        float *p = pm + i * tp, *ds = dsm + i * tp;
+        const float *dyi = dyh + (long)i * d;
+        row_times_t(q + i * ld3, scale, kt, tp, nv, dh, p);
+        const f4 mv = splat(st_[2 * i]), iv = splat(st_[2 * i + 1]);
+        for (int jv = 0; jv < nv; jv++) st(p + 4 * jv, mul(vexp(sub(ld(p + 4 * jv), mv)), iv));
+        for (int j = n; j < 4 * nv; j++) p[j] = 0.0f;
+        row_times_t(dyi, 1.0f, vt, tp, nv, dh, ds);
+        f4 dd = splat(0.0f);
+        for (int jv = 0; jv < nv; jv++) dd = add(dd, mul(ld(p + 4 * jv), ld(ds + 4 * jv)));
+        const f4 D = splat(hsum(dd));
+        for (int jv = 0; jv < nv; jv++) st(ds + 4 * jv, mul(ld(p + 4 * jv), sub(ld(ds + 4 * jv), D)));
+        /* dq_i = scale * sum_j ds_ij k_j */
+        f4 acc[MAXV / 4];
+        for (int c = 0; c < dv; c++) acc[c] = splat(0.0f);
+        for (int j = 0; j < n; j++) {
+          const f4 g = splat(ds[j]);
+          const float *kj = k + j * ld3;
+          for (int c = 0; c < dv; c++) acc[c] = add(acc[c], mul(g, ld(kj + 4 * c)));
+        }
+        float *dqi = gbase + (long)i * ld3 + h * dh;
+        const f4 sc = splat(scale);
+        for (int c = 0; c < dv; c++) st(dqi + 4 * c, mul(acc[c], sc));
+      }
+      /* dk_j = scale * sum_{i>=j} ds_ij q_i ; dv_j = sum_{i>=j} p_ij dy_i */
+      for (int j = 0; j < T; j++) {
+        f4 ak[MAXV / 4], av[MAXV / 4];
+        for (int c = 0; c < dv; c++) ak[c] = av[c] = splat(0.0f);
+        for (int i = j; i < T; i++) {
+          const f4 g = splat(dsm[i * tp + j]), pp = splat(pm[i * tp + j]);
+          const float *qi = q + (long)i * ld3, *dyi = dyh + (long)i * d;
+          for (int c = 0; c < dv; c++) {
+            ak[c] = add(ak[c], mul(g, ld(qi + 4 * c)));
+            av[c] = add(av[c], mul(pp, ld(dyi + 4 * c)));
+          }
+        }
+        float *dkj = gbase + (long)j * ld3 + d + h * dh, *dvj = gbase + (long)j * ld3 + 2 * d + h * dh;
+        const f4 sc = splat(scale);
+        for (int c = 0; c < dv; c++) {
+          st(dkj + 4 * c, mul(ak[c], sc));
+          st(dvj + 4 * c, av[c]);
+        }
+      }
+    }
+  }
+}
+
+/* Scratch floats needed: forward (dh + 1) * tp; backward 2 * dh * tp + 2 * T * tp (tp = T rounded up to 4). */
+__attribute__((export_name("attn_fwd"))) void attn_fwd(const float *qkv, float *y, float *stats, float *scratch, int B,
+                                                       int T, int H, int dh, float scale) {
+  switch (dh) {
+    case 8: fwd_impl(qkv, y, stats, scratch, B, T, H, 8, scale); break;
+    case 16: fwd_impl(qkv, y, stats, scratch, B, T, H, 16, scale); break;
+    case 32: fwd_impl(qkv, y, stats, scratch, B, T, H, 32, scale); break;
+    case 64: fwd_impl(qkv, y, stats, scratch, B, T, H, 64, scale); break;
+    default: fwd_impl(qkv, y, stats, scratch, B, T, H, dh, scale); break;
+  }
+}
+
+__attribute__((export_name("attn_bwd"))) void attn_bwd(const float *qkv, const float *dy, const float *stats,
+                                                       float *dqkv, float *scratch, int B, int T, int H, int dh,
+                                                       float scale) {
+  switch (dh) {
+    case 8: bwd_impl(qkv, dy, stats, dqkv, scratch, B, T, H, 8, scale); break;
+    case 16: bwd_impl(qkv, dy, stats, dqkv, scratch, B, T, H, 16, scale); break;
+    case 32: bwd_impl(qkv, dy, stats, dqkv, scratch, B, T, H, 32, scale); break;
+    case 64: bwd_impl(qkv, dy, stats, dqkv, scratch, B, T, H, 64, scale); break;
+    default: bwd_impl(qkv, dy, stats, dqkv, scratch, B, T, H, dh, scale); break;
+  }
+}
