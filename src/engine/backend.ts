@@ -149,12 +149,14 @@ let current: BackendInfo | undefined;
 
 export interface InitBackendOptions {
   /**
-   * One training step at the run's size on a GPU backend just initialised, returning its loss
+   * One training step at the run's size on the backend just initialised, returning its loss
    * (build a throwaway model: the step must not touch the run's state). A backend whose step
    * throws, runs out of memory or gives a non-finite loss is skipped with the reason. Default: a
    * small dense forward/backward (catches missing drivers and kernels, not memory limits).
    */
   smokeStep?: () => Promise<number>;
+  /** candidates `smokeStep` applies to (default: all); the others take the small default step */
+  smokeStepBackends?: readonly Exclude<Backend, 'auto'>[];
   /** give up on a smoke step after this long (default 10 min) */
   smokeTimeoutMs?: number;
 }
@@ -183,10 +185,8 @@ export async function initBackend(requested: Backend, log: (line: string) => voi
   for (const name of CHAINS[requested]) {
     try {
       const { tfName, device } = await CANDIDATES[name].init({ auto: requested === 'auto', log });
-      // The run-size step costs a whole training step; it only pays off where memory limits bite
-      // (GPUs). CPU backends take the small default step.
-      const gpu = name === 'tensorflow-gpu' || name === 'webgpu';
-      const smoke = await smokeTest((gpu && options.smokeStep) || defaultSmokeStep, {
+      const useGiven = options.smokeStep && (!options.smokeStepBackends || options.smokeStepBackends.includes(name));
+      const smoke = await smokeTest(useGiven ? options.smokeStep! : defaultSmokeStep, {
         timeoutMs: options.smokeTimeoutMs,
         drainErrors: tfName === 'webgpu' ? drainWebGpuErrors : undefined,
       });

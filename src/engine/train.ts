@@ -229,7 +229,11 @@ export async function trainExperiment(specIn: ExperimentSpec, runDir: string, op
     }
     data = openExperimentData(spec, plan.sequences, resumeFrom?.state.data);
     for (const n of data.notes) log(n);
-    backend = await initBackend(spec.training.backend, log, { smokeStep: experimentSmokeStep(spec) });
+    // A run-size smoke step costs a whole training step; it pays off only where memory limits bite.
+    backend = await initBackend(spec.training.backend, log, {
+      smokeStep: experimentSmokeStep(spec),
+      smokeStepBackends: ['tensorflow-gpu', 'webgpu'],
+    });
     model = buildModel(spec);
     opt = new AdamW(model.vars, model.layout.map((p) => p.decay), spec.training);
     const pending = { lossSum: 0, steps: 0, tokens: 0, seconds: 0 };
