@@ -116,52 +116,6 @@ export function makeHuberObjective(data: ParametricData, delta = HUBER_DELTA): (
 export function makeHuberObjectiveTs(data: ParametricData, delta = HUBER_DELTA): (x: Float64Array, g: Float64Array) => number {
   const { logN, logD, logL, weight } = data;
   const n = logN.length;
-  if (weight) {
-    return (x, g) => {
-      const a = x[0], b = x[1], e = x[2], al = x[3], be = x[4];
-      const ae = a - e, bee = b - e;
-      let f = 0, ga = 0, gb = 0, ge = 0, gal = 0, gbe = 0;
-      for (let i = 0; i < n; i++) {
-        const ln = logN[i];
-        const ld = logD[i];
-        const z1 = ae - al * ln;
-        const z2 = bee - be * ld;
-        let p1: number, p2: number, p3: number, pred: number;
-        if (z1 < 30 && z2 < 30 && z1 > -700 && z2 > -700) {
-          const e1 = fastExp(z1);
-          const e2 = fastExp(z2);
-          const s = 1 + e1 + e2;
-          pred = e + (s <= 3 ? fastLog13(s) : Math.log(s));
-          p3 = 1 / s;
-          p1 = e1 * p3;
-          p2 = e2 * p3;
-        } else {
-          const mx = z1 > z2 ? (z1 > 0 ? z1 : 0) : z2 > 0 ? z2 : 0;
-          const m1 = Math.exp(z1 - mx), m2 = Math.exp(z2 - mx), m3 = Math.exp(-mx);
-          const s = m1 + m2 + m3;
-          pred = e + mx + Math.log(s);
-          p1 = m1 / s;
-          p2 = m2 / s;
-          p3 = m3 / s;
-        }
-        const r = logL[i] - pred;
-        const ar = Math.abs(r);
-        const c = ar < delta ? ar : delta;
-        const w = weight[i];
-        f += w * c * (ar - 0.5 * c);
-        const psi = w * (r > delta ? delta : r < -delta ? -delta : r);
-        const w1 = psi * p1;
-        const w2 = psi * p2;
-        ga -= w1;
-        gal += w1 * ln;
-        gb -= w2;
-        gbe += w2 * ld;
-        ge -= psi * p3;
-      }
-      g[0] = ga; g[1] = gb; g[2] = ge; g[3] = gal; g[4] = gbe;
-      return f;
-    };
-  }
   return (x, g) => {
     const a = x[0], b = x[1], e = x[2], al = x[3], be = x[4];
     const ae = a - e, bee = b - e;
@@ -181,6 +135,7 @@ export function makeHuberObjectiveTs(data: ParametricData, delta = HUBER_DELTA):
         p1 = e1 * p3;
         p2 = e2 * p3;
       } else {
+        // far from the data: the log-sum-exp with its maximum taken out
         const mx = z1 > z2 ? (z1 > 0 ? z1 : 0) : z2 > 0 ? z2 : 0;
         const m1 = Math.exp(z1 - mx), m2 = Math.exp(z2 - mx), m3 = Math.exp(-mx);
         const s = m1 + m2 + m3;
@@ -192,8 +147,9 @@ export function makeHuberObjectiveTs(data: ParametricData, delta = HUBER_DELTA):
       const r = logL[i] - pred;
       const ar = Math.abs(r);
       const c = ar < delta ? ar : delta;
-      f += c * (ar - 0.5 * c);
-      const psi = r > delta ? delta : r < -delta ? -delta : r;
+      const w = weight ? weight[i] : 1;
+      f += w * c * (ar - 0.5 * c);
+      const psi = w * (r > delta ? delta : r < -delta ? -delta : r);
       const w1 = psi * p1;
       const w2 = psi * p2;
       ga -= w1;
