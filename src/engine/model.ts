@@ -38,9 +38,9 @@ export function attentionFromEnv(env: NodeJS.ProcessEnv = process.env): Attentio
 }
 
 /** The attention implementation `impl` resolves to for a head size on the current backend. */
-export function resolveAttention(impl: AttentionImpl, headDim: number): 'fused' | 'tfjs' {
+export function resolveAttention(impl: AttentionImpl, headDim: number, shape?: { tokens: number; T: number; dModel: number }): 'fused' | 'tfjs' {
   if (impl === 'tfjs') return 'tfjs';
-  const why = fusedAttentionUnavailable(headDim);
+  const why = fusedAttentionUnavailable(headDim, shape);
   if (impl === 'fused') {
     if (why) throw new Error(`fused attention requested but unavailable: ${why}`);
     return 'fused';
@@ -219,7 +219,7 @@ export class TransformerModel {
     let x = embed(oneHotFloat(flatIds, V), this.p('wte') as tf.Tensor2D);
     const pos = T === this.spec.contextLength ? this.p('wpe') : tf.slice(this.p('wpe'), [0, 0], [T, d]);
     x = tf.reshape(tf.add(tf.reshape(x, [B, T, d]), pos), [B * T, d]);
-    const impl = resolveAttention(this.attention, dh);
+    const impl = resolveAttention(this.attention, dh, { tokens: B * T, T, dModel: d });
     const scale = 1 / Math.sqrt(dh);
     for (let l = 0; l < nLayers; l++) {
       const pre = `h${l}.`;

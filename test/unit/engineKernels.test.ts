@@ -59,6 +59,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
       assert.equal(resolveAttention('auto', 6), 'tfjs');
       assert.equal(resolveAttention('tfjs', 32), 'tfjs');
       assert.throws(() => resolveAttention('fused', 6), /unavailable: head size 6/);
+      const huge = { tokens: 2 ** 20, T: 1024, dModel: 1024 };
+      assert.match(fusedAttentionUnavailable(64, huge) ?? '', /needs more than 1.5 GiB/);
+      assert.equal(resolveAttention('auto', 64, huge), 'tfjs');
+      assert.equal(resolveAttention('auto', 64, { tokens: 2048, T: 128, dModel: 128 }), 'fused');
     });
 
     for (const [B, T, H, dh] of CASES) {
@@ -101,6 +105,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       plain.attention = 'tfjs';
       const [ids, tg] = batch(3, TINY.contextLength, TINY.vocabSize, 9);
       try {
+        tf.tidy(() => plain.loss(ids, tg)); // the tfjs path caches its causal mask on first use
         const before = tf.memory().numTensors;
         tf.tidy(() => {
           const gf = tf.variableGrads(() => fused.loss(ids, tg), fused.vars);

@@ -63,24 +63,31 @@ static inline void transpose_head(const float *src, int stride, int T, int tp, i
   }
 }
 
-/* s[0 .. nv*4) = sum_c a[c] * mat[c*tp + ...] (a row times a [dh, tp] matrix, first nv vectors) */
+/* s[0 .. nv*4) = mult * sum_c a[c] * mat[c*tp + ...] (a row times a [dh, tp] matrix, first nv
+ * vectors). Blocked by 4 vectors (16 columns) so the partial sums stay in registers over all c. */
 static inline void row_times_t(const float *a, float mult, const float *mat, int tp, int nv, int dh, float *s) {
-  for (int jv = 0; jv < nv; jv++) st(s + 4 * jv, splat(0.0f));
-  int c = 0;
-  for (; c + 1 < dh; c += 2) {
-    f4 a0 = splat(a[c] * mult), a1 = splat(a[c + 1] * mult);
-    const float *m0 = mat + c * tp, *m1 = m0 + tp;
-    for (int jv = 0; jv < nv; jv++) {
-      f4 acc = ld(s + 4 * jv);
-      acc = add(acc, mul(a0, ld(m0 + 4 * jv)));
-      acc = add(acc, mul(a1, ld(m1 + 4 * jv)));
-      st(s + 4 * jv, acc);
+  const f4 mv = splat(mult);
+  int jv = 0;
+  for (; jv + 4 <= nv; jv += 4) {
+    f4 s0 = splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
+    const float *m = mat + 4 * jv;
+    for (int c = 0; c < dh; c++, m += tp) {
+      const f4 ac = splat(a[c]);
+      s0 = add(s0, mul(ac, ld(m)));
+      s1 = add(s1, mul(ac, ld(m + 4)));
+      s2 = add(s2, mul(ac, ld(m + 8)));
+      s3 = add(s3, mul(ac, ld(m + 12)));
     }
+    st(s + 4 * jv, mul(s0, mv));
+    st(s + 4 * jv + 4, mul(s1, mv));
+    st(s + 4 * jv + 8, mul(s2, mv));
+    st(s + 4 * jv + 12, mul(s3, mv));
   }
-  for (; c < dh; c++) {
-    f4 a0 = splat(a[c] * mult);
-    const float *m0 = mat + c * tp;
-    for (int jv = 0; jv < nv; jv++) st(s + 4 * jv, add(ld(s + 4 * jv), mul(a0, ld(m0 + 4 * jv))));
+  for (; jv < nv; jv++) {
+    f4 s0 = splat(0.0f);
+    const float *m = mat + 4 * jv;
+    for (int c = 0; c < dh; c++, m += tp) s0 = add(s0, mul(splat(a[c]), ld(m)));
+    st(s + 4 * jv, mul(s0, mv));
   }
 }
 

@@ -2,7 +2,7 @@
  * Fused causal multi-head self-attention for the wasm and cpu backends: one `tf.customGrad` op
  * from the fused qkv projection output [B·T, 3d] to the attention output [B·T, d], whose forward
  * and backward passes run in our own small WebAssembly SIMD module (attention.c, built by
- * scripts/build-kernels.sh and embedded as base64 in attention.wasm.ts).
+ * scripts/build-kernels.sh and embedded as base64 in attentionWasm.ts).
  *
  * Why: on tfjs-wasm the batched attention matmuls (q·kᵀ, P·V and their gradients) fall to a naive
  * C++ loop at ~1 GFLOP/s, and the 4-D transposes, mask add and softmax around them are separate
@@ -15,7 +15,7 @@
  * backward pass recomputes P exactly as the forward did.
  */
 import { tf } from '../backend';
-import { ATTENTION_WASM_BASE64 } from './attention.wasm';
+import { ATTENTION_WASM_BASE64 } from './attentionWasm';
 
 // The project's tsconfig has no DOM lib, so the few WebAssembly JS API members used here are typed
 // locally (Node provides the global at run time).
@@ -59,10 +59,24 @@ function load(): Kernels | null {
   return kernels;
 }
 
-/** Whether the fused kernel can run here for a head size (null = yes, else the reason). */
-export function fusedAttentionUnavailable(headDim: number): string | null {
+/** Bytes of this module's memory one backward pass of `tokens` = B·T rows needs. */
+function bytesNeeded(tokens: number, T: number, dModel: number, headDim: number): number {
+  const tp = (T + 3) & ~3;
+  return 4 * (tokens * dModel * 7 + (tokens / T) * (dModel / headDim) * T * 2 + 2 * headDim * tp + 2 * T * tp);
+}
+
+/** wasm32 memory tops out at 4 GiB; stay well below it (and below what the tfjs heap may also hold). */
+const MAX_BYTES = 1.5 * 2 ** 30;
+
+/**
+ * Whether the fused kernel can run here for a head size, and optionally a batch of `tokens` = B·T
+ * rows of length T at width dModel (null = yes, else the reason).
+ */
+export function fusedAttentionUnavailable(headDim: number, shape?: { tokens: number; T: number; dModel: number }): string | null {
   if (headDim % 4 !== 0) return `head size ${headDim} is not a multiple of 4`;
   if (headDim > 256) return `head size ${headDim} > 256`;
+  if (shape && bytesNeeded(shape.tokens, shape.T, shape.dModel, headDim) > MAX_BYTES)
+    return `a batch of ${shape.tokens} tokens at width ${shape.dModel} needs more than ${MAX_BYTES / 2 ** 30} GiB of kernel memory`;
   if (!load()) return `the attention kernel did not load: ${loadError}`;
   return null;
 }
@@ -129,6 +143,8 @@ export function fusedCausalAttention(qkv: tf.Tensor2D, B: number, T: number, H: 
   const d3 = qkv.shape[1];
   if (d3 % (3 * H) !== 0 || qkv.shape[0] !== B * T) throw new Error(`fusedCausalAttention: bad shape [${qkv.shape}] for B=${B} T=${T} H=${H}`);
   const dh = d3 / (3 * H);
+  const why = fusedAttentionUnavailable(dh, { tokens: B * T, T, dModel: H * dh });
+  if (why) throw new Error(`fused attention unavailable: ${why}`);
   const key = `${B},${T},${H},${dh}`;
   let op = ops.get(key);
   if (!op) {
