@@ -10,6 +10,7 @@
  *   runner.lock               RunnerLock: who is running this sweep
  *   results.jsonl             one ResultsRow per completed experiment (what the fit reads)
  *   fit.json                  the fit report (see ./fit)
+ *   calibration.json          measured throughput for the time estimate (see ./plan/calibration)
  *   experiments/<id>/spec.json        ExperimentSpec (resolved settings)
  *   experiments/<id>/metrics.jsonl    MetricsLine per line, appended and flushed while training
  *   experiments/<id>/result.json      RunResult (written atomically at the end)
@@ -235,6 +236,8 @@ export const RUN_FILES = {
   lock: 'runner.lock',
   results: 'results.jsonl',
   fit: 'fit.json',
+  /** throughput measured by `flopsfit plan --calibrate` (schema in ./plan/calibration) */
+  calibration: 'calibration.json',
   experimentsDir: 'experiments',
   spec: 'spec.json',
   metrics: 'metrics.jsonl',

@@ -11,7 +11,9 @@
  *
  * Hard time box (default 20 s, backend start included): a step starts only when the previous one
  * says it ends inside the box, and a model whose step would not fit is timed on fewer sequences
- * (work per step is linear in the sequences) or replaced by the largest model that fits.
+ * (work per step is linear in the sequences) or replaced by the largest model that fits. The one
+ * exception: the smallest model always gets its warm-up and one timed step, so that a slow
+ * backend start cannot leave the calibration without a figure.
  */
 import * as path from 'node:path';
 import { writeJsonAtomicSync } from '../core/atomic';
@@ -109,10 +111,14 @@ async function timeModel(
       steps++;
       await new Promise<void>((r) => setImmediate(r));
     }
-    if (!steps) return undefined;
-    const seconds = (performance.now() - t) / 1000;
+    // no timed step fitted in the box: the warm-up's time stands in (an upper bound on a step)
+    const warmupOnly = steps === 0;
+    const seconds = warmupOnly ? warmupSeconds : (performance.now() - t) / 1000;
+    if (!(seconds > 0)) return undefined;
+    if (warmupOnly) steps = 1;
     const c0 = countTransformerParams(m);
     return {
+      ...(warmupOnly ? { warmupOnly } : {}),
       sizeValue: spec.sizeValue,
       paramsTotal: c0.total,
       dModel: m.dModel,
@@ -155,7 +161,7 @@ export async function measureCalibration(experiments: readonly ExperimentSpec[],
   // seconds of one step of `c` at `n` sequences, from what is known so far (pessimistic before)
   const predict = (c: Candidate, n: number): number => {
     if (samples.length) {
-      const fit = fitCalibration(samples);
+      const fit = fitCalibration(samples, builtin.stepOverheadSeconds);
       return fit.stepOverheadSeconds + (n * c.workPerSequence) / fit.flopsPerSecond;
     }
     return builtin.stepOverheadSeconds + (n * c.workPerSequence) / builtin.range[0];
@@ -176,8 +182,9 @@ export async function measureCalibration(experiments: readonly ExperimentSpec[],
   for (let i = 0; i < plan.length; i++) {
     const now = performance.now();
     const remaining = (hard - now) / 1000;
-    if (remaining <= 0) break;
-    const share = remaining / (plan.length - i);
+    // the first model is always timed (one step at least): a calibration needs one figure
+    if (remaining <= 0 && samples.length) break;
+    const share = Math.max(remaining, 0) / (plan.length - i);
     let c = plan[i].c;
     let n: number;
     if (plan[i].quarter) {
@@ -198,20 +205,30 @@ export async function measureCalibration(experiments: readonly ExperimentSpec[],
       }
     }
     const m = c.spec.model;
-    const sample = await timeModel(c, n, { sample: now + share * 1000, hard }, { maxSteps: opts.maxSteps ?? 8, mustTime: samples.length === 0, signal: opts.signal });
+    let sample: CalibrationSample | undefined;
+    try {
+      sample = await timeModel(c, n, { sample: now + share * 1000, hard }, { maxSteps: opts.maxSteps ?? 8, mustTime: samples.length === 0, signal: opts.signal });
+    } catch (err) {
+      // the first figure is required; a larger model that fails (out of memory) is only skipped
+      if (!samples.length || opts.signal?.aborted) throw err;
+      log(`calibrate: skipped d${m.dModel}/L${m.nLayers}: ${err instanceof Error ? err.message : String(err)}`);
+      continue;
+    }
     if (!sample) {
-      log(`calibrate: d${m.dModel}/L${m.nLayers}: no timed step fitted in the box`);
+      log(`calibrate: d${m.dModel}/L${m.nLayers}: no step finished`);
       continue;
     }
     samples.push(sample);
     log(
       `calibrate: d${m.dModel}/L${m.nLayers} (${sample.paramsTotal} params) × ${n}×${m.contextLength} tokens: ` +
-        `${sample.steps} step${sample.steps === 1 ? '' : 's'} of ${(sample.secondsPerStep * 1000).toFixed(1)} ms (warm-up ${(sample.warmupSeconds * 1000).toFixed(0)} ms), ` +
+        (sample.warmupOnly
+          ? `no timed step fitted in the box, warm-up step of ${(sample.secondsPerStep * 1000).toFixed(1)} ms used, `
+          : `${sample.steps} step${sample.steps === 1 ? '' : 's'} of ${(sample.secondsPerStep * 1000).toFixed(1)} ms (warm-up ${(sample.warmupSeconds * 1000).toFixed(0)} ms), `) +
         `${(sample.workPerStep / sample.secondsPerStep / 1e9).toFixed(2)} GFLOP/s`,
     );
   }
   if (!samples.length) throw new Error(`no calibration step finished within ${(box / 1000).toFixed(0)} s`);
-  const fit = fitCalibration(samples);
+  const fit = fitCalibration(samples, builtin.stepOverheadSeconds);
   const calibration: Calibration = {
     version: 1,
     requestedBackend: opts.backend,

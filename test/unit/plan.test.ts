@@ -7,6 +7,8 @@ import { Plan } from '../../src/core/contracts';
 import { countTransformerParams } from '../../src/core/model/transformer';
 import { createCommandParamCounter, lastNumber } from '../../src/core/plan/commandCounter';
 import { buildPlan, budgetValues, candidateValues, canonicalJson, experimentWork, planSemanticDiagnostics, resolveRunDir, sanitizeName, validateSweepText } from '../../src/core/plan';
+import { Calibration, CALIBRATION_FILE, fitCalibration, readCalibration } from '../../src/core/plan/calibration';
+import { experimentSteps } from '../../src/core/plan/throughput';
 
 const BASE = `name: unit
 budgets: [1e12, 3e12, 1e13]
@@ -353,6 +355,90 @@ describe('plan: output, run directory, data checks, estimates', () => {
     assert.ok(Math.abs(measured.estimatedSeconds - work / 6e9) < 1e-6 * measured.estimatedSeconds);
   });
 
+  it('estimates from <runDir>/calibration.json on a matching backend, after injected figures and finished runs', () => {
+    const ws = fs.mkdtempSync(path.join(tmp, 'calibrated-'));
+    const run = path.join(ws, '.flopsfit', 'unit');
+    fs.mkdirSync(run, { recursive: true });
+    const sample = { sizeValue: 64, paramsTotal: 116480, dModel: 64, nLayers: 2, contextLength: 128, batchSequences: 16, workPerStep: 2e9, warmupSeconds: 0.5, steps: 4, seconds: 2, secondsPerStep: 0.5 };
+    const cal = {
+      version: 1,
+      requestedBackend: 'auto',
+      backend: 'wasm',
+      device: 'wasm SIMD, test CPU',
+      flopsPerSecond: 5e9,
+      stepOverheadSeconds: 0.05,
+      measuredAt: '2026-03-04T05:06:07.000Z',
+      samples: [sample],
+    };
+    assert.ok(Calibration.safeParse(cal).success);
+    fs.writeFileSync(path.join(run, CALIBRATION_FILE), JSON.stringify(cal));
+    const at = (yaml: string, extra: Partial<Parameters<typeof buildPlan>[1]> = {}) => buildPlan(cfg(yaml), { configPath: path.join(ws, 'x.sweep.yaml'), workspaceRoot: ws, ...extra });
+    const one = BASE + 'run: {parallel: 1}\n';
+
+    const p = at(one);
+    assert.match(p.throughputSource, /^calibrated on wasm \(wasm SIMD, test CPU\), 2026-03-04/);
+    // one process: the sum over experiments of work / rate + steps · overhead + the wasm start-up (1 s)
+    const expected = (f: number) => p.experiments.reduce((s, e) => s + experimentWork(e) / f + experimentSteps(e) * 0.05 + 1, 0);
+    assert.ok(Math.abs(p.estimatedSeconds - expected(5e9)) < 1e-9 * expected(5e9), `${p.estimatedSeconds} vs ${expected(5e9)}`);
+    // the range is the rate ±25 %
+    assert.ok(Math.abs(p.estimatedSecondsRange[0] - expected(6.25e9)) < 1e-9 * expected(6.25e9));
+    assert.ok(Math.abs(p.estimatedSecondsRange[1] - expected(3.75e9)) < 1e-9 * expected(3.75e9));
+    assert.ok(p.estimatedSecondsRange[0] < p.estimatedSeconds && p.estimatedSeconds < p.estimatedSecondsRange[1]);
+
+    // the backend actually used (wasm) matches an explicit `backend: wasm` too; another backend does not
+    assert.match(at(one + 'training: {backend: wasm}\n').throughputSource, /^calibrated on wasm/);
+    assert.match(at(one + 'training: {backend: cpu}\n').throughputSource, /^built-in estimate for cpu/);
+    assert.equal(readCalibration(run, 'cpu').ok, false);
+
+    // an injected figure outranks it
+    assert.match(at(one, { throughput: { flopsPerSecond: 1e9, source: 'injected' } }).throughputSource, /^injected/);
+
+    // finished runs outrank it
+    const exp = path.join(run, 'experiments', 'abc');
+    fs.mkdirSync(exp, { recursive: true });
+    fs.writeFileSync(path.join(exp, 'result.json'), JSON.stringify({ id: 'abc', status: 'completed', params: 1e5, tokens: 1e6, steps: 10, flops: 6e11, backend: 'wasm', elapsedSeconds: 100 }));
+    assert.match(at(one).throughputSource, /^measured: median of 1 finished run/);
+    fs.rmSync(path.join(run, 'experiments'), { recursive: true });
+    assert.match(at(one).throughputSource, /^calibrated/);
+  });
+
+  it('ignores a malformed or invalid calibration.json (built-in estimate, no crash)', () => {
+    const ws = fs.mkdtempSync(path.join(tmp, 'badcal-'));
+    const run = path.join(ws, '.flopsfit', 'unit');
+    fs.mkdirSync(run, { recursive: true });
+    const file = path.join(run, CALIBRATION_FILE);
+    const good = {
+      version: 1,
+      requestedBackend: 'auto',
+      backend: 'wasm',
+      device: 'd',
+      flopsPerSecond: 5e9,
+      stepOverheadSeconds: 0.01,
+      measuredAt: '2026-03-04T05:06:07Z',
+      samples: [{ sizeValue: 64, paramsTotal: 1, dModel: 64, nLayers: 1, contextLength: 8, batchSequences: 1, workPerStep: 1, warmupSeconds: 0, steps: 1, seconds: 1, secondsPerStep: 1 }],
+    };
+    const bad: Array<[string, string]> = [
+      ['not JSON', '{"version": 1, '],
+      ['empty', ''],
+      ['an array', '[]'],
+      ['a negative rate', JSON.stringify({ ...good, flopsPerSecond: -1 })],
+      ['an infinite rate', JSON.stringify({ ...good }).replace('"flopsPerSecond":5000000000', '"flopsPerSecond":1e400')],
+      ['a later version', JSON.stringify({ ...good, version: 2 })],
+      ['no samples', JSON.stringify({ ...good, samples: [] })],
+      ['a bad date', JSON.stringify({ ...good, measuredAt: 'yesterday' })],
+    ];
+    for (const [what, text] of bad) {
+      fs.writeFileSync(file, text);
+      const p = buildPlan(cfg(BASE), { configPath: path.join(ws, 'x.sweep.yaml'), workspaceRoot: ws });
+      assert.match(p.throughputSource, /^built-in estimate for wasm/, what);
+      assert.ok(Number.isFinite(p.estimatedSeconds) && p.estimatedSeconds > 0, what);
+      const r = readCalibration(run, 'auto');
+      assert.ok(!r.ok && r.reason === 'invalid', what);
+    }
+    fs.writeFileSync(file, JSON.stringify(good));
+    assert.match(buildPlan(cfg(BASE), { configPath: path.join(ws, 'x.sweep.yaml'), workspaceRoot: ws }).throughputSource, /^calibrated on wasm \(d\)/);
+  });
+
   it('plans a command model through an injected parameter counter', () => {
     const text = `name: cmd
 budgets: [1e12, 1e13]
@@ -448,5 +534,46 @@ model:
     const missing = createCommandParamCounter({ ...c.model, countParams: ['/nonexistent/counter', '{size}'] }, tmp);
     const m = missing(8);
     assert.ok(typeof m === 'object' && /command not found/.test(m.error), JSON.stringify(m));
+  });
+});
+
+describe('plan: calibration fit', () => {
+  it('recovers overhead and rate from two or more exact samples', () => {
+    const f = 4e9;
+    const a = 0.02;
+    const pts = [1e8, 1e9, 5e9].map((w) => ({ workPerStep: w, secondsPerStep: a + w / f }));
+    const fit = fitCalibration(pts);
+    assert.ok(Math.abs(fit.flopsPerSecond / f - 1) < 1e-9, String(fit.flopsPerSecond));
+    assert.ok(Math.abs(fit.stepOverheadSeconds - a) < 1e-9, String(fit.stepOverheadSeconds));
+    const two = fitCalibration(pts.slice(0, 2));
+    assert.ok(Math.abs(two.flopsPerSecond / f - 1) < 1e-9);
+  });
+
+  it('clamps: no negative overhead, overhead below the fastest step, one size gives overhead 0', () => {
+    // time growing faster than work (a negative intercept): overhead 0, a positive rate
+    const neg = fitCalibration([
+      { workPerStep: 1e9, secondsPerStep: 0.1 },
+      { workPerStep: 2e9, secondsPerStep: 0.5 },
+    ]);
+    assert.equal(neg.stepOverheadSeconds, 0);
+    assert.ok(neg.flopsPerSecond > 0 && Number.isFinite(neg.flopsPerSecond));
+    // time shrinking with work (noise): overhead at most 0.9 of the fastest step, rate positive
+    const down = fitCalibration([
+      { workPerStep: 1e6, secondsPerStep: 0.5 },
+      { workPerStep: 1e9, secondsPerStep: 0.4 },
+    ]);
+    assert.ok(down.stepOverheadSeconds >= 0 && down.stepOverheadSeconds <= 0.9 * 0.4 + 1e-12);
+    assert.ok(down.flopsPerSecond > 0 && Number.isFinite(down.flopsPerSecond));
+    const single = fitCalibration([{ workPerStep: 3e9, secondsPerStep: 1 }]);
+    assert.equal(single.stepOverheadSeconds, 0);
+    assert.ok(Math.abs(single.flopsPerSecond - 3e9) < 1);
+    // one size: the fallback overhead (clamped below the step), the rate from the rest
+    const fallback = fitCalibration([{ workPerStep: 3e9, secondsPerStep: 1 }], 0.25);
+    assert.equal(fallback.stepOverheadSeconds, 0.25);
+    assert.ok(Math.abs(fallback.flopsPerSecond - 4e9) < 1);
+    const capped = fitCalibration([{ workPerStep: 1e6, secondsPerStep: 0.01 }], 1);
+    assert.equal(capped.stepOverheadSeconds, 0.005);
+    assert.ok(Math.abs(capped.flopsPerSecond - 2e8) < 1e-3);
+    assert.throws(() => fitCalibration([]), /no usable calibration sample/);
   });
 });

@@ -32,7 +32,7 @@ Options:
                          models on the config's backend (about 20 s), write
                          <runDir>/calibration.json, and estimate from it (built-in transformer;
                          a command trainer's speed comes from its finished runs)
-  --calibrate-seconds <s> time box of --calibrate (default 20)
+  --calibrate-seconds <s> time box of --calibrate, at least 3 (default 20)
   -h, --help             this help
 
 Exit code 0 when the config is valid (warnings allowed), 1 when it is not.`;
@@ -48,7 +48,7 @@ export async function run(args: string[]): Promise<number> {
   const file = path.resolve(shown);
   const maxRows = numberOption(parsed, 'max-rows', { integer: true, min: 0 });
   const throughput = numberOption(parsed, 'throughput', { min: 0 });
-  const calibrateSeconds = numberOption(parsed, 'calibrate-seconds', { min: 1 });
+  const calibrateSeconds = numberOption(parsed, 'calibrate-seconds', { min: 3 });
   if (calibrateSeconds !== undefined && !parsed.flags.calibrate) throw new CliError('--calibrate-seconds needs --calibrate', 2);
   const workspaceRoot = parsed.values.workspace ? path.resolve(parsed.values.workspace) : undefined;
 
@@ -121,7 +121,7 @@ async function runCalibration(config: SweepConfig, plan: Plan, timeBoxSeconds: n
     });
     note(
       `calibrated ${calibration.backend} (${calibration.device}): ${(calibration.flopsPerSecond / 1e9).toPrecision(3)} GFLOP/s per process, ` +
-        `${(calibration.stepOverheadSeconds * 1000).toPrecision(2)} ms per step, in ${(calibration.elapsedSeconds ?? 0).toFixed(1)} s → ${file}`,
+        `${(calibration.stepOverheadSeconds * 1000).toFixed(1)} ms per step, in ${(calibration.elapsedSeconds ?? 0).toFixed(1)} s → ${file}`,
     );
     return true;
   } catch (err) {

@@ -10,10 +10,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { Backend } from '../contracts';
+import { Backend, RUN_FILES } from '../contracts';
 
 /** File name inside the run directory. */
-export const CALIBRATION_FILE = 'calibration.json';
+export const CALIBRATION_FILE = RUN_FILES.calibration;
 
 /** Relative half-width of the estimate's range around a calibrated figure. */
 export const CALIBRATION_SPREAD = 0.25;
@@ -35,6 +35,8 @@ export const CalibrationSample = z.object({
   steps: z.number().int().positive(),
   seconds: z.number().positive(),
   secondsPerStep: z.number().positive(),
+  /** no timed step fitted in the time box: the warm-up step's time is used (an upper bound) */
+  warmupOnly: z.boolean().optional(),
 });
 export type CalibrationSample = z.infer<typeof CalibrationSample>;
 
@@ -62,9 +64,14 @@ export type Calibration = z.infer<typeof Calibration>;
  * Least-squares fit of `secondsPerStep = overhead + workPerStep / flopsPerSecond`, clamped so the
  * overhead lies in [0, 0.9 · the fastest step] (part of every step is work) and the rate is
  * refitted with the overhead fixed, so the rate is always positive and finite. One sample, or
- * samples of one size, give no overhead: it is taken as 0 (the rate then includes it).
+ * samples of one size, cannot separate the two: the overhead is then `fallbackOverheadSeconds`
+ * (e.g. the backend's built-in figure; default 0), at most half the fastest step (a guess must
+ * not turn a short step into an extreme rate).
  */
-export function fitCalibration(samples: ReadonlyArray<Pick<CalibrationSample, 'workPerStep' | 'secondsPerStep'>>): {
+export function fitCalibration(
+  samples: ReadonlyArray<Pick<CalibrationSample, 'workPerStep' | 'secondsPerStep'>>,
+  fallbackOverheadSeconds = 0,
+): {
   flopsPerSecond: number;
   stepOverheadSeconds: number;
 } {
@@ -81,9 +88,9 @@ export function fitCalibration(samples: ReadonlyArray<Pick<CalibrationSample, 'w
   }
   // distinct work per step (relative spread > 1e-6) is needed to separate overhead from rate
   const slope = sww > (mw * 1e-6) ** 2 * n ? swt / sww : NaN;
-  let overhead = Number.isFinite(slope) && slope > 0 ? mt - slope * mw : 0;
+  let overhead = Number.isFinite(slope) ? (slope > 0 ? mt - slope * mw : 0) : fallbackOverheadSeconds;
   const fastest = Math.min(...pts.map((s) => s.secondsPerStep));
-  overhead = Math.min(Math.max(overhead, 0), 0.9 * fastest);
+  overhead = Math.min(Math.max(overhead, 0), (Number.isFinite(slope) ? 0.9 : 0.5) * fastest);
   // rate with the overhead fixed: minimise Σ (t − a − w·b)² over b
   let num = 0;
   let den = 0;

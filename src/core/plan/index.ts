@@ -33,7 +33,7 @@ export interface BuildPlanOptions {
   configPath: string;
   /** the workspace folder; default: see {@link findWorkspaceRoot} */
   workspaceRoot?: string;
-  /** a measured throughput (plan FLOPs per second of one experiment process), e.g. a calibration */
+  /** a throughput to use (executed FLOPs per second of one experiment process, see experimentWork); outranks finished runs and calibration.json */
   throughput?: { flopsPerSecond: number; source: string };
   /** N of a command model at a size value; without it a command model's sizes are not counted */
   countParams?: ParamCounter;

@@ -96,11 +96,16 @@ export function calibratedThroughput(cal: Pick<Calibration, 'backend' | 'device'
   return {
     flopsPerSecond: f,
     range: [f * (1 - CALIBRATION_SPREAD), f * (1 + CALIBRATION_SPREAD)],
-    source: `${calibrationSource(cal)}: ${fmtG(f)} GFLOP/s per process, ${(cal.stepOverheadSeconds * 1000).toPrecision(2)} ms per step`,
+    source: `${calibrationSource(cal)}: ${fmtG(f)} GFLOP/s per process, ${fmtMs(cal.stepOverheadSeconds)} per step`,
     gpu: b.gpu,
     stepOverheadSeconds: cal.stepOverheadSeconds,
     startupSeconds: b.startupSeconds,
   };
+}
+
+function fmtMs(seconds: number): string {
+  const ms = seconds * 1000;
+  return `${ms >= 10 ? Math.round(ms) : ms.toFixed(1)} ms`;
 }
 
 function fmtG(v: number): string {
