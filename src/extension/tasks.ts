@@ -200,6 +200,10 @@ export function flopsfitRuntime(): { node: string; env: NodeJS.ProcessEnv; scrip
   const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
   delete env.NODE_OPTIONS; // the extension host's loader flags are not for us
   if (!configured) env.ELECTRON_RUN_AS_NODE = '1';
+  // The .vsix carries no node_modules: optional GPU backends (@tensorflow/tfjs-node-gpu, webgpu)
+  // installed elsewhere are found through NODE_PATH.
+  const extra = (vscode.workspace.getConfiguration('flopsfit').get<string[]>('gpuModulePaths') ?? []).filter((p) => typeof p === 'string' && p.trim());
+  if (extra.length) env.NODE_PATH = [...extra.map((p) => p.trim()), ...(env.NODE_PATH ? [env.NODE_PATH] : [])].join(path.delimiter);
   return { node: configured || process.execPath, env, script: path.join(root, 'dist', 'flopsfit.js') };
 }
 
