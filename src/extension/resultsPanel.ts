@@ -265,6 +265,25 @@ export class ResultsPanel extends Disposable {
     }
     const w = vscode.workspace.createFileSystemWatcher(pattern);
     this.watchers.push(w, w.onDidChange(on), w.onDidCreate(on), w.onDidDelete(on));
+    if (this.dedicatedWatcher) this.watchRunDirNatively(runDir);
+  }
+
+  /**
+   * A second event source: Node's own (inotify) watcher on the run directory. VS Code's watcher
+   * starts asynchronously and was seen to miss an append made right after the panel opened (in
+   * code-server); events from both feed the same debounced, offset-based reader, so a duplicate
+   * costs one stat. Where recursive fs.watch is unsupported, VS Code's watcher stands alone.
+   */
+  private watchRunDirNatively(runDir: string): void {
+    try {
+      const nw = fs.watch(runDir, { recursive: true, persistent: false }, (_event, name) => {
+        if (name && /\.jsonl?$/.test(name.toString())) this.fileEvent(path.join(runDir, name.toString()));
+      });
+      nw.on('error', () => nw.close());
+      this.watchers.push({ dispose: () => nw.close() });
+    } catch (err) {
+      log().debug(`[results] no native watcher for ${runDir}: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   private disposeWatchers(): void {
