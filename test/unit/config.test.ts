@@ -62,6 +62,19 @@ describe('config: parsing and defaults', () => {
   });
 });
 
+describe('config: model family default', () => {
+  it('a model block without family is the built-in transformer; an unknown key in it is still located', () => {
+    const ok = parseSweepConfig('name: t\nbudgets: [1e12]\nmodel: {nLayers: 3}\n', 'x.sweep.yaml');
+    assert.deepEqual(ok.diagnostics.filter((d) => d.severity === 'error'), []);
+    assert.equal(ok.config?.model.family, 'transformer');
+    assert.equal(ok.config?.model.family === 'transformer' && ok.config.model.nLayers, 3);
+    const text = 'name: t\nbudgets: [1e12]\nmodel: {nLayer: 3}\n';
+    const [d] = errors(text);
+    assert.equal(d.message, "unknown key 'nLayer'; did you mean 'nLayers'?");
+    assert.equal(covered(text, d), 'nLayer');
+  });
+});
+
 describe('config: located errors', () => {
   it('puts an unknown key on the key, with a quick fix to the close known key', () => {
     const text = 'name: t\nbudgets: [1e12]\nmodel:\n  family: transformer\n  nLayer: 3\n';

@@ -221,7 +221,8 @@ export function issuesToDiagnostics(doc: SourceDocument, issues: readonly Issue[
         if (u.discriminator) {
           const discPath = path; // zod puts the discriminator on the path
           const found = valueAt(doc.value, discPath);
-          const opts = (u.options ?? []).map((o) => JSON.stringify(o)).join(', ');
+          // a defaulted discriminator (model.family) lists `undefined` among its options
+          const opts = (u.options ?? []).filter((o) => o !== undefined).map((o) => JSON.stringify(o)).join(', ');
           if (!found.found || found.value === undefined) push(discPath.slice(0, -1), `missing required key '${u.discriminator}' (one of ${opts})`, 'key', 'missing-key');
           else push(discPath, `${u.discriminator} must be one of ${opts}, got ${JSON.stringify(found.value)}`);
           return;

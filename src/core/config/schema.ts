@@ -73,7 +73,10 @@ export const CommandSizeAxis = z
 
 export const TransformerModel = z
   .strictObject({
-    family: z.literal('transformer').describe('The built-in decoder-only transformer language model (trained with TensorFlow.js).'),
+    family: z
+      .literal('transformer')
+      .default('transformer')
+      .describe('The built-in decoder-only transformer language model (trained with TensorFlow.js); the default family.'),
     nLayers: posInt().max(1024).default(2).describe('Number of transformer blocks (fixed unless size.param is nLayers).'),
     dModel: posInt()
       .max(65536)
