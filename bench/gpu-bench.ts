@@ -16,20 +16,12 @@ import * as path from 'node:path';
 import { CliError, numberOption, parseArgs, printError } from '../src/cli/util';
 import { detectNvidiaGpus, detectTfjsNode, type NvidiaGpu } from '../src/engine/backends/tfjsNode';
 import { findSharedLibrary } from '../src/engine/backends/webgpu';
+import type { BenchConfig } from './common';
 
 export const ENGINES = ['torch-fp32', 'torch-tf32', 'torch-bf16', 'tensorflow-gpu', 'webgpu'] as const;
 export type Engine = (typeof ENGINES)[number];
 
-export interface BenchConfig {
-  d: number;
-  layers: number;
-  heads: number;
-  context: number;
-  batch: number;
-  vocab: number;
-  steps: number;
-  warmup: number;
-}
+export type { BenchConfig };
 
 /** Dense (no sparsity) peak TFLOP/s: fp32 on CUDA cores, TF32 and BF16 (FP16 where no BF16) tensor cores. */
 export interface GpuPeak {

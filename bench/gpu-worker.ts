@@ -10,19 +10,11 @@
  * Run from the repository root: node --import tsx bench/gpu-worker.ts --backend webgpu --d 768 ...
  * Progress goes to stderr, so a run killed by the time box still shows how far it got.
  */
-import { countTransformerParams } from '../src/core/model/transformer';
-import type { Backend, ExperimentSpec } from '../src/core/contracts';
+import type { Backend } from '../src/core/contracts';
+import { benchExperiment, type BenchConfig } from './common';
 
-interface Args {
+interface Args extends BenchConfig {
   backend: string;
-  d: number;
-  layers: number;
-  heads: number;
-  context: number;
-  batch: number;
-  vocab: number;
-  steps: number;
-  warmup: number;
   maxSeconds: number;
   seed: number;
   /** 1: accept a software WebGPU adapter (only for testing the script without a GPU) */
@@ -63,43 +55,7 @@ async function main(): Promise<void> {
   }
   const log = (line: string) => process.stderr.write(`[${a.backend}] ${line}\n`);
   const { initBackend, tf } = await import('../src/engine/backend');
-  const model = { family: 'transformer' as const, dModel: a.d, nLayers: a.layers, nHeads: a.heads, contextLength: a.context, vocabSize: a.vocab, mlpRatio: 4, tiedEmbeddings: false };
-  const counts = countTransformerParams(model);
-  const totalSteps = a.warmup + a.steps;
-  const tokens = totalSteps * a.batch * a.context;
-  const spec: ExperimentSpec = {
-    id: 'gpu-bench',
-    sweep: 'gpu-bench',
-    budget: 6 * counts.nonEmbedding * tokens,
-    budgetIndex: 0,
-    sizeParam: 'dModel',
-    sizeValue: a.d,
-    params: counts.nonEmbedding,
-    paramsTotal: counts.total,
-    tokens,
-    tokensPerParam: tokens / counts.nonEmbedding,
-    flopsPerParamPerToken: 6,
-    hyperparameters: {},
-    seed: a.seed,
-    model,
-    data: { source: 'synthetic', vocabSize: a.vocab, branching: 8, seed: 1 },
-    training: {
-      batchSize: a.batch,
-      learningRate: 1e-3,
-      schedule: 'cosine',
-      warmupFraction: 0.1,
-      minLrRatio: 0.1,
-      weightDecay: 0.1,
-      beta1: 0.9,
-      beta2: 0.95,
-      gradClip: 1,
-      evalTokens: a.context,
-      evalInterval: 0,
-      checkpointInterval: 0,
-      backend: a.backend as Backend,
-      allowRepeat: true,
-    },
-  };
+  const { spec, counts, totalSteps, tokens } = benchExperiment(a, { id: 'gpu-bench', backend: a.backend as Backend, seed: a.seed, allowRepeat: true });
   const t0 = performance.now();
   let info;
   try {

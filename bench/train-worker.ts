@@ -7,17 +7,11 @@
  *   stepMs  wall time of every timed step (after `warmup` untimed steps)
  *   rssMB   resident set size at the end, numTensors before/after the timed steps
  */
+import { benchExperiment, type BenchConfig } from './common'; // pure and tiny: the engine itself is imported (and timed) below
+
 const tScript = performance.now();
 
-interface Args {
-  d: number;
-  layers: number;
-  heads: number;
-  context: number;
-  batch: number;
-  vocab: number;
-  steps: number;
-  warmup: number;
+interface Args extends BenchConfig {
   backend: string;
   seed: number;
 }
@@ -42,44 +36,7 @@ async function main(): Promise<void> {
   const { openExperimentData } = await import('../src/engine/data');
   const { buildModel, batchTensors, trainStep, planTokens } = await import('../src/engine/train');
   const { AdamW, learningRate } = await import('../src/engine/optimizer');
-  const { countTransformerParams } = await import('../src/core/model/transformer');
-  const model = { family: 'transformer' as const, dModel: a.d, nLayers: a.layers, nHeads: a.heads, contextLength: a.context, vocabSize: a.vocab, mlpRatio: 4, tiedEmbeddings: false };
-  const counts = countTransformerParams(model);
-  const totalSteps = a.warmup + a.steps;
-  const tokens = totalSteps * a.batch * a.context;
-  const spec = {
-    id: 'bench',
-    sweep: 'bench',
-    budget: 6 * counts.nonEmbedding * tokens,
-    budgetIndex: 0,
-    sizeParam: 'dModel',
-    sizeValue: a.d,
-    params: counts.nonEmbedding,
-    paramsTotal: counts.total,
-    tokens,
-    tokensPerParam: tokens / counts.nonEmbedding,
-    flopsPerParamPerToken: 6,
-    hyperparameters: {},
-    seed: a.seed,
-    model,
-    data: { source: 'synthetic' as const, vocabSize: a.vocab, branching: 8, seed: 1 },
-    training: {
-      batchSize: a.batch,
-      learningRate: 1e-3,
-      schedule: 'cosine' as const,
-      warmupFraction: 0.1,
-      minLrRatio: 0.1,
-      weightDecay: 0.1,
-      beta1: 0.9,
-      beta2: 0.95,
-      gradClip: 1,
-      evalTokens: a.context,
-      evalInterval: 0,
-      checkpointInterval: 0,
-      backend: 'wasm' as const,
-      allowRepeat: false,
-    },
-  };
+  const { spec, counts, totalSteps, tokens } = benchExperiment(a, { id: 'bench', backend: 'wasm', seed: a.seed, allowRepeat: false });
   const plan = planTokens(tokens, a.batch, a.context);
   const data = openExperimentData(spec, plan.sequences);
   const tData = performance.now();

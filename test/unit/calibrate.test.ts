@@ -12,6 +12,7 @@ import { run as planCommand } from '../../src/cli/commands/plan';
 import { Plan } from '../../src/core/contracts';
 import { calibrate } from '../../src/engine/calibrate';
 import { TINY_MODEL, tinySpec } from './engineHelpers';
+import { capture } from './cliHelpers';
 
 /** Two tiny sizes of the engine tests' model, on wasm. */
 function experiments(): ExperimentSpec[] {
@@ -20,23 +21,6 @@ function experiments(): ExperimentSpec[] {
   const big = tinySpec({ id: 'big', sizeValue: 32, model: bigModel, training: { ...tinySpec().training, backend: 'wasm' } });
   // a duplicate shape must not be timed twice
   return [small, big, { ...small, id: 'small-again', seed: 9 }];
-}
-
-/** Runs a command with stdout/stderr captured. */
-async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const w1 = process.stdout.write.bind(process.stdout);
-  const w2 = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((x: string | Uint8Array) => (out.push(String(x)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((x: string | Uint8Array) => (err.push(String(x)), true)) as typeof process.stderr.write;
-  try {
-    const code = await fn();
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = w1;
-    process.stderr.write = w2;
-  }
 }
 
 describe('engine calibrate', function () {

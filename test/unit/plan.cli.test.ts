@@ -6,23 +6,7 @@ import { run as planCommand } from '../../src/cli/commands/plan';
 import { run as schemaCommand } from '../../src/cli/commands/schema';
 import { Plan } from '../../src/core/contracts';
 import { sweepJsonSchemaText } from '../../src/core/config';
-
-/** Runs a command with stdout/stderr captured. */
-async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const w1 = process.stdout.write.bind(process.stdout);
-  const w2 = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array) => (out.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  try {
-    const code = await fn();
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = w1;
-    process.stderr.write = w2;
-  }
-}
+import { capture } from './cliHelpers';
 
 describe('flopsfit plan / schema (CLI)', () => {
   let dir: string;

@@ -11,9 +11,10 @@
  * under the true model is exactly h.
  *
  * Pure TypeScript, no tfjs: the planner, the demo and the fit use it to know the irreducible loss.
- * The random generator (sfc32 seeded through splitmix32) is shared with the engine, and its state
- * is four uint32s, so a stream can be checkpointed and resumed exactly.
+ * The random generator (sfc32 seeded through splitmix32; the step is in ../rng.ts) is shared with
+ * the engine, and its state is four uint32s, so a stream can be checkpointed and resumed exactly.
  */
+import { Sfc32, checkSfc32State } from '../rng';
 
 export interface SyntheticSource {
   vocabSize: number;
@@ -38,42 +39,18 @@ export function mixSeed(seed: number, salt: number): number {
 }
 
 /** Small, fast, seedable PRNG (sfc32) with a serialisable state. */
-export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-
+export class Rng extends Sfc32 {
   constructor(seed: number, salt = 0) {
+    super();
     const s = mixSeed(seed, salt);
-    this.a = splitmix32(s);
-    this.b = splitmix32(s + 1);
-    this.c = splitmix32(s + 2);
-    this.d = 1;
+    this.setState(splitmix32(s), splitmix32(s + 1), splitmix32(s + 2), 1);
     for (let i = 0; i < 12; i++) this.nextU32();
   }
 
   static fromState(state: readonly number[]): Rng {
-    if (state.length !== 4 || state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
-      throw new Error('invalid random generator state');
-    }
     const r = new Rng(0);
-    [r.a, r.b, r.c, r.d] = state;
+    r.setState(...checkSfc32State(state));
     return r;
-  }
-
-  state(): [number, number, number, number] {
-    return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0];
-  }
-
-  nextU32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
   }
 
   /** Uniform in [0, 1) with 32 bits of resolution. */

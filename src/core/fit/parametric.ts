@@ -271,12 +271,8 @@ export interface StartRuns {
   evaluations: Int32Array;
 }
 
-/** Runs L-BFGS from every start (rows of `starts`, 5 values each), recording each outcome. */
-export function runStarts(data: ParametricData, starts: Float64Array, opts: MultiStartOptions = {}): StartRuns {
-  const fg = makeHuberObjective(data, opts.delta ?? HUBER_DELTA);
-  const solver = new Lbfgs(5, opts);
-  const count = starts.length / 5;
-  const out: StartRuns = {
+function newStartRuns(count: number): StartRuns {
+  return {
     count,
     x: new Float64Array(count * 5),
     f: new Float64Array(count),
@@ -285,6 +281,14 @@ export function runStarts(data: ParametricData, starts: Float64Array, opts: Mult
     iterations: new Int32Array(count),
     evaluations: new Int32Array(count),
   };
+}
+
+/** Runs L-BFGS from every start (rows of `starts`, 5 values each), recording each outcome. */
+export function runStarts(data: ParametricData, starts: Float64Array, opts: MultiStartOptions = {}): StartRuns {
+  const fg = makeHuberObjective(data, opts.delta ?? HUBER_DELTA);
+  const solver = new Lbfgs(5, opts);
+  const count = starts.length / 5;
+  const out = newStartRuns(count);
   for (let s = 0; s < count; s++) {
     const x = out.x.subarray(s * 5, s * 5 + 5);
     x.set(starts.subarray(s * 5, s * 5 + 5));
@@ -301,15 +305,7 @@ export function runStarts(data: ParametricData, starts: Float64Array, opts: Mult
 /** Concatenates the runs of consecutive chunks of one start list, in order. */
 export function concatStartRuns(parts: readonly StartRuns[]): StartRuns {
   const count = parts.reduce((k, p) => k + p.count, 0);
-  const out: StartRuns = {
-    count,
-    x: new Float64Array(count * 5),
-    f: new Float64Array(count),
-    converged: new Uint8Array(count),
-    reason: new Uint8Array(count),
-    iterations: new Int32Array(count),
-    evaluations: new Int32Array(count),
-  };
+  const out = newStartRuns(count);
   let k = 0;
   for (const p of parts) {
     out.x.set(p.x, k * 5);

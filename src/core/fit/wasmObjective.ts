@@ -13,18 +13,8 @@
  * when another objective was used in between (a multi-start calls one objective thousands of times
  * in a row, so that is rare).
  */
+import type { WasmApi, WasmMemory } from '../wasm';
 import { HUBER_WASM_BASE64 } from './huberWasm';
-
-// The few WebAssembly JS-API members used here (tsconfig has no DOM lib; node and browsers both
-// provide them at run time).
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
 
 interface Kernel {
   memory: WasmMemory;

@@ -506,11 +506,6 @@ export function drainWebGpuErrors(): string[] {
   return state.errors.splice(0);
 }
 
-/** The adapter in use, once initWebGpu succeeded. */
-export function webGpuDevice(): string | undefined {
-  return state?.device;
-}
-
 /**
  * Lets the process exit: dawn.node keeps Node alive while `navigator.gpu` holds a reference to
  * it. Call after training on webgpu (removes tfjs's webgpu backend and the device).

@@ -15,18 +15,9 @@
  * backward pass recomputes P exactly as the forward did.
  */
 import { tf } from '../backend';
+import type { WasmApi, WasmMemory } from '../../core/wasm';
 import { ATTENTION_WASM_BASE64 } from './attentionWasm';
 
-// The project's tsconfig has no DOM lib, so the few WebAssembly JS API members used here are typed
-// locally (Node provides the global at run time).
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
 const WebAssemblyApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface Kernels {
