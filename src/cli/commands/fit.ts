@@ -11,8 +11,9 @@ import * as path from 'node:path';
 import { formatDiagnostic, loadSweepConfig } from '../../core/config';
 import { resolveRunDir } from '../../core/plan';
 import { writeJsonAtomicSync } from '../../core/atomic';
-import { FIT_METHODS, FitInputError, fitRunDir, fitScalingLaws, readPointsFile, type FitMethod, type FitOptions, type FitReport } from '../../core/fit';
+import { FIT_METHODS, FitInputError, readPointsFile, type FitMethod, type FitOptions, type FitReport } from '../../core/fit';
 import { fmt } from '../../core/fit/fit';
+import { MAX_DEFAULT_FIT_WORKERS, defaultFitWorkers, fitRunDirAsync, fitScalingLawsAsync } from '../../core/fit/parallel';
 import { CliError, numberOption, parseArgs, type ParsedArgs } from '../util';
 
 export const summary = 'fit scaling laws to a sweep\'s results or to a CSV/JSON file';
@@ -38,6 +39,8 @@ Options:
   --table <C,C,…>        budgets of the compute-optimal table (default: the fitted budgets)
   --k <k>                FLOPs per parameter per token in C = k·N·D (default: config, else 6)
   --tolerance <x>        relative spread of C within one IsoFLOP group (default 0.05)
+  --workers <n>          threads for the parametric multi-start and bootstrap (default: the
+                         cores, at most ${MAX_DEFAULT_FIT_WORKERS}; 1: no worker threads); the result is identical
   --out <file>           also write the report (fit.json format) to this file
   --workspace <dir>      folder the config's relative paths resolve against
   --json                 print the report as JSON (the fit.json format) instead of a summary
@@ -50,7 +53,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const parsed = parseArgs(args, {
     flags: ['json'],
-    values: ['input', 'run-dir', 'method', 'bootstrap', 'confidence', 'seed', 'target', 'table', 'k', 'tolerance', 'out', 'workspace'],
+    values: ['input', 'run-dir', 'method', 'bootstrap', 'confidence', 'seed', 'target', 'table', 'k', 'tolerance', 'out', 'workspace', 'workers'],
   });
   const sources = [parsed.positionals.length > 0, parsed.values.input !== undefined, parsed.values['run-dir'] !== undefined].filter(Boolean).length;
   if (sources !== 1 || parsed.positionals.length > 1) {
@@ -84,14 +87,16 @@ export async function run(args: string[]): Promise<number> {
     runDir = path.resolve(parsed.values['run-dir']);
   }
   options = { ...options, ...cliOptions(parsed) };
+  const workers = numberOption(parsed, 'workers', { integer: true, min: 1 }) ?? defaultFitWorkers();
+  const par = { workers, notice: (line: string) => void process.stderr.write(line + '\n') };
 
   let report: FitReport;
   try {
     if (runDir !== undefined) {
-      report = fitRunDir(runDir, options);
+      report = await fitRunDirAsync(runDir, options, par);
     } else {
       const loaded = readPointsFile(path.resolve(parsed.values.input!), options.flopsPerParamPerToken ?? 6);
-      report = fitScalingLaws(loaded.points, options);
+      report = await fitScalingLawsAsync(loaded.points, options, par);
       report.warnings.unshift(...loaded.warnings);
     }
   } catch (err) {

@@ -6,7 +6,8 @@
 import * as path from 'node:path';
 import { loadSweepConfig, formatDiagnostic, type SweepConfig } from '../../core/config';
 import type { Plan } from '../../core/contracts';
-import { fitRunDir, type FitOptions } from '../../core/fit';
+import { type FitOptions } from '../../core/fit';
+import { fitRunDirAsync } from '../../core/fit/parallel';
 import { LockHeldError, lockHolderAlive, lockPath, readLock } from '../../core/manifest';
 import { buildPlan, createCommandParamCounter, resolveConfigPath, resolveRunDir } from '../../core/plan';
 import { RunnerError, runSweep, type SweepOutcome } from '../../engine/runner';
@@ -110,7 +111,7 @@ export async function executeSweep(prep: PreparedSweep, o: ExecuteOptions): Prom
         o.fit === false
           ? undefined
           : async (runDir) => {
-              const report = fitRunDir(runDir, fitOptions(prep.config, prep.plan));
+              const report = await fitRunDirAsync(runDir, fitOptions(prep.config, prep.plan));
               return fitSummaryLines(report, path.join(runDir, 'fit.json'));
             },
     });

@@ -16,8 +16,10 @@ import {
   parametricAllocation,
   parametricLoss,
   resampleParametricData,
+  type MultiStartOptions,
   type ParametricData,
   type ParametricParams,
+  type PolishedFit,
 } from './parametric';
 import { Rng } from './rng';
 import {
@@ -273,7 +275,40 @@ export interface ParamState {
   warnings: string[];
 }
 
+/** One parametric bootstrap resample's optimum, or undefined when it failed. */
+export type ResampleFit = (ParametricParams & { objective: number }) | undefined;
+
+/**
+ * The expensive, embarrassingly parallel steps of a fit, which the fit yields to its driver: the
+ * full-data multi-start (answered with `fitParametricData(data, starts, opts)`) and the parametric
+ * bootstrap resamples (answered with `fitParametricResample(base, idx)` for each, in order). The
+ * sync driver answers them on this thread; `fitScalingLawsAsync` (./parallel, node only) on a
+ * worker pool, with bit-identical answers.
+ */
+export type FitRequest =
+  | { kind: 'multistart'; data: ParametricData; starts: Float64Array; opts: MultiStartOptions }
+  | { kind: 'resamples'; base: ParamState; indices: Int32Array[] };
+export type FitResponse = PolishedFit | ResampleFit[];
+export type FitSteps<T> = Generator<FitRequest, T, FitResponse>;
+
+/** Answers a request on this thread. */
+export function serveFitRequest(req: FitRequest): FitResponse {
+  if (req.kind === 'multistart') return fitParametricData(req.data, req.starts, req.opts);
+  return req.indices.map((idx) => fitParametricResample(req.base, idx));
+}
+
+/** Runs fit steps to the end on this thread. */
+export function runFitSteps<T>(steps: FitSteps<T>): T {
+  let r = steps.next();
+  while (!r.done) r = steps.next(serveFitRequest(r.value));
+  return r.value;
+}
+
 export function runParametric(points: readonly FitPoint[]): ParamState | string {
+  return runFitSteps(runParametricSteps(points));
+}
+
+export function* runParametricSteps(points: readonly FitPoint[]): FitSteps<ParamState | string> {
   if (points.length < 5) return `the parametric fit has 5 parameters (E, A, B, α, β) and needs at least 5 points; got ${points.length}`;
   const distinctN = new Set(points.map((p) => p.N)).size;
   const distinctD = new Set(points.map((p) => p.D)).size;
@@ -283,7 +318,7 @@ export function runParametric(points: readonly FitPoint[]): ParamState | string 
     points.map((p) => p.D),
     points.map((p) => p.loss),
   );
-  const ms = fitParametricData(data, besirogluGrid(), { keepOptima: BOOTSTRAP_WARM_OPTIMA + 1 });
+  const ms = (yield { kind: 'multistart', data, starts: besirogluGrid(), opts: { keepOptima: BOOTSTRAP_WARM_OPTIMA + 1 } }) as PolishedFit;
   const x = ms.x;
   const objective = ms.f;
   const params = paramsFromVector(x);
@@ -336,7 +371,7 @@ export function runParametric(points: readonly FitPoint[]): ParamState | string 
 }
 
 /** Fits one parametric bootstrap resample from the warm starts. */
-export function fitParametricResample(base: ParamState, indices: Int32Array): (ParametricParams & { objective: number }) | undefined {
+export function fitParametricResample(base: Pick<ParamState, 'data' | 'warmStarts'>, indices: Int32Array): ResampleFit {
   const data = resampleParametricData(base.data, indices);
   try {
     const ms = fitParametricData(data, base.warmStarts);
@@ -353,6 +388,11 @@ export function fitParametricResample(base: ParamState, indices: Int32Array): (P
 
 /** Fits scaling laws to finished runs. Throws FitInputError on bad input. */
 export function fitScalingLaws(points: readonly FitPoint[], options: FitOptions = {}): FitReport {
+  return runFitSteps(fitScalingLawsSteps(points, options));
+}
+
+/** `fitScalingLaws` as steps: the expensive parts are yielded as FitRequests to the driver. */
+export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOptions = {}): FitSteps<FitReport> {
   const o = resolveOptions(options);
   validatePoints(points);
   if (points.length === 0) throw new FitInputError('no points to fit');
@@ -370,7 +410,7 @@ export function fitScalingLaws(points: readonly FitPoint[], options: FitOptions 
     else iso = r;
   }
   if (o.methods.includes('parametric')) {
-    const r = runParametric(points);
+    const r = yield* runParametricSteps(points);
     if (typeof r === 'string') failures.push(r);
     else {
       par = r;
@@ -460,12 +500,17 @@ export function fitScalingLaws(points: readonly FitPoint[], options: FitOptions 
     if (par) {
       const rng = new Rng(o.seed, 2);
       const n = points.length;
-      const idx = new Int32Array(n);
+      // The draws depend on the rng only, so all of them are made first and fitted as one batch.
+      const indices: Int32Array[] = [];
+      for (let s = 0; s < o.bootstrap; s++) {
+        const idx = new Int32Array(n);
+        for (let j = 0; j < n; j++) idx[j] = rng.int(n);
+        indices.push(idx);
+      }
+      const fits = (yield { kind: 'resamples', base: par, indices }) as ResampleFit[];
       let ok = 0;
       let bad = 0;
-      for (let s = 0; s < o.bootstrap; s++) {
-        for (let j = 0; j < n; j++) idx[j] = rng.int(n);
-        const p = fitParametricResample(par, idx);
+      for (const p of fits) {
         if (!p) {
           bad++;
           continue;

@@ -112,11 +112,23 @@ export function reduceRepeats(points: FitPoint[], meta: readonly { seed: number;
  * (whose warnings include skipped results lines).
  */
 export function fitRunDir(runDir: string, options: FitOptions = {}): FitReport {
-  const { points, warnings } = readResultsRows(path.join(runDir, RUN_FILES.results));
-  if (points.length === 0) {
-    throw new FitInputError(`no usable results in ${path.join(runDir, RUN_FILES.results)}${warnings.length ? ` (${warnings.length} malformed line(s) skipped)` : ''}`);
+  const { points, warnings } = readRunDirPoints(runDir);
+  return writeRunDirFit(runDir, fitScalingLaws(points, options), warnings);
+}
+
+/** The points of a run directory's results.jsonl; throws FitInputError when there are none. */
+export function readRunDirPoints(runDir: string): LoadedPoints {
+  const loaded = readResultsRows(path.join(runDir, RUN_FILES.results));
+  if (loaded.points.length === 0) {
+    throw new FitInputError(
+      `no usable results in ${path.join(runDir, RUN_FILES.results)}${loaded.warnings.length ? ` (${loaded.warnings.length} malformed line(s) skipped)` : ''}`,
+    );
   }
-  const report = fitScalingLaws(points, options);
+  return loaded;
+}
+
+/** Adds the loading warnings to a run directory's report and writes its fit.json atomically. */
+export function writeRunDirFit(runDir: string, report: FitReport, warnings: readonly string[]): FitReport {
   report.warnings.unshift(...warnings);
   writeJsonAtomicSync(path.join(runDir, RUN_FILES.fit), report);
   return report;

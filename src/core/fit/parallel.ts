@@ -7,6 +7,10 @@
  * floating-point operations on whichever thread it lands; the winner and the kept optima are then
  * chosen on the main thread by the same in-order rule).
  *
+ * `fitScalingLawsAsync` / `fitRunDirAsync` run the whole fit this way (the CLI's `flopsfit fit` and
+ * the post-sweep fit of `flopsfit run` use them): `fitScalingLawsSteps` yields its multi-start and
+ * its parametric bootstrap batch as requests, answered here on the pool.
+ *
  * The browser and the unit tests keep using the pure single-threaded API in ./parametric and ./fit.
  * The worker entry is ./parallelWorker.ts; in the esbuild bundle it is dist/fitWorker.js next to
  * dist/flopsfit.js (scripts/build.mjs builds it).
@@ -15,7 +19,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { ParamState } from './fit';
+import { fitScalingLawsSteps, serveFitRequest, type FitRequest, type FitResponse, type FitSteps, type ParamState, type ResampleFit } from './fit';
+import { readRunDirPoints, writeRunDirFit } from './io';
+import type { FitOptions, FitPoint, FitReport } from './types';
 import {
   concatStartRuns,
   polishBest,
@@ -23,7 +29,6 @@ import {
   HUBER_DELTA,
   type MultiStartOptions,
   type ParametricData,
-  type ParametricParams,
   type PolishedFit,
   type StartRuns,
 } from './parametric';
@@ -58,8 +63,12 @@ export class FitPool {
   private nextId = 0;
   private failure: Error | undefined;
 
-  constructor(readonly size = defaultWorkers()) {
-    const entry = size > 1 ? fitWorkerEntry() : undefined;
+  /** `entry` overrides the worker file (tests use it to make workers fail). */
+  constructor(
+    readonly size = defaultWorkers(),
+    entry: string | undefined = size > 1 ? fitWorkerEntry() : undefined,
+  ) {
+    if (size <= 1) return;
     if (!entry) return;
     for (let i = 0; i < size; i++) {
       // From source (tsx), the worker registers tsx's require hook before loading the .ts entry.
@@ -156,7 +165,7 @@ export async function fitParametricDataParallel(pool: FitPool, data: ParametricD
   return polishBest(data, ms, opts.delta ?? HUBER_DELTA);
 }
 
-export type ResampleFit = (ParametricParams & { objective: number }) | undefined;
+export type { ResampleFit };
 
 /**
  * `fitParametricResample(base, indices)` for every resample (rows of `indices`, n = base's point
@@ -182,4 +191,93 @@ export async function fitParametricResamplesParallel(pool: FitPool, base: Pick<P
     }
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole fit on a pool
+
+/** Default `workers` of the async fit: the cores node may use, at most this many. */
+export const MAX_DEFAULT_FIT_WORKERS = 4;
+
+export interface ParallelFitOptions {
+  /** Worker threads (default: the cores, at most MAX_DEFAULT_FIT_WORKERS); ≤ 1 runs on this thread. */
+  workers?: number;
+  /** Where the one-line notice goes when the workers cannot be used (default: stderr). */
+  notice?: (line: string) => void;
+  /** Overrides the worker file (tests). */
+  workerEntry?: string;
+}
+
+/** The default worker count of the async fit. */
+export function defaultFitWorkers(): number {
+  return Math.min(MAX_DEFAULT_FIT_WORKERS, defaultWorkers());
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Runs fit steps with the expensive requests answered on a pool of `workers` threads. Any failure
+ * of the pool (no worker entry, a worker that does not start or dies) gives one notice and the
+ * rest of the fit runs on this thread; the answers, and so the result, are the same either way.
+ * The pool is always closed before this returns.
+ */
+export async function runFitStepsParallel<T>(steps: FitSteps<T>, par: ParallelFitOptions = {}): Promise<T> {
+  const workers = Math.floor(par.workers ?? defaultFitWorkers());
+  const notice = par.notice ?? ((line: string) => void process.stderr.write(line + '\n'));
+  let pool: FitPool | undefined;
+  let step = steps.next(); // bad options or points throw here, before any thread starts
+  if (step.done) return step.value;
+  if (workers > 1) {
+    try {
+      pool = new FitPool(workers, par.workerEntry ?? fitWorkerEntry());
+      if (pool.threads === 1) {
+        notice(`flopsfit: fit worker file not found (${path.basename(fitWorkerEntry() ?? 'fitWorker.js')}); fitting on one thread`);
+        await pool.close();
+        pool = undefined;
+      }
+    } catch (e) {
+      notice(`flopsfit: could not start fit workers (${describe(e)}); fitting on one thread`);
+      await pool?.close().catch(() => undefined);
+      pool = undefined;
+    }
+  }
+  try {
+    for (;;) {
+      const req: FitRequest = step.value;
+      let res: FitResponse;
+      if (pool) {
+        try {
+          res = await servePooled(pool, req);
+        } catch (e) {
+          notice(`flopsfit: fit workers failed (${describe(e)}); fitting on one thread`);
+          const p = pool;
+          pool = undefined;
+          await p.close().catch(() => undefined);
+          res = serveFitRequest(req);
+        }
+      } else res = serveFitRequest(req);
+      const next = steps.next(res);
+      if (next.done) return next.value;
+      step = next;
+    }
+  } finally {
+    await pool?.close().catch(() => undefined);
+  }
+}
+
+function servePooled(pool: FitPool, req: FitRequest): Promise<FitResponse> {
+  return req.kind === 'multistart' ? fitParametricDataParallel(pool, req.data, req.starts, req.opts) : fitParametricResamplesParallel(pool, req.base, req.indices);
+}
+
+/** `fitScalingLaws` on a worker pool: the same report, bit for bit, for any worker count. */
+export function fitScalingLawsAsync(points: readonly FitPoint[], options: FitOptions = {}, par: ParallelFitOptions = {}): Promise<FitReport> {
+  return runFitStepsParallel(fitScalingLawsSteps(points, options), par);
+}
+
+/** `fitRunDir` on a worker pool: fits `<runDir>/results.jsonl` and writes `<runDir>/fit.json`. */
+export async function fitRunDirAsync(runDir: string, options: FitOptions = {}, par: ParallelFitOptions = {}): Promise<FitReport> {
+  const { points, warnings } = readRunDirPoints(runDir);
+  return writeRunDirFit(runDir, await fitScalingLawsAsync(points, options, par), warnings);
 }
