@@ -24,16 +24,21 @@ function fsyncDir(dir: string): void {
   }
 }
 
-export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = tempName(file);
-  const fd = fs.openSync(tmp, 'w');
+/** Writes a file and fsyncs it (no rename): for files inside a folder that is itself renamed into place. */
+export function writeFileSyncedSync(file: string, data: string | Uint8Array): void {
+  const fd = fs.openSync(file, 'w');
   try {
     fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = tempName(file);
+  writeFileSyncedSync(tmp, data);
   try {
     fs.renameSync(tmp, file);
   } catch (err) {

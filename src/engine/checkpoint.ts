@@ -15,6 +15,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { writeFileSyncedSync } from '../core/atomic';
 import { ExperimentSpec } from '../core/contracts';
 import type { DataState } from './data';
 
@@ -64,16 +65,6 @@ export interface LoadedCheckpoint {
 /** A missing or unreadable checkpoint, with a message for the user. */
 export class CheckpointError extends Error {}
 
-function writeSynced(file: string, data: string | Uint8Array): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 export function saveCheckpoint(dir: string, spec: ExperimentSpec, state: CheckpointState, arrays: NamedArray[]): void {
   const parent = path.dirname(dir);
   fs.mkdirSync(parent, { recursive: true });
@@ -92,10 +83,10 @@ export function saveCheckpoint(dir: string, spec: ExperimentSpec, state: Checkpo
     generatedBy: 'flopsfit',
     weightsManifest: [{ paths: ['weights.bin'], weights: arrays.map((a) => ({ name: a.name, shape: a.shape, dtype: 'float32' })) }],
   };
-  writeSynced(path.join(tmp, 'weights.bin'), bin);
-  writeSynced(path.join(tmp, 'model.json'), JSON.stringify(manifest, null, 1) + '\n');
-  writeSynced(path.join(tmp, 'spec.json'), JSON.stringify(spec, null, 2) + '\n');
-  writeSynced(path.join(tmp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
+  writeFileSyncedSync(path.join(tmp, 'weights.bin'), bin);
+  writeFileSyncedSync(path.join(tmp, 'model.json'), JSON.stringify(manifest, null, 1) + '\n');
+  writeFileSyncedSync(path.join(tmp, 'spec.json'), JSON.stringify(spec, null, 2) + '\n');
+  writeFileSyncedSync(path.join(tmp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
   const old = `${dir}.old-${process.pid}`;
   const hadOld = fs.existsSync(dir);
   if (hadOld) fs.renameSync(dir, old);
