@@ -22,6 +22,7 @@ import type { TransformerModelSpec } from '../core/contracts';
 import { Rng } from '../core/data/synthetic';
 import { tf } from './backend';
 import { fusedAttentionUnavailable, fusedCausalAttention } from './kernels/attention';
+import { heapKernelsUnavailable, heapOps } from './kernels/heapKernels';
 
 /**
  * How the causal attention is computed. 'fused': one custom op whose kernels run in our own wasm
@@ -47,6 +48,29 @@ export function resolveAttention(impl: AttentionImpl, headDim: number, shape?: {
   }
   const backend = tf.getBackend();
   return !why && (backend === 'wasm' || backend === 'cpu') ? 'fused' : 'tfjs';
+}
+
+/**
+ * Where the dense layers, embedding and attention run on the wasm backend. 'heap': our own SIMD
+ * kernels working in place on the tfjs wasm heap (src/engine/kernels/heapKernels.ts); 'tfjs':
+ * tfjs's own kernels (XNNPACK matmuls). 'auto' (the default) = 'heap' on the wasm backend when the
+ * kernels load there, else 'tfjs'. Other backends always use 'tfjs'. Environment override:
+ * FLOPSFIT_KERNELS=heap|tfjs|auto.
+ */
+export type KernelImpl = 'auto' | 'heap' | 'tfjs';
+
+export function kernelsFromEnv(env: NodeJS.ProcessEnv = process.env): KernelImpl {
+  const v = (env.FLOPSFIT_KERNELS ?? 'auto').trim().toLowerCase();
+  if (v === 'auto' || v === 'heap' || v === 'tfjs' || v === '') return (v || 'auto') as KernelImpl;
+  throw new Error(`FLOPSFIT_KERNELS must be heap, tfjs or auto, not '${env.FLOPSFIT_KERNELS}'`);
+}
+
+/** The kernel implementation `impl` resolves to on the current backend. */
+export function resolveKernels(impl: KernelImpl): 'heap' | 'tfjs' {
+  if (impl === 'tfjs') return 'tfjs';
+  const why = heapKernelsUnavailable();
+  if (impl === 'heap' && why) throw new Error(`heap kernels requested but unavailable: ${why}`);
+  return why ? 'tfjs' : 'heap';
 }
 
 export interface ParamInfo {
@@ -171,6 +195,8 @@ export class TransformerModel {
   private masks = new Map<number, tf.Tensor2D>();
   /** Attention implementation (see AttentionImpl); both give the same losses to float rounding. */
   attention: AttentionImpl = attentionFromEnv();
+  /** Dense/embedding/attention kernels on wasm (see KernelImpl); same losses to float rounding. */
+  kernels: KernelImpl = kernelsFromEnv();
 
   constructor(
     readonly spec: TransformerModelSpec,
@@ -215,6 +241,7 @@ export class TransformerModel {
     const { dModel: d, nHeads: H, vocabSize: V, nLayers } = this.spec;
     const [B, T] = ids.shape;
     const dh = d / H;
+    if (resolveKernels(this.kernels) === 'heap') return this.logitsHeap(ids);
     const flatIds = tf.reshape(ids, [B * T]) as tf.Tensor1D;
     let x = embed(oneHotFloat(flatIds, V), this.p('wte') as tf.Tensor2D);
     const pos = T === this.spec.contextLength ? this.p('wpe') : tf.slice(this.p('wpe'), [0, 0], [T, d]);
@@ -243,6 +270,37 @@ export class TransformerModel {
     const hf = layerNorm(x, this.p('lnf.g'), this.p('lnf.b'));
     const head = this.spec.tiedEmbeddings ? (tf.transpose(this.p('wte')) as tf.Tensor2D) : (this.p('head.w') as tf.Tensor2D);
     return linearNoBias(hf, head);
+  }
+
+  /** logits() on the heap kernels: the same graph, with our own GEMM/embedding/attention. */
+  private logitsHeap(ids: tf.Tensor2D): tf.Tensor2D {
+    const { dModel: d, nHeads: H, nLayers } = this.spec;
+    const [B, T] = ids.shape;
+    const dh = d / H;
+    let x = heapOps.embed(ids, this.p('wte') as tf.Tensor2D, this.p('wpe') as tf.Tensor2D);
+    const useFused = this.attention !== 'tfjs' && !fusedAttentionUnavailable(dh);
+    if (this.attention === 'fused' && !useFused) throw new Error(`fused attention requested but unavailable: ${fusedAttentionUnavailable(dh)}`);
+    const scale = 1 / Math.sqrt(dh);
+    for (let l = 0; l < nLayers; l++) {
+      const pre = `h${l}.`;
+      const h = layerNorm(x, this.p(pre + 'ln1.g'), this.p(pre + 'ln1.b'));
+      const qkv = heapOps.linear(h, this.p(pre + 'attn.qkv.w') as tf.Tensor2D, this.p(pre + 'attn.qkv.b') as tf.Tensor1D);
+      let y: tf.Tensor2D;
+      if (useFused) y = heapOps.attention(qkv, B, T, H);
+      else {
+        const [q, k, v] = tf.split(qkv, 3, 1);
+        const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]);
+        const att = tf.softmax(tf.add(tf.matMul(heads(tf.mul(q, scale)), heads(k), false, true), this.mask(T)));
+        y = tf.reshape(tf.transpose(tf.matMul(att, heads(v)), [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
+      }
+      x = tf.add(x, heapOps.linear(y, this.p(pre + 'attn.proj.w') as tf.Tensor2D, this.p(pre + 'attn.proj.b') as tf.Tensor1D));
+      const h2 = layerNorm(x, this.p(pre + 'ln2.g'), this.p(pre + 'ln2.b'));
+      const f = gelu(heapOps.linear(h2, this.p(pre + 'mlp.fc.w') as tf.Tensor2D, this.p(pre + 'mlp.fc.b') as tf.Tensor1D));
+      x = tf.add(x, heapOps.linear(f, this.p(pre + 'mlp.proj.w') as tf.Tensor2D, this.p(pre + 'mlp.proj.b') as tf.Tensor1D));
+    }
+    const hf = layerNorm(x, this.p('lnf.g'), this.p('lnf.b'));
+    if (this.spec.tiedEmbeddings) return heapOps.linearNoBias(hf, this.p('wte') as tf.Tensor2D, true);
+    return heapOps.linearNoBias(hf, this.p('head.w') as tf.Tensor2D);
   }
 
   /** Per-token negative log-likelihood [B·T] of `targets` [B, T] (int32). */

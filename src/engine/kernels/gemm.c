@@ -1,0 +1,218 @@
+/*
+ * Dense-layer kernels of the FlopsFit engine's wasm path: a packed, register-blocked SGEMM with
+ * both transposes and a fused bias, the bias gradient (column sums), and the token+position
+ * embedding (gather forward, scatter-add backward). Compiled to WebAssembly SIMD together with
+ * attention.c and ops.c by scripts/build-kernels.sh. No libc, no static data, no allocation:
+ * the caller (heapKernels.ts) passes every buffer, including the packing workspace, as a byte
+ * offset into the imported linear memory (the tfjs wasm backend's heap, so tensors are used in
+ * place without copies).
+ *
+ * Why our own GEMM: tfjs-wasm's XNNPACK path reached about 12 GFLOP/s per call in the engine
+ * (its operator is created and its weights repacked on every call), and the transposed forms a
+ * backward pass needs fall to a naive loop at about 1 GFLOP/s. This kernel packs both operands
+ * (so transposes cost nothing extra) and runs a 4x8 micro-kernel whose 8 accumulators stay in
+ * registers. With relaxed SIMD the multiply-add is one fused instruction where the CPU has FMA.
+ */
+#include <wasm_simd128.h>
+
+typedef v128_t f4;
+
+#ifdef FLOPSFIT_RELAXED
+#define MADD(acc, a, b) __builtin_wasm_relaxed_madd_f32x4((a), (b), (acc))
+#else
+#define MADD(acc, a, b) wasm_f32x4_add((acc), wasm_f32x4_mul((a), (b)))
+#endif
+
+#define MR 4
+#define NR 8
+#define KC 256
+#define MC 128
+
+/* Floats of workspace sgemm needs for an N-column result. */
+int gemm_workspace_floats(int N) { return KC * ((N + NR - 1) / NR * NR) + MC * KC; }
+
+/* Pack a kc x nc block of op(B) into column panels of NR: dst[(j/NR)*kc*NR + k*NR + j%NR]. */
+static void pack_b(int kc, int nc, const float *B, int ldb, int transB, float *dst) {
+  for (int jp = 0; jp < nc; jp += NR) {
+    int nr = nc - jp < NR ? nc - jp : NR;
+    float *d = dst + jp * kc;
+    if (!transB) {
+      if (nr == NR) {
+        for (int k = 0; k < kc; k++, d += NR) {
+          const float *s = B + k * ldb + jp;
+          wasm_v128_store(d, wasm_v128_load(s));
+          wasm_v128_store(d + 4, wasm_v128_load(s + 4));
+        }
+      } else {
+        for (int k = 0; k < kc; k++, d += NR)
+          for (int j = 0; j < NR; j++) d[j] = j < nr ? B[k * ldb + jp + j] : 0.0f;
+      }
+    } else {
+      for (int j = 0; j < NR; j++) {
+        if (j < nr) {
+          const float *s = B + (jp + j) * ldb;
+          for (int k = 0; k < kc; k++) d[k * NR + j] = s[k];
+        } else {
+          for (int k = 0; k < kc; k++) d[k * NR + j] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+/* Pack an mc x kc block of op(A) into row panels of MR: dst[(i/MR)*kc*MR + k*MR + i%MR]. */
+static void pack_a(int mc, int kc, const float *A, int lda, int transA, float *dst) {
+  for (int ip = 0; ip < mc; ip += MR) {
+    int mr = mc - ip < MR ? mc - ip : MR;
+    float *d = dst + ip * kc;
+    if (!transA) {
+      for (int i = 0; i < MR; i++) {
+        if (i < mr) {
+          const float *s = A + (ip + i) * lda;
+          for (int k = 0; k < kc; k++) d[k * MR + i] = s[k];
+        } else {
+          for (int k = 0; k < kc; k++) d[k * MR + i] = 0.0f;
+        }
+      }
+    } else {
+      if (mr == MR) {
+        for (int k = 0; k < kc; k++, d += MR) wasm_v128_store(d, wasm_v128_load(A + k * lda + ip));
+      } else {
+        for (int k = 0; k < kc; k++, d += MR)
+          for (int i = 0; i < MR; i++) d[i] = i < mr ? A[k * lda + ip + i] : 0.0f;
+      }
+    }
+  }
+}
+
+/* C[mr, nr] (+)= a-panel . b-panel over kc; `mode` 0: store, 1: accumulate, 2: store + bias. */
+static inline void micro(int kc, const float *a, const float *b, float *C, int ldc, int mr, int nr, int mode,
+                         const float *bias) {
+  f4 c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int k = 0; k < kc; k++, a += MR, b += NR) {
+    const f4 b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+    f4 ai = wasm_v128_load32_splat(a);
+    c00 = MADD(c00, ai, b0);
+    c01 = MADD(c01, ai, b1);
+    ai = wasm_v128_load32_splat(a + 1);
+    c10 = MADD(c10, ai, b0);
+    c11 = MADD(c11, ai, b1);
+    ai = wasm_v128_load32_splat(a + 2);
+    c20 = MADD(c20, ai, b0);
+    c21 = MADD(c21, ai, b1);
+    ai = wasm_v128_load32_splat(a + 3);
+    c30 = MADD(c30, ai, b0);
+    c31 = MADD(c31, ai, b1);
+  }
+  f4 r[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+  if (nr == NR) {
+    f4 bb0 = wasm_f32x4_splat(0.0f), bb1 = bb0;
+    if (mode == 2) {
+      bb0 = wasm_v128_load(bias);
+      bb1 = wasm_v128_load(bias + 4);
+    }
+    for (int i = 0; i < mr; i++) {
+      float *c = C + i * ldc;
+      f4 v0 = r[i][0], v1 = r[i][1];
+      if (mode == 1) {
+        v0 = wasm_f32x4_add(v0, wasm_v128_load(c));
+        v1 = wasm_f32x4_add(v1, wasm_v128_load(c + 4));
+      } else if (mode == 2) {
+        v0 = wasm_f32x4_add(v0, bb0);
+        v1 = wasm_f32x4_add(v1, bb1);
+      }
+      wasm_v128_store(c, v0);
+      wasm_v128_store(c + 4, v1);
+    }
+  } else {
+    float tmp[NR];
+    for (int i = 0; i < mr; i++) {
+      float *c = C + i * ldc;
+      wasm_v128_store(tmp, r[i][0]);
+      wasm_v128_store(tmp + 4, r[i][1]);
+      for (int j = 0; j < nr; j++) c[j] = mode == 1 ? c[j] + tmp[j] : mode == 2 ? tmp[j] + bias[j] : tmp[j];
+    }
+  }
+}
+
+/*
+ * C[M,N] = op(A)[M,K] . op(B)[K,N] (+ bias[N] when bias != 0; accumulate into C when accum),
+ * row-major. op(A) = A (lda = K) or A^T (A stored [K,M], lda = M); likewise op(B).
+ * work: gemm_workspace_floats(N) floats, 16-byte aligned. C must not alias A or B.
+ */
+void sgemm(int M, int N, int K, const float *A, int lda, int transA, const float *B, int ldb, int transB,
+           float *C, int ldc, const float *bias, int accum, float *work) {
+  float *pb = work, *pa = work + KC * ((N + NR - 1) / NR * NR);
+  if (K == 0) {
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) C[i * ldc + j] = (accum ? C[i * ldc + j] : 0.0f) + (bias ? bias[j] : 0.0f);
+    return;
+  }
+  for (int kk = 0; kk < K; kk += KC) {
+    int kc = K - kk < KC ? K - kk : KC;
+    pack_b(kc, N, transB ? B + kk : B + kk * ldb, ldb, transB, pb);
+    int mode = (accum || kk > 0) ? 1 : bias ? 2 : 0;
+    for (int ii = 0; ii < M; ii += MC) {
+      int mc = M - ii < MC ? M - ii : MC;
+      pack_a(mc, kc, transA ? A + kk * lda + ii : A + ii * lda + kk, lda, transA, pa);
+      for (int jp = 0; jp < N; jp += NR) {
+        int nr = N - jp < NR ? N - jp : NR;
+        const float *bj = bias ? bias + jp : 0;
+        for (int ip = 0; ip < mc; ip += MR) {
+          int mr = mc - ip < MR ? mc - ip : MR;
+          micro(kc, pa + ip * kc, pb + jp * kc, C + (ii + ip) * ldc + jp, ldc, mr, nr, mode, bj);
+        }
+      }
+    }
+  }
+  if (accum && bias) /* bias on top of an accumulated product: once, at the end */
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) C[i * ldc + j] += bias[j];
+}
+
+/* out[N] = sum over rows of X[M,N] (the bias gradient). */
+void colsum(int M, int N, const float *X, float *out) {
+  int j = 0;
+  for (; j + 4 <= N; j += 4) {
+    f4 s = wasm_f32x4_splat(0.0f);
+    for (int i = 0; i < M; i++) s = wasm_f32x4_add(s, wasm_v128_load(X + i * N + j));
+    wasm_v128_store(out + j, s);
+  }
+  for (; j < N; j++) {
+    float s = 0.0f;
+    for (int i = 0; i < M; i++) s += X[i * N + j];
+    out[j] = s;
+  }
+}
+
+/* out[n, d] = wte[ids[n]] + wpe[n % T] for n < rows (ids already checked to be < V). */
+void embed_fwd(int rows, int T, int d, const int *ids, const float *wte, const float *wpe, float *out) {
+  for (int n = 0; n < rows; n++) {
+    const float *a = wte + ids[n] * d, *p = wpe + (n % T) * d;
+    float *o = out + n * d;
+    int c = 0;
+    for (; c + 4 <= d; c += 4) wasm_v128_store(o + c, wasm_f32x4_add(wasm_v128_load(a + c), wasm_v128_load(p + c)));
+    for (; c < d; c++) o[c] = a[c] + p[c];
+  }
+}
+
+/* dwte[V, d] = scatter-add of dy rows by ids; dwpe[Tp, d] = sum of dy rows by position (n % T),
+ * rows Tp > T stay zero (the positions a shorter batch did not use). */
+void embed_bwd(int rows, int T, int d, int V, int Tp, const int *ids, const float *dy, float *dwte, float *dwpe) {
+  for (int i = 0; i < V * d; i++) dwte[i] = 0.0f;
+  for (int i = 0; i < Tp * d; i++) dwpe[i] = 0.0f;
+  for (int n = 0; n < rows; n++) {
+    const float *g = dy + n * d;
+    float *a = dwte + ids[n] * d, *p = dwpe + (n % T) * d;
+    int c = 0;
+    for (; c + 4 <= d; c += 4) {
+      const f4 v = wasm_v128_load(g + c);
+      wasm_v128_store(a + c, wasm_f32x4_add(wasm_v128_load(a + c), v));
+      wasm_v128_store(p + c, wasm_f32x4_add(wasm_v128_load(p + c), v));
+    }
+    for (; c < d; c++) {
+      a[c] += g[c];
+      p[c] += g[c];
+    }
+  }
+}
