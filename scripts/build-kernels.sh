@@ -26,8 +26,8 @@ CFLAGS=(--target=wasm32 -msimd128 -nostdlib -fno-builtin -Wall -Wextra)
 #    heap at instantiation), the shadow stack pointer exported so the loader can point it at a
 #    block it allocated.
 EXPORTS=(--export=sgemm --export=gemm_workspace_floats --export=colsum --export=embed_fwd --export=embed_bwd
-         --export=attn_fwd --export=attn_bwd --export=__stack_pointer)
-for f in "$dir"/ops.c; do [ -f "$f" ] && EXPORTS+=($(grep -oE '^FLOPSFIT_EXPORT[^(]*\b([a-z_0-9]+)\(' "$f" | sed -E 's/.*\b([a-z_0-9]+)\($/--export=\1/')); done
+         --export=attn_fwd --export=attn_bwd --export=layernorm_fwd --export=layernorm_bwd --export=gelu_fwd
+         --export=gelu_bwd --export=xent_fwd --export=xent_bwd --export=sumsq --export=adamw --export=__stack_pointer)
 build() { # $1 name, rest: extra cflags
   local name=$1; shift
   local objs=()

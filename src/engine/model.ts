@@ -23,6 +23,7 @@ import { Rng } from '../core/data/synthetic';
 import { tf } from './backend';
 import { fusedAttentionUnavailable, fusedCausalAttention } from './kernels/attention';
 import { heapKernelsUnavailable, heapOps } from './kernels/heapKernels';
+import { heapCrossEntropy, heapGelu, heapLayerNorm } from './kernels/heapElementwise';
 
 /**
  * How the causal attention is computed. 'fused': one custom op whose kernels run in our own wasm
@@ -283,7 +284,7 @@ export class TransformerModel {
     const scale = 1 / Math.sqrt(dh);
     for (let l = 0; l < nLayers; l++) {
       const pre = `h${l}.`;
-      const h = layerNorm(x, this.p(pre + 'ln1.g'), this.p(pre + 'ln1.b'));
+      const h = heapLayerNorm(x, this.p(pre + 'ln1.g'), this.p(pre + 'ln1.b'));
       const qkv = heapOps.linear(h, this.p(pre + 'attn.qkv.w') as tf.Tensor2D, this.p(pre + 'attn.qkv.b') as tf.Tensor1D);
       let y: tf.Tensor2D;
       if (useFused) y = heapOps.attention(qkv, B, T, H);
@@ -294,11 +295,11 @@ export class TransformerModel {
         y = tf.reshape(tf.transpose(tf.matMul(att, heads(v)), [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
       }
       x = tf.add(x, heapOps.linear(y, this.p(pre + 'attn.proj.w') as tf.Tensor2D, this.p(pre + 'attn.proj.b') as tf.Tensor1D));
-      const h2 = layerNorm(x, this.p(pre + 'ln2.g'), this.p(pre + 'ln2.b'));
-      const f = gelu(heapOps.linear(h2, this.p(pre + 'mlp.fc.w') as tf.Tensor2D, this.p(pre + 'mlp.fc.b') as tf.Tensor1D));
+      const h2 = heapLayerNorm(x, this.p(pre + 'ln2.g'), this.p(pre + 'ln2.b'));
+      const f = heapGelu(heapOps.linear(h2, this.p(pre + 'mlp.fc.w') as tf.Tensor2D, this.p(pre + 'mlp.fc.b') as tf.Tensor1D));
       x = tf.add(x, heapOps.linear(f, this.p(pre + 'mlp.proj.w') as tf.Tensor2D, this.p(pre + 'mlp.proj.b') as tf.Tensor1D));
     }
-    const hf = layerNorm(x, this.p('lnf.g'), this.p('lnf.b'));
+    const hf = heapLayerNorm(x, this.p('lnf.g'), this.p('lnf.b'));
     if (this.spec.tiedEmbeddings) return heapOps.linearNoBias(hf, this.p('wte') as tf.Tensor2D, true);
     return heapOps.linearNoBias(hf, this.p('head.w') as tf.Tensor2D);
   }
@@ -306,6 +307,7 @@ export class TransformerModel {
   /** Per-token negative log-likelihood [B·T] of `targets` [B, T] (int32). */
   nll(ids: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor1D {
     const logits = this.logits(ids);
+    if (resolveKernels(this.kernels) === 'heap') return heapCrossEntropy(logits, tf.reshape(targets, [targets.size]) as tf.Tensor1D);
     const logp = tf.logSoftmax(logits);
     const oh = oneHotFloat(tf.reshape(targets, [targets.size]) as tf.Tensor1D, this.spec.vocabSize);
     return tf.neg(tf.sum(tf.mul(oh, logp), 1)) as tf.Tensor1D;

@@ -11,6 +11,8 @@
  */
 import type { TrainingSpec } from '../core/contracts';
 import { tf } from './backend';
+import { heapAdamW, heapSumSquares } from './kernels/heapElementwise';
+import { kernelsFromEnv, resolveKernels, type KernelImpl } from './model';
 
 export const ADAM_EPSILON = 1e-8;
 
@@ -32,6 +34,8 @@ export class AdamW {
   readonly m: tf.Variable[];
   readonly v: tf.Variable[];
   state: OptimizerState = { step: 0, accBeta1: 1, accBeta2: 1 };
+  /** 'heap': the fused AdamW kernel on the wasm heap (see model.ts KernelImpl); same formula. */
+  kernels: KernelImpl = kernelsFromEnv();
 
   constructor(
     readonly params: tf.Variable[],
@@ -55,6 +59,10 @@ export class AdamW {
     const bc2 = 1 - this.state.accBeta2;
     const stepSize = lr / bc1;
     const sqrtBc2 = Math.sqrt(bc2);
+    if (resolveKernels(this.kernels) === 'heap') {
+      this.applyHeap(grads, lr, stepSize, sqrtBc2);
+      return;
+    }
     tf.tidy(() => {
       let scale: tf.Scalar | undefined;
       if (gradClip > 0) {
@@ -76,6 +84,38 @@ export class AdamW {
         p.assign(tf.sub(decayed, update));
       }
     });
+  }
+
+  /** The same update with one fused kernel per parameter and the norm read from the heap. */
+  private applyHeap(grads: tf.Tensor[], lr: number, stepSize: number, sqrtBc2: number): void {
+    const { beta1: b1, beta2: b2, weightDecay: wd, gradClip } = this.cfg;
+    const f = Math.fround;
+    let gscale = 1;
+    if (gradClip > 0) {
+      let sq = 0;
+      for (const g of grads) sq += heapSumSquares(g);
+      const norm = f(Math.sqrt(f(sq)));
+      gscale = f(f(gradClip) / Math.max(norm, f(gradClip)));
+    }
+    for (let i = 0; i < this.params.length; i++) {
+      const p = this.params[i];
+      const useDecay = this.decay[i] && wd > 0;
+      const [np, nm, nv] = heapAdamW(p, grads[i], this.m[i], this.v[i], {
+        gscale,
+        useScale: gradClip > 0,
+        b1: f(b1),
+        b2: f(b2),
+        sqrtBc2: f(sqrtBc2),
+        eps: f(ADAM_EPSILON),
+        stepSize: f(stepSize),
+        decayMul: f(1 - lr * wd),
+        useDecay,
+      });
+      p.assign(np);
+      this.m[i].assign(nm);
+      this.v[i].assign(nv);
+      tf.dispose([np, nm, nv]);
+    }
   }
 
   dispose(): void {

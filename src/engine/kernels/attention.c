@@ -13,46 +13,9 @@
  * s_ij = scale * q_i.k_j for j <= i (causal), P = softmax_j(s), y_i = sum_j P_ij v_j.
  * The kernels need dh % 4 == 0 (the caller falls back to plain tfjs ops otherwise).
  */
-#include <wasm_simd128.h>
-
-typedef v128_t f4;
+#include "simd.h"
 
 #define MAXV 64 /* dh <= 256 */
-
-static inline f4 splat(float x) { return wasm_f32x4_splat(x); }
-static inline f4 ld(const float *p) { return wasm_v128_load(p); }
-static inline void st(float *p, f4 v) { wasm_v128_store(p, v); }
-static inline f4 add(f4 a, f4 b) { return wasm_f32x4_add(a, b); }
-static inline f4 sub(f4 a, f4 b) { return wasm_f32x4_sub(a, b); }
-static inline f4 mul(f4 a, f4 b) { return wasm_f32x4_mul(a, b); }
-static inline float hsum(f4 v) {
-  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) +
-         wasm_f32x4_extract_lane(v, 3);
-}
-
-/* exp(x) for x <= 0 (softmax arguments after subtracting the row max); 0 below -87.
- * Cephes-style: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial, 2^n through the exponent bits.
- * Max relative error about 2 ulp. */
-static inline f4 vexp(f4 x) {
-  const f4 lo = splat(-87.0f);
-  f4 under = wasm_f32x4_lt(x, lo);
-  x = wasm_f32x4_max(x, lo);
-  f4 fx = wasm_f32x4_nearest(mul(x, splat(1.44269504088896341f)));
-  x = sub(x, mul(fx, splat(0.693359375f)));
-  x = sub(x, mul(fx, splat(-2.12194440e-4f)));
-  f4 z = mul(x, x);
-  f4 y = splat(1.9875691500E-4f);
-  y = add(mul(y, x), splat(1.3981999507E-3f));
-  y = add(mul(y, x), splat(8.3334519073E-3f));
-  y = add(mul(y, x), splat(4.1665795894E-2f));
-  y = add(mul(y, x), splat(1.6666665459E-1f));
-  y = add(mul(y, x), splat(5.0000001201E-1f));
-  y = add(add(mul(y, z), x), splat(1.0f));
-  v128_t n = wasm_i32x4_trunc_sat_f32x4(fx);
-  v128_t pow2 = wasm_i32x4_shl(wasm_i32x4_add(n, wasm_i32x4_splat(127)), 23);
-  y = mul(y, pow2);
-  return wasm_v128_andnot(y, under);
-}
 
 /* kt[c*tp + j] = src[j*stride + c] for j < T, 0 for T <= j < tp */
 static inline void transpose_head(const float *src, int stride, int T, int tp, int dh, float *kt) {
@@ -73,10 +36,10 @@ static inline void row_times_t(const float *a, float mult, const float *mat, int
     const float *m = mat + 4 * jv;
     for (int c = 0; c < dh; c++, m += tp) {
       const f4 ac = splat(a[c]);
-      s0 = add(s0, mul(ac, ld(m)));
-      s1 = add(s1, mul(ac, ld(m + 4)));
-      s2 = add(s2, mul(ac, ld(m + 8)));
-      s3 = add(s3, mul(ac, ld(m + 12)));
+      s0 = madd(s0, ac, ld(m));
+      s1 = madd(s1, ac, ld(m + 4));
+      s2 = madd(s2, ac, ld(m + 8));
+      s3 = madd(s3, ac, ld(m + 12));
     }
     st(s + 4 * jv, mul(s0, mv));
     st(s + 4 * jv + 4, mul(s1, mv));
@@ -86,7 +49,7 @@ static inline void row_times_t(const float *a, float mult, const float *mat, int
   for (; jv < nv; jv++) {
     f4 s0 = splat(0.0f);
     const float *m = mat + 4 * jv;
-    for (int c = 0; c < dh; c++, m += tp) s0 = add(s0, mul(splat(a[c]), ld(m)));
+    for (int c = 0; c < dh; c++, m += tp) s0 = madd(s0, splat(a[c]), ld(m));
     st(s + 4 * jv, mul(s0, mv));
   }
 }
@@ -119,7 +82,7 @@ static inline __attribute__((always_inline)) void fwd_impl(const float *qkv, flo
         for (int j = 0; j < n; j++) {
           const f4 p = splat(s[j]);
           const float *vj = v + j * ld3;
-          for (int c = 0; c < dv; c++) acc[c] = add(acc[c], mul(p, ld(vj + 4 * c)));
+          for (int c = 0; c < dv; c++) acc[c] = madd(acc[c], p, ld(vj + 4 * c));
         }
         float *yi = y + ((long)b * T + i) * d + h * dh;
         const f4 iv = splat(inv);
@@ -156,7 +119,7 @@ static inline __attribute__((always_inline)) void bwd_impl(const float *qkv, con
         for (int j = n; j < 4 * nv; j++) p[j] = 0.0f;
         row_times_t(dyi, 1.0f, vt, tp, nv, dh, ds);
         f4 dd = splat(0.0f);
-        for (int jv = 0; jv < nv; jv++) dd = add(dd, mul(ld(p + 4 * jv), ld(ds + 4 * jv)));
+        for (int jv = 0; jv < nv; jv++) dd = madd(dd, ld(p + 4 * jv), ld(ds + 4 * jv));
         const f4 D = splat(hsum(dd));
         for (int jv = 0; jv < nv; jv++) st(ds + 4 * jv, mul(ld(p + 4 * jv), sub(ld(ds + 4 * jv), D)));
         /* dq_i = scale * sum_j ds_ij k_j */
@@ -165,7 +128,7 @@ static inline __attribute__((always_inline)) void bwd_impl(const float *qkv, con
         for (int j = 0; j < n; j++) {
           const f4 g = splat(ds[j]);
           const float *kj = k + j * ld3;
-          for (int c = 0; c < dv; c++) acc[c] = add(acc[c], mul(g, ld(kj + 4 * c)));
+          for (int c = 0; c < dv; c++) acc[c] = madd(acc[c], g, ld(kj + 4 * c));
         }
         float *dqi = gbase + (long)i * ld3 + h * dh;
         const f4 sc = splat(scale);
@@ -179,8 +142,8 @@ static inline __attribute__((always_inline)) void bwd_impl(const float *qkv, con
           const f4 g = splat(dsm[i * tp + j]), pp = splat(pm[i * tp + j]);
           const float *qi = q + (long)i * ld3, *dyi = dyh + (long)i * d;
           for (int c = 0; c < dv; c++) {
-            ak[c] = add(ak[c], mul(g, ld(qi + 4 * c)));
-            av[c] = add(av[c], mul(pp, ld(dyi + 4 * c)));
+            ak[c] = madd(ak[c], g, ld(qi + 4 * c));
+            av[c] = madd(av[c], pp, ld(dyi + 4 * c));
           }
         }
         float *dkj = gbase + (long)j * ld3 + d + h * dh, *dvj = gbase + (long)j * ld3 + 2 * d + h * dh;

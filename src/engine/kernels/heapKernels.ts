@@ -52,6 +52,8 @@ export interface KernelExports {
   gelu_bwd?: Fn;
   xent_fwd?: Fn;
   xent_bwd?: Fn;
+  sumsq?: Fn;
+  adamw?: Fn;
   __stack_pointer: WasmGlobal;
   [name: string]: unknown;
 }
