@@ -27,6 +27,8 @@ const CASES: [number, number, number, number][] = [
   [2, 7, 2, 8],
   [1, 16, 3, 12],
   [3, 5, 1, 20],
+  [1, 9, 2, 128], // head sizes above 64 (regression: the accumulators held only 64 floats)
+  [1, 5, 1, 256],
   [2, 33, 4, 32],
   [1, 1, 2, 16],
 ];

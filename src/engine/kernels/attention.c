@@ -15,7 +15,7 @@
  */
 #include "simd.h"
 
-#define MAXV 64 /* dh <= 256 */
+#define MAXV 64 /* vectors of 4 floats per row: dh <= 256 */
 
 /* kt[c*tp + j] = src[j*stride + c] for j < T, 0 for T <= j < tp */
 static inline void transpose_head(const float *src, int stride, int T, int tp, int dh, float *kt) {
@@ -77,7 +77,7 @@ static inline __attribute__((always_inline)) void fwd_impl(const float *qkv, flo
           sum = add(sum, e);
         }
         const float inv = 1.0f / hsum(sum);
-        f4 acc[MAXV / 4];
+        f4 acc[MAXV];
         for (int c = 0; c < dv; c++) acc[c] = splat(0.0f);
         for (int j = 0; j < n; j++) {
           const f4 p = splat(s[j]);
@@ -123,7 +123,7 @@ static inline __attribute__((always_inline)) void bwd_impl(const float *qkv, con
         const f4 D = splat(hsum(dd));
         for (int jv = 0; jv < nv; jv++) st(ds + 4 * jv, mul(ld(p + 4 * jv), sub(ld(ds + 4 * jv), D)));
         /* dq_i = scale * sum_j ds_ij k_j */
-        f4 acc[MAXV / 4];
+        f4 acc[MAXV];
         for (int c = 0; c < dv; c++) acc[c] = splat(0.0f);
         for (int j = 0; j < n; j++) {
           const f4 g = splat(ds[j]);
@@ -136,7 +136,7 @@ static inline __attribute__((always_inline)) void bwd_impl(const float *qkv, con
       }
       /* dk_j = scale * sum_{i>=j} ds_ij q_i ; dv_j = sum_{i>=j} p_ij dy_i */
       for (int j = 0; j < T; j++) {
-        f4 ak[MAXV / 4], av[MAXV / 4];
+        f4 ak[MAXV], av[MAXV];
         for (int c = 0; c < dv; c++) ak[c] = av[c] = splat(0.0f);
         for (int i = j; i < T; i++) {
           const f4 g = splat(dsm[i * tp + j]), pp = splat(pm[i * tp + j]);
