@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuilds the engine's hand-written WebAssembly kernels from C (src/engine/kernels/*.c):
-#   attention.c                      -> attention.wasm / attentionWasm.ts  (own memory; the copy path
+#   attention.c + gemm.c             -> attention.wasm / attentionWasm.ts  (own memory; the copy path
 #                                       used on the tfjs cpu backend)
 #   gemm.c + attention.c + ops.c     -> heapKernelsWasm.ts, two builds embedded as base64:
 #                                       SIMD128, and SIMD128 + relaxed SIMD (fused multiply-add).
@@ -20,13 +20,14 @@ CFLAGS=(--target=wasm32 -msimd128 -nostdlib -fno-builtin -Wall -Wextra)
 
 # 1. attention alone, own memory (unchanged contract of attention.ts)
 "$CLANG" "${CFLAGS[@]}" -O2 -c "$dir/attention.c" -o "$tmp/attention.o"
-"$WASMLD" --no-entry --export=__heap_base --gc-sections --strip-all "$tmp/attention.o" -o "$dir/attention.wasm"
+"$CLANG" "${CFLAGS[@]}" -O3 -c "$dir/gemm.c" -o "$tmp/attention-gemm.o"
+"$WASMLD" --no-entry --export=__heap_base --gc-sections --strip-all "$tmp/attention.o" "$tmp/attention-gemm.o" -o "$dir/attention.wasm"
 
 # 2. the heap kernels, imported memory, no data segments (they would be written into the tfjs
 #    heap at instantiation), the shadow stack pointer exported so the loader can point it at a
 #    block it allocated.
 EXPORTS=(--export=sgemm --export=gemm_workspace_floats --export=colsum --export=embed_fwd --export=embed_bwd
-         --export=attn_fwd --export=attn_bwd --export=layernorm_fwd --export=layernorm_bwd --export=gelu_fwd
+         --export=attn_fwd --export=attn_bwd --export=attn_scratch_floats --export=layernorm_fwd --export=layernorm_bwd --export=gelu_fwd
          --export=gelu_bwd --export=xent_fwd --export=xent_bwd --export=sumsq --export=adamw --export=__stack_pointer)
 build() { # $1 name, rest: extra cflags
   local name=$1; shift

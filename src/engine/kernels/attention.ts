@@ -25,6 +25,8 @@ interface Kernels {
   heapBase: number;
   fwd: (qkv: number, y: number, stats: number, scratch: number, B: number, T: number, H: number, dh: number, scale: number) => void;
   bwd: (qkv: number, dy: number, stats: number, dqkv: number, scratch: number, B: number, T: number, H: number, dh: number, scale: number) => void;
+  /** floats of scratch the forward (backward = 0) or backward (1) pass needs */
+  scratchFloats: (T: number, dh: number, backward: number) => number;
 }
 
 let kernels: Kernels | null | undefined;
@@ -41,6 +43,7 @@ function load(): Kernels | null {
       heapBase: (e.__heap_base as { value: number }).value,
       fwd: e.attn_fwd as Kernels['fwd'],
       bwd: e.attn_bwd as Kernels['bwd'],
+      scratchFloats: e.attn_scratch_floats as Kernels['scratchFloats'],
     };
   } catch (err) {
     // e.g. a runtime without WebAssembly SIMD: the model falls back to plain tfjs ops
@@ -53,7 +56,9 @@ function load(): Kernels | null {
 /** Bytes of this module's memory one backward pass of `tokens` = B·T rows needs. */
 function bytesNeeded(tokens: number, T: number, dModel: number, headDim: number): number {
   const tp = (T + 3) & ~3;
-  return 4 * (tokens * dModel * 7 + (tokens / T) * (dModel / headDim) * T * 2 + 2 * headDim * tp + 2 * T * tp);
+  // buffers + backward scratch (P and dS, T x tp each, and the GEMM's packing workspace)
+  const gemmWork = 256 * (Math.max(T, headDim) + 12) + 128 * 256;
+  return 4 * (tokens * dModel * 7 + (tokens / T) * (dModel / headDim) * T * 2 + 2 * T * tp + gemmWork + 16);
 }
 
 /** wasm32 memory tops out at 4 GiB; stay well below it (and below what the tfjs heap may also hold). */
@@ -95,7 +100,6 @@ const ops = new Map<string, AttnFn>();
 function makeOp(B: number, T: number, H: number, dh: number): AttnFn {
   const d = H * dh;
   const scale = 1 / Math.sqrt(dh);
-  const tp = (T + 3) & ~3;
   const nQkv = B * T * 3 * d;
   const nY = B * T * d;
   const nStats = B * H * T * 2;
@@ -103,7 +107,7 @@ function makeOp(B: number, T: number, H: number, dh: number): AttnFn {
     const [qkv, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
     const k = load();
     if (!k) throw new Error(`fused attention unavailable: ${loadError}`);
-    const [oQkv, oY, oStats, oScratch] = layout(k, [nQkv, nY, nStats, (dh + 1) * tp]);
+    const [oQkv, oY, oStats, oScratch] = layout(k, [nQkv, nY, nStats, k.scratchFloats(T, dh, 0)]);
     view(k, oQkv, nQkv).set(qkv.dataSync() as Float32Array);
     k.fwd(oQkv, oY, oStats, oScratch, B, T, H, dh, scale);
     const y = tf.tensor2d(view(k, oY, nY).slice(), [B * T, d]);
@@ -114,7 +118,7 @@ function makeOp(B: number, T: number, H: number, dh: number): AttnFn {
       gradFunc: (dy, saved) => {
         const [sQkv, sStats] = saved as [tf.Tensor2D, tf.Tensor1D];
         const kk = load() as Kernels;
-        const [bQkv, bDy, bStats, bDqkv, bScratch] = layout(kk, [nQkv, nY, nStats, nQkv, 2 * dh * tp + 2 * T * tp]);
+        const [bQkv, bDy, bStats, bDqkv, bScratch] = layout(kk, [nQkv, nY, nStats, nQkv, kk.scratchFloats(T, dh, 1)]);
         view(kk, bQkv, nQkv).set(sQkv.dataSync() as Float32Array);
         view(kk, bDy, nY).set((dy as tf.Tensor).dataSync() as Float32Array);
         view(kk, bStats, nStats).set(sStats.dataSync() as Float32Array);

@@ -46,6 +46,7 @@ export interface KernelExports {
   embed_bwd: Fn;
   attn_fwd: Fn;
   attn_bwd: Fn;
+  attn_scratch_floats: Fn;
   layernorm_fwd?: Fn;
   layernorm_bwd?: Fn;
   gelu_fwd?: Fn;
@@ -267,17 +268,17 @@ function attnDims(qkv: tf.TensorInfo, attrs: Record<string, unknown> | undefined
   const dh = d3 / (3 * H);
   if (dh % 4 !== 0) throw new Error(`FlopsfitAttention: head size ${dh} is not a multiple of 4`);
   if (dh > 256) throw new Error(`FlopsfitAttention: head size ${dh} > 256`);
-  return { B, T, H, dh, d: H * dh, tp: (T + 3) & ~3, scale: 1 / Math.sqrt(dh) };
+  return { B, T, H, dh, d: H * dh, scale: 1 / Math.sqrt(dh) };
 }
 
 /** [y [B·T, d], stats [B·H·T·2]] from qkv [B·T, 3d]; attrs B, T, H. */
 function attentionKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const s = state(backend);
   const qkv = need(inputs.qkv, 'qkv', 2);
-  const { B, T, H, dh, d, tp, scale } = attnDims(qkv, attrs);
+  const { B, T, H, dh, d, scale } = attnDims(qkv, attrs);
   const y = s.out([B * T, d]);
   const stats = s.out([B * H * T * 2]);
-  const scratch = s.scratch(4 * (dh + 1) * tp + 64);
+  const scratch = s.scratch(4 * s.k.attn_scratch_floats(T, dh, 0) + 64);
   s.k.attn_fwd(s.ptr(qkv), y.at, stats.at, scratch, B, T, H, dh, scale);
   return [y.info, stats.info];
 }
@@ -288,9 +289,9 @@ function attentionGradKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorI
   const qkv = need(inputs.qkv, 'qkv', 2);
   const dy = need(inputs.dy, 'dy', 2);
   const stats = need(inputs.stats, 'stats', 1);
-  const { B, T, H, dh, tp, scale } = attnDims(qkv, attrs);
+  const { B, T, H, dh, scale } = attnDims(qkv, attrs);
   const dqkv = s.out([...qkv.shape]);
-  const scratch = s.scratch(4 * (2 * dh * tp + 2 * T * tp) + 64);
+  const scratch = s.scratch(4 * s.k.attn_scratch_floats(T, dh, 1) + 64);
   s.k.attn_bwd(s.ptr(qkv), s.ptr(dy), s.ptr(stats), dqkv.at, scratch, B, T, H, dh, scale);
   return dqkv.info;
 }
