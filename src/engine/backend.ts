@@ -123,7 +123,7 @@ const CANDIDATES: Record<Exclude<Backend, 'auto'>, BackendCandidate> = {
       }
       await activate('wasm');
       const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-      return { tfName: 'wasm', device: `wasm${simd ? ' SIMD' : ''} (XNNPACK, 1 thread), ${cpuModel()}` };
+      return { tfName: 'wasm', device: `wasm${simd ? ' SIMD' : ''} (1 thread), ${cpuModel()}` };
     },
   },
   cpu: {

@@ -1,6 +1,14 @@
 /**
- * The built-in decoder-only transformer LM in raw TensorFlow.js ops, written for the wasm
- * backend's fast path (see ../shared/engine-bench.md):
+ * The built-in decoder-only transformer LM in TensorFlow.js. Two implementations of the same graph:
+ *
+ * On the wasm backend (default 'heap', see KernelImpl): every dense layer, the embedding, the
+ * attention, LayerNorm, GELU and the cross-entropy are custom-gradient ops whose forward and
+ * backward passes run in the engine's own WebAssembly SIMD kernels, in place on the tfjs heap
+ * (kernels/heapKernels.ts, heapElementwise.ts; C in kernels/*.c). That is about 2.8× faster than
+ * the tfjs-ops version below at d128/L4 (bench/README.md, "Engine").
+ *
+ * Everywhere else (cpu, webgpu, tensorflow), in raw tfjs ops written for tfjs-wasm's fast path
+ * (../shared/engine-bench.md), which is also the reference the heap kernels are tested against:
  *
  *  - XNNPACK only runs `BatchMatMul` when batch = 1 and neither operand is transposed, and
  *    autodiff of `matMul` produces exactly the slow transposed forms. Every dense layer therefore
@@ -22,7 +30,7 @@ import type { TransformerModelSpec } from '../core/contracts';
 import { Rng } from '../core/data/synthetic';
 import { tf } from './backend';
 import { fusedAttentionUnavailable, fusedCausalAttention } from './kernels/attention';
-import { heapKernelsUnavailable, heapOps } from './kernels/heapKernels';
+import { heapKernelsUnavailable, heapOps, kernelBuild } from './kernels/heapKernels';
 import { heapCrossEntropy, heapGelu, heapLayerNorm } from './kernels/heapElementwise';
 
 /**
@@ -213,6 +221,13 @@ export class TransformerModel {
       this.byName.set(p.name, v);
       return v;
     });
+  }
+
+  /** Which kernels run this model here, for the run's record ("FlopsFit wasm kernels, relaxed SIMD ..."). */
+  kernelDescription(): string {
+    if (resolveKernels(this.kernels) === 'heap') return `FlopsFit wasm kernels, ${kernelBuild()}`;
+    const backend = tf.getBackend();
+    return backend === 'wasm' ? 'tfjs kernels (XNNPACK)' : `tfjs kernels`;
   }
 
   get parameterCount(): number {

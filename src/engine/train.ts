@@ -235,6 +235,7 @@ export async function trainExperiment(specIn: ExperimentSpec, runDir: string, op
       smokeStepBackends: ['tensorflow-gpu', 'webgpu'],
     });
     model = buildModel(spec);
+    backend = { ...backend, device: `${backend.device}; ${model.kernelDescription()}` };
     opt = new AdamW(model.vars, model.layout.map((p) => p.decay), spec.training);
     const pending = { lossSum: 0, steps: 0, tokens: 0, seconds: 0 };
     let finalLoss: number | undefined;

@@ -56,16 +56,18 @@ export function experimentSeconds(
 }
 
 /**
- * Built-in per-process figures in executed FLOP/s (6·N_total + attention per token). wasm:
- * measured 2.6–5.4 GFLOP/s on a 2-core EPYC (d64/L2 … d256/L4, engine-bench) and about 3.9 on a
- * loaded Xeon (bench/README.md); cpu: 0.18–0.26; GPU paths were not measured here, so their ranges
- * are wide. The per-step overhead covers the ~100 kernel launches of a step.
+ * Built-in per-process figures in executed FLOP/s (6·N_total + attention per token). wasm, with
+ * the engine's own SIMD kernels (bench/README.md, "Engine"): 24.5 / 31.9 / 36.8 GFLOP/s at d64/L2,
+ * d128/L4 and d256/L4 on a Xeon with relaxed SIMD (fused multiply-add); without FMA, or on an
+ * older or slower core, expect up to about half that. Tiny models are bound by the per-step cost
+ * (a d32/L2 step of 512 tokens takes 10 ms). cpu: 0.18–0.26; GPU paths were not measured here, so
+ * their ranges are wide.
  */
 export const BUILTIN_THROUGHPUT: Record<
   Exclude<Backend, 'auto'>,
   { point: number; range: [number, number]; gpu: boolean; stepOverheadSeconds: number; startupSeconds: number }
 > = {
-  wasm: { point: 3e9, range: [1.5e9, 5.5e9], gpu: false, stepOverheadSeconds: 0.03, startupSeconds: 1 },
+  wasm: { point: 25e9, range: [10e9, 40e9], gpu: false, stepOverheadSeconds: 0.005, startupSeconds: 0.5 },
   cpu: { point: 0.2e9, range: [0.1e9, 0.26e9], gpu: false, stepOverheadSeconds: 0.1, startupSeconds: 1 },
   tensorflow: { point: 15e9, range: [5e9, 40e9], gpu: false, stepOverheadSeconds: 0.01, startupSeconds: 2 },
   webgpu: { point: 50e9, range: [1e9, 1000e9], gpu: true, stepOverheadSeconds: 0.02, startupSeconds: 5 },
