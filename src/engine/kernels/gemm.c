@@ -137,18 +137,14 @@ void sgemm(int M, int N, int K, const float *A, int lda, int transA, const float
       for (int j = 0; j < N; j++) C[i * ldc + j] += bias[j];
 }
 
-/* out[N] = sum over rows of X[M,N] (the bias gradient). */
+/* out[N] = sum over rows of X[M,N] (the bias gradient), row by row so X is read in order. */
 void colsum(int M, int N, const float *X, float *out) {
-  int j = 0;
-  for (; j + 4 <= N; j += 4) {
-    f4 s = wasm_f32x4_splat(0.0f);
-    for (int i = 0; i < M; i++) s = wasm_f32x4_add(s, wasm_v128_load(X + i * N + j));
-    wasm_v128_store(out + j, s);
-  }
-  for (; j < N; j++) {
-    float s = 0.0f;
-    for (int i = 0; i < M; i++) s += X[i * N + j];
-    out[j] = s;
+  for (int j = 0; j < N; j++) out[j] = 0.0f;
+  for (int i = 0; i < M; i++) {
+    const float *x = X + i * N;
+    int j = 0;
+    for (; j + 4 <= N; j += 4) wasm_v128_store(out + j, wasm_f32x4_add(wasm_v128_load(out + j), wasm_v128_load(x + j)));
+    for (; j < N; j++) out[j] += x[j];
   }
 }
 

@@ -66,6 +66,13 @@ interface WasmBackendLike {
   dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
 }
 
+/**
+ * Whether this process may change V8 flags at run time. Node keeps flags writable after start-up
+ * (it runs V8 with --no-freeze-flags-after-init); Electron (VS Code's runtime with
+ * ELECTRON_RUN_AS_NODE) may freeze them, and there relaxed SIMD is on by default anyway.
+ */
+const canSetV8Flags = !(process.versions as Record<string, string | undefined>).electron;
+
 let relaxedChoice: { relaxed: boolean; why: string } | undefined;
 let compiled: { module: object; relaxed: boolean } | null | undefined;
 let loadError: string | undefined;
@@ -79,7 +86,7 @@ function compile(): { module: object; relaxed: boolean } | null {
     let relaxed = false;
     let why = 'FLOPSFIT_WASM_RELAXED=0';
     if ((process.env.FLOPSFIT_WASM_RELAXED ?? '').trim() !== '0') {
-      if (!WebAssemblyApi.validate(relaxedBytes)) {
+      if (!WebAssemblyApi.validate(relaxedBytes) && canSetV8Flags) {
         try {
           v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
         } catch {
@@ -94,11 +101,13 @@ function compile(): { module: object; relaxed: boolean } | null {
     // and tiers up only once a function is hot, which made a run's first step several times slower.
     // The flag is set for this compile only.
     let eager = false;
-    try {
-      v8.setFlagsFromString('--no-liftoff');
-      eager = true;
-    } catch {
-      /* not V8 */
+    if (canSetV8Flags) {
+      try {
+        v8.setFlagsFromString('--no-liftoff');
+        eager = true;
+      } catch {
+        /* not V8 */
+      }
     }
     try {
       compiled = { module: new WebAssemblyApi.Module(relaxed ? relaxedBytes : simd), relaxed };

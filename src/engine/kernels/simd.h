@@ -34,7 +34,12 @@ static inline f4 vexp(f4 x) {
   const f4 lo = splat(-87.0f);
   f4 under = wasm_f32x4_lt(x, lo);
   x = wasm_f32x4_max(x, lo);
-  f4 fx = wasm_f32x4_nearest(mul(x, splat(1.44269504088896341f)));
+  /* n = round(x log2 e) by the 1.5 * 2^23 trick: adding it rounds to an integer (to nearest even,
+   * like f32x4.nearest) and leaves that integer in the low mantissa bits, so no float-to-int
+   * conversion is needed (V8's saturating one is a long instruction sequence on x86). */
+  const f4 magic = splat(12582912.0f);
+  const f4 t = add(mul(x, splat(1.44269504088896341f)), magic);
+  const f4 fx = sub(t, magic);
   x = sub(x, mul(fx, splat(0.693359375f)));
   x = sub(x, mul(fx, splat(-2.12194440e-4f)));
   f4 z = mul(x, x);
@@ -45,8 +50,8 @@ static inline f4 vexp(f4 x) {
   y = add(mul(y, x), splat(1.6666665459E-1f));
   y = add(mul(y, x), splat(5.0000001201E-1f));
   y = add(add(mul(y, z), x), splat(1.0f));
-  v128_t n = wasm_i32x4_trunc_sat_f32x4(fx);
-  v128_t pow2 = wasm_i32x4_shl(wasm_i32x4_add(n, wasm_i32x4_splat(127)), 23);
+  /* 2^n: the integer n sits in t's bits as 0x4B400000 + n; shift (n + 127) into the exponent */
+  v128_t pow2 = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_sub(t, wasm_i32x4_splat(0x4B400000)), wasm_i32x4_splat(127)), 23);
   y = mul(y, pow2);
   return wasm_v128_andnot(y, under);
 }
