@@ -7,7 +7,7 @@ import { countTransformerParams } from '../../src/core/model/transformer';
 import { initBackend, tf } from '../../src/engine/backend';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
 import { evalCheckpoint, sampleCheckpoint } from '../../src/engine/infer';
-import { embed, linear, TransformerModel } from '../../src/engine/model';
+import { embed, linear, resolveKernels, TransformerModel } from '../../src/engine/model';
 import { AdamW } from '../../src/engine/optimizer';
 import { batchTensors, trainExperiment, trainStep } from '../../src/engine/train';
 import { tinySpec } from './engineHelpers';
@@ -103,9 +103,12 @@ describe('engine model', () => {
     };
     try {
       await step(); // first step creates the cached causal mask
+      assert.equal(resolveKernels(m.kernels), 'heap', 'the wasm backend trains on the engine kernels');
       const before = tf.memory().numTensors;
+      const bytesBefore = tf.memory().numBytes;
       for (let i = 0; i < 1000; i++) await step();
       assert.equal(tf.memory().numTensors - before, 0);
+      assert.equal(tf.memory().numBytes - bytesBefore, 0);
     } finally {
       opt.dispose();
       m.dispose();
