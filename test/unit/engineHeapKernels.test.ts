@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { type TransformerModelSpec } from '../../src/core/contracts';
 import { initBackend, tf } from '../../src/engine/backend';
+import { heapCrossEntropy, heapGelu, heapLayerNorm } from '../../src/engine/kernels/heapElementwise';
 import { heapKernelsUnavailable, heapOps, kernelBuild } from '../../src/engine/kernels/heapKernels';
 import { kernelsFromEnv, resolveKernels, TransformerModel } from '../../src/engine/model';
 import { AdamW } from '../../src/engine/optimizer';
@@ -443,6 +444,73 @@ describe('heap kernels (wasm)', function () {
         return res;`,
       ) as { dh: number; dy: number; dg: number }[];
       for (const { dh, dy, dg } of out) assert.ok(dy < 2e-5 && dg < 1e-4, `dh ${dh}: forward max |Δ| ${dy}, gradient max |Δ| ${dg}`);
+    });
+  });
+
+  describe('element-wise ops against float64 references', () => {
+    // Independent references in float64 JS, including the tails where exp over/underflows.
+    const xs = [-100, -20, -10.5, -5, -3, -1, -0.5, -1e-3, 0, 1e-3, 0.5, 1, 2.5, 3, 5, 10.5, 20, 100, 1e30, -1e30];
+    const C = Math.sqrt(2 / Math.PI);
+    const geluRef = (x: number) => 0.5 * x * (1 + Math.tanh(C * (x + 0.044715 * x ** 3)));
+    const geluGradRef = (x: number) => {
+      const t = Math.tanh(C * (x + 0.044715 * x ** 3));
+      return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * C * (1 + 3 * 0.044715 * x * x);
+    };
+
+    it('GELU and its gradient, including saturated tails and a length not a multiple of 4', () => {
+      noLeak(() => {
+        tf.tidy(() => {
+          const vals = [...xs, ...Array.from({ length: 23 }, (_, i) => (i - 11) * 0.37)];
+          const x = tf.tensor2d(vals, [1, vals.length]);
+          const dy = tf.tensor2d(vals.map((_, i) => 1 + (i % 3)), [1, vals.length]);
+          const [y, g] = [heapGelu(x).dataSync(), tf.grad((t: tf.Tensor) => tf.sum(tf.mul(heapGelu(t as tf.Tensor2D), dy)))(x).dataSync()];
+          vals.forEach((v, i) => {
+            const tolY = 2e-6 * Math.max(1, Math.abs(v) > 1e6 ? 0 : Math.abs(v));
+            if (Math.abs(v) > 1e6) assert.ok(v > 0 ? y[i] === Math.fround(v) : Math.abs(y[i]) < 1e-6, `gelu(${v}) = ${y[i]}`);
+            else assert.ok(Math.abs(y[i] - geluRef(v)) <= tolY, `gelu(${v}) = ${y[i]}, expected ${geluRef(v)}`);
+            const expG = (1 + (i % 3)) * (Math.abs(v) > 1e6 ? (v > 0 ? 1 : 0) : geluGradRef(v));
+            assert.ok(Math.abs(g[i] - expG) <= 1e-5 * (1 + (i % 3)), `gelu'(${v}) = ${g[i]}, expected ${expG}`);
+          });
+        });
+      });
+    });
+
+    it('LayerNorm forward and gradients (width not a multiple of 4)', () => {
+      noLeak(() => {
+        tf.tidy(() => {
+          const x = randn([6, 13], 3, 2) as tf.Tensor2D;
+          const g = randn([13], 4) as tf.Tensor1D;
+          const b = randn([13], 5) as tf.Tensor1D;
+          const w = randn([6, 13], 6);
+          const ref = (x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor) => {
+            const mean = tf.mean(x, 1, true);
+            const xc = tf.sub(x, mean);
+            const v = tf.mean(tf.mul(xc, xc), 1, true);
+            return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(v, 1e-5))), g), b);
+          };
+          assert.ok(maxAbsDiff(heapLayerNorm(x, g, b), ref(x, g, b)) < 1e-5);
+          const f = (fn: typeof ref) => (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(fn(x as tf.Tensor2D, g, b), w));
+          const gh = tf.grads(f(heapLayerNorm))([x, g, b]);
+          const gr = tf.grads(f(ref))([x, g, b]);
+          gh.forEach((t, i) => assert.ok(maxAbsDiff(t, gr[i]) < 1e-4, `gradient ${i}: ${maxAbsDiff(t, gr[i])}`));
+        });
+      });
+    });
+
+    it('cross-entropy per row and its gradient against log-softmax; out-of-vocabulary targets throw', () => {
+      noLeak(() => {
+        tf.tidy(() => {
+          const logits = tf.mul(randn([5, 11], 7), 20) as tf.Tensor2D; // large logits: stable log-sum-exp needed
+          const targets = tf.tensor1d([0, 10, 3, 3, 7], 'int32');
+          const ref = (l: tf.Tensor2D) => tf.neg(tf.sum(tf.mul(tf.oneHot(targets, 11).asType('float32'), tf.logSoftmax(l)), 1));
+          assert.ok(maxAbsDiff(heapCrossEntropy(logits, targets), ref(logits)) < 1e-4);
+          const w = tf.tensor1d([1, 2, 3, 4, 5]);
+          const gh = tf.grad((l: tf.Tensor) => tf.sum(tf.mul(heapCrossEntropy(l as tf.Tensor2D, targets), w)))(logits);
+          const gr = tf.grad((l: tf.Tensor) => tf.sum(tf.mul(ref(l as tf.Tensor2D), w)))(logits);
+          assert.ok(maxAbsDiff(gh, gr) < 1e-5, `gradient ${maxAbsDiff(gh, gr)}`);
+          assert.throws(() => heapCrossEntropy(logits, tf.tensor1d([0, 11, 0, 0, 0], 'int32')), /target id 11 at position 1 is outside the vocabulary \[0, 11\)/);
+        });
+      });
     });
   });
 

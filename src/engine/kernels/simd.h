@@ -27,7 +27,7 @@ static inline float hsum(f4 v) {
          wasm_f32x4_extract_lane(v, 3);
 }
 
-/* exp(x) for x <= 0 (softmax arguments after subtracting the row max); 0 below -87.
+/* exp(x) for x <= 87.5 (softmax arguments after subtracting the row max are <= 0); 0 below -87.
  * Cephes-style: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial, 2^n through the exponent bits.
  * Max relative error about 2 ulp. */
 static inline f4 vexp(f4 x) {
