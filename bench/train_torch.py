@@ -1,11 +1,14 @@
 #!/usr/bin/python3
-"""Independent PyTorch reference for `npm run bench:train`.
+"""Independent PyTorch reference for `npm run bench:train` and `npm run bench:sweep`.
 
 The same model as the FlopsFit engine (src/engine/model.ts): byte-level decoder-only transformer,
 pre-LayerNorm, causal multi-head attention, MLP 4x with GELU (tanh), learned positional
 embeddings, untied output head without bias; AdamW (decoupled weight decay on matrices and
 embeddings only), global-norm clipping 1.0, fp32, mean cross-entropy. Random tokens (the data
 pipeline is not what is measured). Prints one JSON line.
+
+bench:sweep runs it once per experiment with --warmup 0 --eval-tokens --log-every 1 --checkpoint
+(a held-out forward pass, a metrics line per step and a saved checkpoint, like a real trainer).
 
 Threads: pass --torch-threads and set OPENBLAS_NUM_THREADS in the environment *before* start
 (the bench driver does). Best on a 2-core box (engine-bench.md): torch threads 1, OpenBLAS 2.
@@ -87,6 +90,11 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--torch-threads", type=int, default=1)
     ap.add_argument("--label", default="")
+    # sweep mode (bench/sweep.mjs): like a real trainer, also log, evaluate and checkpoint
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--eval-tokens", type=int, default=0, help="held-out forward pass at the end")
+    ap.add_argument("--checkpoint", default="", help="torch.save model + optimizer here at the end")
+    ap.add_argument("--log-every", type=int, default=0, help="print a metrics line every N steps")
     a = ap.parse_args()
     torch.set_num_threads(a.torch_threads)
     torch.manual_seed(0)
@@ -95,7 +103,7 @@ def main():
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=1e-3, betas=(0.9, 0.95), eps=1e-8,
+        lr=a.lr, betas=(0.9, 0.95), eps=1e-8,
     )
     t_model = time.perf_counter()
     n_total = sum(p.numel() for p in model.parameters())
@@ -119,6 +127,23 @@ def main():
             t_first = t1
         if s >= a.warmup:
             step_ms.append((t1 - t0) * 1000)
+        if a.log_every and (s + 1) % a.log_every == 0:
+            print(json.dumps({"step": s + 1, "trainLoss": losses[-1]}), flush=True)
+    eval_loss = None
+    if a.eval_tokens > 0:
+        model.eval()
+        with torch.no_grad():
+            total, n = 0.0, 0
+            while n < a.eval_tokens:
+                xy = torch.randint(0, a.vocab, (a.batch, a.context + 1), generator=g)
+                logits = model(xy[:, :-1])
+                total += F.cross_entropy(logits.reshape(-1, a.vocab), xy[:, 1:].reshape(-1), reduction="sum").item()
+                n += a.batch * a.context
+        eval_loss = total / n
+    if a.checkpoint:
+        tmp = a.checkpoint + ".tmp"
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": a.warmup + a.steps}, tmp)
+        os.replace(tmp, a.checkpoint)
     print(json.dumps({
         "engine": "torch",
         "label": a.label,
@@ -131,6 +156,7 @@ def main():
         "phases": {"import": (t_import - t_start) * 1000, "model": (t_model - t_start) * 1000, "firstStep": (t_first - t_start) * 1000},
         "stepMs": step_ms,
         "losses": losses,
+        "evalLoss": eval_loss,
         "maxRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
 
