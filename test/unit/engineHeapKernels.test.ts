@@ -14,6 +14,7 @@ import { heapCrossEntropy, heapGelu, heapLayerNorm } from '../../src/engine/kern
 import { heapKernelsUnavailable, heapOps, kernelBuild } from '../../src/engine/kernels/heapKernels';
 import { kernelsFromEnv, resolveKernels, TransformerModel } from '../../src/engine/model';
 import { AdamW } from '../../src/engine/optimizer';
+import { referenceAttention } from './engineHelpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -31,18 +32,6 @@ function randn(shape: number[], seed: number, std = 1): tf.Tensor {
   return tf.randomNormal(shape, 0, std, 'float32', seed);
 }
 
-/** Causal attention in plain tfjs ops (the same reference as engineKernels.test.ts). */
-function referenceAttention(qkv: tf.Tensor2D, B: number, T: number, H: number): tf.Tensor2D {
-  const d = qkv.shape[1] / 3;
-  const dh = d / H;
-  const [q, k, v] = tf.split(qkv, 3, 1);
-  const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]);
-  const s = tf.div(tf.matMul(heads(q), heads(k), false, true), Math.sqrt(dh));
-  const causal = tf.linalg.bandPart(tf.ones([T, T]), -1, 0);
-  const masked = tf.where(tf.cast(causal, 'bool'), s, tf.fill(s.shape, -1e9));
-  const y = tf.matMul(tf.softmax(masked), heads(v));
-  return tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
-}
 
 /** referenceAttention as plain JavaScript for the child processes (`tf` in scope). */
 const REFERENCE_ATTENTION_JS = `(qkv, B, T, H) => {

@@ -1,5 +1,6 @@
 /** Shared fixtures of the engine tests. */
 import type { ExperimentSpec, TransformerModelSpec } from '../../src/core/contracts';
+import { tf } from '../../src/engine/backend';
 
 export const TINY_MODEL: TransformerModelSpec = { family: 'transformer', dModel: 16, nLayers: 1, nHeads: 2, contextLength: 16, vocabSize: 16, mlpRatio: 4, tiedEmbeddings: false };
 
@@ -39,4 +40,17 @@ export function tinySpec(over: Partial<ExperimentSpec> = {}): ExperimentSpec {
     },
     ...over,
   };
+}
+
+/** Causal attention in plain tfjs ops, the model's 'tfjs' path written out independently. */
+export function referenceAttention(qkv: tf.Tensor2D, B: number, T: number, H: number): tf.Tensor2D {
+  const d = qkv.shape[1] / 3;
+  const dh = d / H;
+  const [q, k, v] = tf.split(qkv, 3, 1);
+  const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]);
+  const s = tf.div(tf.matMul(heads(q), heads(k), false, true), Math.sqrt(dh));
+  const causal = tf.linalg.bandPart(tf.ones([T, T]), -1, 0);
+  const masked = tf.where(tf.cast(causal, 'bool'), s, tf.fill(s.shape, -1e9));
+  const y = tf.matMul(tf.softmax(masked), heads(v));
+  return tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
 }

@@ -4,19 +4,8 @@ import { initBackend, tf } from '../../src/engine/backend';
 import { fusedAttentionUnavailable, fusedCausalAttention } from '../../src/engine/kernels/attention';
 import { attentionFromEnv, resolveAttention, TransformerModel } from '../../src/engine/model';
 import { AdamW } from '../../src/engine/optimizer';
+import { referenceAttention } from './engineHelpers';
 
-/** Causal attention in plain tfjs ops, the model's 'tfjs' path written out independently. */
-function referenceAttention(qkv: tf.Tensor2D, B: number, T: number, H: number): tf.Tensor2D {
-  const d = qkv.shape[1] / 3;
-  const dh = d / H;
-  const [q, k, v] = tf.split(qkv, 3, 1);
-  const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]);
-  const s = tf.div(tf.matMul(heads(q), heads(k), false, true), Math.sqrt(dh));
-  const causal = tf.linalg.bandPart(tf.ones([T, T]), -1, 0);
-  const masked = tf.where(tf.cast(causal, 'bool'), s, tf.fill(s.shape, -1e9));
-  const y = tf.matMul(tf.softmax(masked), heads(v));
-  return tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
-}
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
