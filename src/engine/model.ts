@@ -30,7 +30,7 @@ import type { TransformerModelSpec } from '../core/contracts';
 import { Rng } from '../core/data/synthetic';
 import { tf } from './backend';
 import { fusedAttentionUnavailable, fusedCausalAttention } from './kernels/attention';
-import { heapKernelsUnavailable, heapOps, kernelBuild } from './kernels/heapKernels';
+import { heapAttentionUnavailable, heapKernelsUnavailable, heapOps, kernelBuild } from './kernels/heapKernels';
 import { heapCrossEntropy, heapGelu, heapLayerNorm } from './kernels/heapElementwise';
 
 /**
@@ -263,21 +263,13 @@ export class TransformerModel {
     const pos = T === this.spec.contextLength ? this.p('wpe') : tf.slice(this.p('wpe'), [0, 0], [T, d]);
     x = tf.reshape(tf.add(tf.reshape(x, [B, T, d]), pos), [B * T, d]);
     const impl = resolveAttention(this.attention, dh, { tokens: B * T, T, dModel: d });
-    const scale = 1 / Math.sqrt(dh);
     for (let l = 0; l < nLayers; l++) {
       const pre = `h${l}.`;
       const h = layerNorm(x, this.p(pre + 'ln1.g'), this.p(pre + 'ln1.b'));
       const qkv = linear(h, this.p(pre + 'attn.qkv.w') as tf.Tensor2D, this.p(pre + 'attn.qkv.b') as tf.Tensor1D);
       let y: tf.Tensor2D;
       if (impl === 'fused') y = fusedCausalAttention(qkv, B, T, H);
-      else {
-        const [q, k, v] = tf.split(qkv, 3, 1);
-        // Batched [B, H, T, ·] matmuls: the slow part on wasm (see bench/README.md for the
-        // block-diagonal 2-D formulation that was tried and measured slower).
-        const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]);
-        const att = tf.softmax(tf.add(tf.matMul(heads(tf.mul(q, scale)), heads(k), false, true), this.mask(T)));
-        y = tf.reshape(tf.transpose(tf.matMul(att, heads(v)), [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
-      }
+      else y = this.plainAttention(qkv, B, T, H);
       x = tf.add(x, linear(y, this.p(pre + 'attn.proj.w') as tf.Tensor2D, this.p(pre + 'attn.proj.b') as tf.Tensor1D));
       const h2 = layerNorm(x, this.p(pre + 'ln2.g'), this.p(pre + 'ln2.b'));
       const f = gelu(linear(h2, this.p(pre + 'mlp.fc.w') as tf.Tensor2D, this.p(pre + 'mlp.fc.b') as tf.Tensor1D));
@@ -288,27 +280,36 @@ export class TransformerModel {
     return linearNoBias(hf, head);
   }
 
+  /**
+   * Causal self-attention of qkv [B·T, 3d] in plain tfjs ops: batched [B, H, T, ·] matmuls (the
+   * slow part on wasm; see bench/README.md for the block-diagonal 2-D formulation that was tried
+   * and measured slower).
+   */
+  private plainAttention(qkv: tf.Tensor2D, B: number, T: number, H: number): tf.Tensor2D {
+    const d = this.spec.dModel;
+    const dh = d / H;
+    const [q, k, v] = tf.split(qkv, 3, 1);
+    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]);
+    const att = tf.softmax(tf.add(tf.matMul(heads(tf.mul(q, 1 / Math.sqrt(dh))), heads(k), false, true), this.mask(T)));
+    return tf.reshape(tf.transpose(tf.matMul(att, heads(v)), [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
+  }
+
   /** logits() on the heap kernels: the same graph, with our own GEMM/embedding/attention. */
   private logitsHeap(ids: tf.Tensor2D): tf.Tensor2D {
     const { dModel: d, nHeads: H, nLayers } = this.spec;
     const [B, T] = ids.shape;
     const dh = d / H;
     let x = heapOps.embed(ids, this.p('wte') as tf.Tensor2D, this.p('wpe') as tf.Tensor2D);
-    const useFused = this.attention !== 'tfjs' && !fusedAttentionUnavailable(dh);
-    if (this.attention === 'fused' && !useFused) throw new Error(`fused attention requested but unavailable: ${fusedAttentionUnavailable(dh)}`);
-    const scale = 1 / Math.sqrt(dh);
+    const why = heapAttentionUnavailable(dh);
+    const useFused = this.attention !== 'tfjs' && !why;
+    if (this.attention === 'fused' && why) throw new Error(`fused attention requested but unavailable: ${why}`);
     for (let l = 0; l < nLayers; l++) {
       const pre = `h${l}.`;
       const h = heapLayerNorm(x, this.p(pre + 'ln1.g'), this.p(pre + 'ln1.b'));
       const qkv = heapOps.linear(h, this.p(pre + 'attn.qkv.w') as tf.Tensor2D, this.p(pre + 'attn.qkv.b') as tf.Tensor1D);
       let y: tf.Tensor2D;
       if (useFused) y = heapOps.attention(qkv, B, T, H);
-      else {
-        const [q, k, v] = tf.split(qkv, 3, 1);
-        const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]);
-        const att = tf.softmax(tf.add(tf.matMul(heads(tf.mul(q, scale)), heads(k), false, true), this.mask(T)));
-        y = tf.reshape(tf.transpose(tf.matMul(att, heads(v)), [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
-      }
+      else y = this.plainAttention(qkv, B, T, H);
       x = tf.add(x, heapOps.linear(y, this.p(pre + 'attn.proj.w') as tf.Tensor2D, this.p(pre + 'attn.proj.b') as tf.Tensor1D));
       const h2 = heapLayerNorm(x, this.p(pre + 'ln2.g'), this.p(pre + 'ln2.b'));
       const f = heapGelu(heapOps.linear(h2, this.p(pre + 'mlp.fc.w') as tf.Tensor2D, this.p(pre + 'mlp.fc.b') as tf.Tensor1D));

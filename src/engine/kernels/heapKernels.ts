@@ -268,6 +268,13 @@ function embedGradKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[
   return [dwte.info, dwpe.info];
 }
 
+/** Whether the heap attention kernel takes this head size (null = yes, else the reason). */
+export function heapAttentionUnavailable(headDim: number): string | null {
+  if (headDim % 4 !== 0) return `head size ${headDim} is not a multiple of 4`;
+  if (headDim > 256) return `head size ${headDim} > 256`;
+  return null;
+}
+
 function attnDims(qkv: tf.TensorInfo, attrs: Record<string, unknown> | undefined) {
   const B = Number(attrs?.B);
   const T = Number(attrs?.T);
@@ -275,8 +282,8 @@ function attnDims(qkv: tf.TensorInfo, attrs: Record<string, unknown> | undefined
   const d3 = qkv.shape[1];
   if (qkv.shape[0] !== B * T || d3 % (3 * H) !== 0) throw new Error(`FlopsfitAttention: bad shape [${qkv.shape}] for B=${B} T=${T} H=${H}`);
   const dh = d3 / (3 * H);
-  if (dh % 4 !== 0) throw new Error(`FlopsfitAttention: head size ${dh} is not a multiple of 4`);
-  if (dh > 256) throw new Error(`FlopsfitAttention: head size ${dh} > 256`);
+  const why = heapAttentionUnavailable(dh);
+  if (why) throw new Error(`FlopsfitAttention: ${why}`);
   return { B, T, H, dh, d: H * dh, scale: 1 / Math.sqrt(dh) };
 }
 
