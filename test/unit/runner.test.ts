@@ -15,6 +15,18 @@ function opts(_runDir: string, extra: Partial<RunSweepOptions> & Pick<RunSweepOp
   return { parallel: 2, handleSignals: false, write: (l) => lines.push(l), lines, ...extra };
 }
 
+/** Resolves once `any`/`every` experiment has logged at least 2 metrics lines (fails after 20 s). */
+async function untilTrained(runDir: string, ids: string[], mode: 'any' | 'every'): Promise<void> {
+  const trained = (id: string) => {
+    const f = path.join(runDir, 'experiments', id, 'metrics.jsonl');
+    return fs.existsSync(f) && fs.readFileSync(f, 'utf8').trim().split('\n').filter(Boolean).length >= 2;
+  };
+  for (const t0 = Date.now(); !(mode === 'any' ? ids.some(trained) : ids.every(trained)); ) {
+    if (Date.now() - t0 > 20_000) assert.fail(`no experiment trained a step within 20 s (${mode})`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 describe('runner', function () {
   this.timeout(60_000);
   let runDir: string;
@@ -110,7 +122,8 @@ describe('runner', function () {
     const plan = fakePlan(runDir, standardExperiments(args));
     const runner = new SweepRunner(opts(runDir, { plan }));
     const pending = runner.run();
-    await new Promise((r) => setTimeout(r, 400));
+    // stop once an experiment has trained a few steps (not after a fixed delay: see below)
+    await untilTrained(runDir, plan.experiments.map((e) => e.id), 'any');
     runner.stop();
     const stopped = await pending;
     assert.equal(stopped.exitCode, 130);
@@ -234,7 +247,9 @@ describe('runner', function () {
     const plan = fakePlan(runDir, specs);
     const runner = new SweepRunner(opts(runDir, { plan, script: FAKE_ENGINE }));
     const pending = runner.run();
-    await new Promise((r) => setTimeout(r, 150));
+    // stop once both have trained a step (a fixed delay failed on a loaded machine, where the fake
+    // engines had not started within it and the checkpoint was still at step 0)
+    await untilTrained(runDir, specs.map((s) => s.id), 'every');
     runner.stop();
     assert.equal((await pending).exitCode, 130);
     const m = manifestOf(runDir);
