@@ -14,7 +14,7 @@ import { heapCrossEntropy, heapGelu, heapLayerNorm } from '../../src/engine/kern
 import { heapKernelsUnavailable, heapOps, kernelBuild } from '../../src/engine/kernels/heapKernels';
 import { kernelsFromEnv, resolveKernels, TransformerModel } from '../../src/engine/model';
 import { AdamW } from '../../src/engine/optimizer';
-import { referenceAttention } from './engineHelpers';
+import { referenceAttention, tokenBatch as batch } from './engineHelpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -43,18 +43,6 @@ const REFERENCE_ATTENTION_JS = `(qkv, B, T, H) => {
   return tf.reshape(tf.transpose(tf.matMul(tf.softmax(masked), heads(v)), [0, 2, 1, 3]), [B * T, d]);
 }`;
 
-/** Seeded token ids in [0, V) and targets, like engineKernels.test.ts. */
-function batch(B: number, T: number, V: number, seed: number): [tf.Tensor2D, tf.Tensor2D] {
-  const ids = new Int32Array(B * T);
-  const tg = new Int32Array(B * T);
-  let x = seed;
-  for (let i = 0; i < ids.length; i++) {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    ids[i] = x % V;
-    tg[i] = (x >> 8) % V;
-  }
-  return [tf.tensor2d(ids, [B, T], 'int32'), tf.tensor2d(tg, [B, T], 'int32')];
-}
 
 /** Runs `fn` and checks it leaves no tensors behind. */
 function noLeak(fn: () => void): void {

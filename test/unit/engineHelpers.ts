@@ -54,3 +54,16 @@ export function referenceAttention(qkv: tf.Tensor2D, B: number, T: number, H: nu
   const y = tf.matMul(tf.softmax(masked), heads(v));
   return tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
 }
+
+/** Seeded int32 token ids [B, T] in [0, V) and targets (an LCG: identical on every backend). */
+export function tokenBatch(B: number, T: number, V: number, seed: number): [tf.Tensor2D, tf.Tensor2D] {
+  const ids = new Int32Array(B * T);
+  const tg = new Int32Array(B * T);
+  let x = seed;
+  for (let i = 0; i < ids.length; i++) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    ids[i] = x % V;
+    tg[i] = (x >> 8) % V;
+  }
+  return [tf.tensor2d(ids, [B, T], 'int32'), tf.tensor2d(tg, [B, T], 'int32')];
+}

@@ -4,7 +4,7 @@ import { initBackend, tf } from '../../src/engine/backend';
 import { fusedAttentionUnavailable, fusedCausalAttention } from '../../src/engine/kernels/attention';
 import { attentionFromEnv, resolveAttention, TransformerModel } from '../../src/engine/model';
 import { AdamW } from '../../src/engine/optimizer';
-import { referenceAttention } from './engineHelpers';
+import { referenceAttention, tokenBatch as batch } from './engineHelpers';
 
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
@@ -24,17 +24,6 @@ const CASES: [number, number, number, number][] = [
 
 const TINY: TransformerModelSpec = { family: 'transformer', dModel: 32, nLayers: 2, nHeads: 4, contextLength: 12, vocabSize: 20, mlpRatio: 2, tiedEmbeddings: false };
 
-function batch(B: number, T: number, V: number, seed: number): [tf.Tensor2D, tf.Tensor2D] {
-  const ids = new Int32Array(B * T);
-  const tg = new Int32Array(B * T);
-  let x = seed;
-  for (let i = 0; i < ids.length; i++) {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    ids[i] = x % V;
-    tg[i] = (x >> 8) % V;
-  }
-  return [tf.tensor2d(ids, [B, T], 'int32'), tf.tensor2d(tg, [B, T], 'int32')];
-}
 
 for (const backend of ['cpu', 'wasm'] as const) {
   describe(`fused causal attention kernel (${backend})`, function () {
