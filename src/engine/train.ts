@@ -254,6 +254,7 @@ export async function trainExperiment(specIn: ExperimentSpec, runDir: string, op
       fs.writeFileSync(metricsFile, keep.map((l) => l + '\n').join(''));
       log(`resumed from step ${step}/${plan.steps} (${tokens} tokens)`);
       if (st.backend !== backend.name) log(`note: the checkpoint was trained on ${st.backend}; continuing on ${backend.name} (not bit-identical)`);
+      else if (st.device && st.device !== backend.device) log(`note: the checkpoint was trained on ${st.device}; continuing on ${backend.device} (not bit-identical)`);
     } else {
       removeCheckpoint(ckptDir);
       fs.writeFileSync(metricsFile, '');

@@ -220,6 +220,24 @@ describe('trainExperiment (cpu regression)', function () {
     assert.ok(Math.abs(resumed.finalLoss! - readResult(a).finalLoss!) <= 1e-6);
   });
 
+  it('says so when a checkpoint resumes on another device or kernel build', async () => {
+    const d = path.join(root, 'device');
+    const ctl = new AbortController();
+    await trainExperiment(spec, d, { signal: ctl.signal, onStep: (s) => s === 5 && ctl.abort() });
+    const stateFile = path.join(d, 'checkpoint', 'state.json');
+    const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+    const lines: string[] = [];
+    await trainExperiment(spec, path.join(root, 'device-same'), { log: (l) => lines.push(l) }); // reference: no note on a fresh run
+    assert.ok(!lines.some((l) => l.includes('not bit-identical')));
+    fs.writeFileSync(stateFile, JSON.stringify({ ...state, device: 'wasm SIMD (1 thread), another CPU; tfjs kernels (XNNPACK)' }));
+    const logged: string[] = [];
+    const r = await trainExperiment(spec, d, { resume: true, log: (l) => logged.push(l) });
+    assert.equal(r.status, 'completed');
+    const note = logged.find((l) => l.includes('not bit-identical'));
+    assert.ok(note, logged.join('\n'));
+    assert.match(note!, /trained on wasm SIMD \(1 thread\), another CPU; tfjs kernels \(XNNPACK\); continuing on /);
+  });
+
   it('a non-finite loss fails the run with a reason', async () => {
     const dir = path.join(root, 'nan');
     const r = await trainExperiment({ ...spec, training: { ...spec.training, learningRate: 1e30, gradClip: 0, warmupFraction: 0 } }, dir);
