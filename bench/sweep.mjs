@@ -17,14 +17,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { flag, opt, root } from './cli.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const argv = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : def;
-};
 const procs = Number(opt('procs', os.cpus().length));
 const budgets = String(opt('budgets', '3e10,1e11,3e11'))
   .split(',')
@@ -143,7 +137,7 @@ async function main() {
     console.log(`  engine order: ${manifest.order.map((id) => exps.findIndex((e) => e.id === id)).join(' ')} (plan indices); torch: plan order`);
     console.log(`  load average after: ${os.loadavg()[0].toFixed(2)}`);
   } finally {
-    if (argv.includes('--keep')) console.log(`  kept ${dir}`);
+    if (flag('keep')) console.log(`  kept ${dir}`);
     else fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -22,16 +22,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { flag, opt, root } from './cli.mjs';
 import * as esbuild from 'esbuild';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const argv = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : def;
-};
-const flag = (name) => argv.includes(`--${name}`);
 const cfg = {
   d: Number(opt('d', 128)),
   layers: Number(opt('layers', 4)),
