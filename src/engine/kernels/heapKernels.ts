@@ -38,7 +38,7 @@ const WebAssemblyApi = (globalThis as unknown as { WebAssembly: WasmRuntime }).W
 type Fn = (...args: number[]) => number;
 
 /** The exports of the kernel module (byte offsets into the shared memory). */
-export interface KernelExports {
+interface KernelExports {
   sgemm: Fn;
   gemm_workspace_floats: Fn;
   colsum: Fn;
@@ -122,7 +122,7 @@ function compile(): { module: object; relaxed: boolean } | null {
 }
 
 /** Instantiates the kernel module on `memory` with a shadow stack of `stackBytes` at `stackTop`. */
-export function instantiateKernels(memory: WasmMemory, stackTop: number): KernelExports {
+function instantiateKernels(memory: WasmMemory, stackTop: number): KernelExports {
   const c = compile();
   if (!c) throw new Error(`the engine's wasm kernels did not load: ${loadError}`);
   const inst = new WebAssemblyApi.Instance(c.module, { env: { memory } });
@@ -315,7 +315,7 @@ function attentionGradKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorI
 export type KernelFunc = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 
 /** Everything the heap module offers, by tfjs kernel name; ops.ts adds its element-wise kernels. */
-export const HEAP_KERNELS: Record<string, KernelFunc> = {
+const HEAP_KERNELS: Record<string, KernelFunc> = {
   FlopsfitMatMul: matMulKernel,
   FlopsfitColSum: colSumKernel,
   FlopsfitEmbed: embedKernel,
