@@ -10,6 +10,7 @@ import { registerTasks } from './tasks';
 import { registerExplorer, explorerApi, type ExplorerApi } from './explorer';
 import { registerCommands } from './commands';
 import { registerResultsPanel } from './resultsPanel';
+import { SweepStore } from './sweepStore';
 
 export interface FlopsFitApi {
   /** milliseconds spent in activate() (the extension's own code) */
@@ -21,11 +22,15 @@ export interface FlopsFitApi {
 export function activate(context: vscode.ExtensionContext): FlopsFitApi {
   const t0 = performance.now();
   context.subscriptions.push(log());
+  // the sweep service: each config's text, parse and plan, its run directory's state and one
+  // derived status, shared by every feature below (nothing is loaded until a feature asks)
+  const sweeps = new SweepStore();
+  context.subscriptions.push(sweeps);
   registerDiagnostics(context);
   registerTasks(context);
-  registerExplorer(context);
-  registerResultsPanel(context);
-  registerCommands(context);
+  const explorerParts = registerExplorer(context, sweeps);
+  registerResultsPanel(context, sweeps);
+  registerCommands(context, explorerParts);
   const activationMs = performance.now() - t0;
   log().info(`FlopsFit activated in ${activationMs.toFixed(1)} ms`);
   return { activationMs, explorer: explorerApi() };

@@ -18,6 +18,7 @@ import { LIMITS, TRAINING_KEYS, type SweepConfig } from '../config/schema';
 import { diagnosticAt, type ConfigDiagnostic, type Severity } from '../config/diagnostics';
 import { locate, readSource, type SourceDocument } from '../config/source';
 import { canonicalJson, ID_LENGTH } from './ids';
+import { portablePath } from '../runDir/identity';
 import { formatNumber as fmt, probeSizes, selectSizes, sizeMultiple, tokensFor, type ParamCounter, type SizeCandidate } from './grid';
 import { builtinThroughput, calibratedThroughput, defaultParallel, experimentSeconds, measuredThroughput, wallSeconds, type ThroughputEstimate } from './throughput';
 import { readCalibration } from './calibration';
@@ -93,11 +94,6 @@ export function resolveConfigPath(p: string, configPath: string, workspaceRoot?:
   return path.resolve(baseDir(configPath, workspaceRoot), p);
 }
 
-/** The form of a path that goes into an id: relative to the root when inside it (portable). */
-function portable(abs: string, base: string): string {
-  const rel = path.relative(base, abs);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : abs;
-}
 
 // ---------------------------------------------------------------------------------------------
 // the plan
@@ -233,7 +229,7 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
 
   // objects shared by many experiments, hashed once (see canonicalJson's memo)
   const memo = new WeakMap<object, string>();
-  const hashedData: DataSpec = 'path' in data ? { ...data, path: portable(data.path, base) } : data;
+  const hashedData: DataSpec = 'path' in data ? { ...data, path: portablePath(data.path, base) } : data;
   const comboTraining = combos.map((combo) => resolveTraining(config, combo));
   const hashedModels = new Map<SizeCandidate, ExperimentSpec['model']>();
   const shared = { memo, hashedData, hashedModels, cells: new Map<SizeCandidate, Map<Record<string, HyperValue>, Hash>>(), base };
@@ -392,11 +388,12 @@ function makeExperiment(
     model: a.size.model,
     data: a.data,
     training: a.training,
+    root: shared.base,
   };
   // the id hashes the settings with workspace-relative paths: moving the workspace keeps the ids
   let model = shared.hashedModels.get(a.size);
   if (!model) {
-    model = a.size.model.family === 'command' ? { ...a.size.model, cwd: portable(a.size.model.cwd, shared.base) } : a.size.model;
+    model = a.size.model.family === 'command' ? { ...a.size.model, cwd: portablePath(a.size.model.cwd, shared.base) } : a.size.model;
     shared.hashedModels.set(a.size, model);
   }
   // id = sha256 of [settings shared by the (size, hyperparameters) cell, this experiment's own];

@@ -22,6 +22,7 @@ import { ExperimentSpec, Manifest, ManifestEntry, MetricsLine, Plan, RunResult, 
 import {
   acquireLock,
   experimentDir,
+  isExperimentProcess,
   nowIso,
   pidAlive,
   readJsonFile,
@@ -35,6 +36,7 @@ import {
 } from '../../core/manifest';
 import { LineSplitter, parseProtocolLine, placeholderValues, PlaceholderError, substitute } from './protocol';
 import { startReaper, type Reaper } from './reaper';
+import { sameExperiment } from '../../core/runDir/identity';
 
 export class RunnerError extends Error {
   constructor(
@@ -166,15 +168,6 @@ export function processRunning(pid: number): boolean {
 }
 
 /** Whether pid is the experiment process of `id` (Linux: its environment says so). Undefined: cannot tell. */
-function isExperimentProcess(pid: number, id: string): boolean | undefined {
-  try {
-    const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
-    return env.split('\0').includes(`FLOPSFIT_EXPERIMENT_ID=${id}`);
-  } catch {
-    return undefined;
-  }
-}
-
 function signalGroup(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(-pid, sig);
@@ -260,14 +253,6 @@ function fileSize(file: string): number {
   }
 }
 
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
-
 // ---------------------------------------------------------------------------------------------
 // The runner
 
@@ -344,8 +329,7 @@ export class SweepRunner {
   }
 
   async run(): Promise<SweepOutcome> {
-    const existing = readManifest(this.runDir);
-    if (this.opts.resume && !existing.ok && existing.missing) {
+    if (this.opts.resume && !fs.existsSync(path.join(this.runDir, RUN_FILES.manifest))) {
       throw new RunnerError(`nothing to resume: ${path.join(this.runDir, RUN_FILES.manifest)} does not exist (start the sweep with 'flopsfit run' without --resume)`, 2);
     }
     fs.mkdirSync(this.runDir, { recursive: true });
@@ -355,6 +339,8 @@ export class SweepRunner {
     }
     if (this.opts.handleSignals !== false) this.installSignals();
     try {
+      // read under the lock: a runner that held it until now may have rewritten the manifest
+      const existing = readManifest(this.runDir);
       return await this.runLocked(existing);
     } finally {
       this.removeSignals();
@@ -393,7 +379,7 @@ export class SweepRunner {
     const changed = new Set<string>();
     for (const spec of this.plan.experiments) {
       const stored = readJsonFile(this.specFile(spec.id), ExperimentSpec);
-      if (stored.ok && canonical(stored.value) !== canonical(spec)) {
+      if (stored.ok && !sameExperiment(stored.value, spec)) {
         changed.add(spec.id);
         const dir = experimentDir(this.runDir, spec.id);
         const aside = path.join(this.runDir, RUN_FILES.experimentsDir, `.${spec.id}.replaced-${Date.now()}`);
