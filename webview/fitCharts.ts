@@ -438,7 +438,7 @@ export class FitCharts {
     const conf = Math.round((fit.bootstrap?.confidence ?? fit.settings.confidence) * 100);
     const se = (name: string) => {
       const v = fit.bootstrap?.se[name];
-      return v === undefined ? '–' : sig(v);
+      return v === undefined ? '–' : v === null ? 'not finite' : sig(v);
     };
     const par = fit.parametric;
     if (par) {

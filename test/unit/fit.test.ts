@@ -162,7 +162,7 @@ describe('fit: bootstrap', function () {
     assert.notDeepEqual(a.bootstrap!.intervals['isoflop.a'], c.bootstrap!.intervals['isoflop.a']);
     const [lo, hi] = a.bootstrap!.intervals['isoflop.a'];
     assert.ok(lo < a.isoflop!.a && a.isoflop!.a < hi, 'the estimate lies in its interval');
-    assert.ok(a.bootstrap!.se['isoflop.a'] > 0);
+    assert.ok((a.bootstrap!.se['isoflop.a'] ?? 0) > 0);
     // Per-group vertices and predictions get intervals too.
     assert.ok(a.bootstrap!.intervals['isoflop.groups.0.nOpt']);
     assert.ok(a.table[0].intervals?.nOpt);
@@ -254,7 +254,9 @@ describe('fit: bootstrap', function () {
     ] as const) {
       const [lo, hi] = b.intervals[name];
       assert.ok(lo < hi, name);
-      assert.ok(lo - 3 * b.se[name] < truth && truth < hi + 3 * b.se[name], `${name}: [${lo}, ${hi}] vs ${truth}`);
+      const se = b.se[name];
+      assert.ok(se !== null && se !== undefined, name);
+      assert.ok(lo - 3 * se < truth && truth < hi + 3 * se, `${name}: [${lo}, ${hi}] vs ${truth}`);
     }
     assert.ok(r.prediction!.parametric!.intervals!.nOpt);
 

@@ -10,9 +10,10 @@
 import * as path from 'node:path';
 import { formatDiagnostic, loadSweepConfig } from '../../core/config';
 import { resolveRunDir } from '../../core/plan';
-import { writeJsonAtomicSync } from '../../core/atomic';
-import { FIT_METHODS, FitInputError, readPointsFile, type FitMethod, type FitOptions, type FitReport } from '../../core/fit';
+import { FIT_METHODS, FitInputError, readPointsFile, serializeFitReport, type FitMethod, type FitOptions, type FitReport } from '../../core/fit';
 import { fmt } from '../../core/fit/fit';
+import { writeFitReport } from '../../core/fit/io';
+import { fitOptionsFromConfig } from '../../core/fit/configOptions';
 import { MAX_DEFAULT_FIT_WORKERS, defaultFitWorkers, fitRunDirAsync, fitScalingLawsAsync } from '../../core/fit/parallel';
 import { CliError, numberOption, parseArgs, type ParsedArgs } from '../util';
 
@@ -73,16 +74,7 @@ export async function run(args: string[]): Promise<number> {
     }
     const c = loaded.config;
     runDir = resolveRunDir(c, file, parsed.values.workspace ? path.resolve(parsed.values.workspace) : undefined);
-    options = {
-      methods: c.fit.methods,
-      bootstrap: c.fit.bootstrap,
-      confidence: c.fit.confidence,
-      seed: c.fit.seed,
-      // The config documents the default target as 10× the largest budget.
-      target: c.fit.target ?? 10 * (Array.isArray(c.budgets) ? Math.max(...c.budgets) : c.budgets.max),
-      tableBudgets: c.fit.tableBudgets,
-      flopsPerParamPerToken: c.planning.flopsPerParamPerToken,
-    };
+    options = fitOptionsFromConfig(c);
   } else if (parsed.values['run-dir'] !== undefined) {
     runDir = path.resolve(parsed.values['run-dir']);
   }
@@ -103,10 +95,10 @@ export async function run(args: string[]): Promise<number> {
     if (err instanceof FitInputError) throw new CliError(err.message, 1);
     throw err;
   }
-  if (parsed.values.out) writeJsonAtomicSync(path.resolve(parsed.values.out), report);
+  if (parsed.values.out) writeFitReport(path.resolve(parsed.values.out), report);
 
   if (parsed.flags.json) {
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    process.stdout.write(serializeFitReport(report));
   } else {
     process.stdout.write(formatReport(report));
     if (runDir !== undefined) process.stdout.write(`\nwrote ${path.join(runDir, 'fit.json')}\n`);
@@ -212,7 +204,7 @@ export function formatReport(r: FitReport): string {
       const name = `parametric.${k}`;
       const iv = r.bootstrap?.intervals[name];
       const se = r.bootstrap?.se[name];
-      rows.push([k, fmt(v), ...(r.bootstrap ? [iv ? `[${fmt(iv[0])}, ${fmt(iv[1])}]` : '-', se !== undefined ? fmt(se) : '-'] : [])]);
+      rows.push([k, fmt(v), ...(r.bootstrap ? [iv ? `[${fmt(iv[0])}, ${fmt(iv[1])}]` : '-', se === undefined ? '-' : se === null ? 'not finite' : fmt(se)] : [])]);
     }
     out.push(table(rows).trimEnd());
     out.push(`  objective ${fmt(p.objective)} (Σ Huber); best of ${p.starts} starts${p.converged ? ', converged' : ', NOT converged'}; rms ln-residual ${fmt(p.rmsLogResidual)}`);

@@ -525,13 +525,16 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
       if (cw) bw.push(cw);
     }
     const intervals: Record<string, Interval> = {};
-    const se: Record<string, number> = {};
+    const se: Record<string, number | null> = {};
     for (const [name, vals] of samples) {
       const s = summarise(vals, o.confidence);
-      if (s.interval) summaries.set(name, { interval: s.interval, se: s.se });
+      // percentiles of finite values are finite unless interpolating between them overflowed
+      const interval = s.interval && s.interval.every(Number.isFinite) ? s.interval : undefined;
+      if (interval) summaries.set(name, { interval, se: s.se });
       if (name.startsWith('table.')) continue; // table intervals live on the table rows
-      if (s.interval) intervals[name] = s.interval;
-      if (s.se !== undefined) se[name] = s.se;
+      if (interval) intervals[name] = interval;
+      // fit.json's one representation of a non-finite number is null (see types.ts)
+      if (s.se !== undefined) se[name] = Number.isFinite(s.se) ? s.se : null;
     }
     bootstrap = { samples: o.bootstrap, confidence: o.confidence, seed: o.seed, succeeded, failed, intervals, se, warnings: bw };
     warnings.push(...bw);

@@ -7,6 +7,12 @@
  *   - ln is the natural logarithm; every "log…" field is a natural log
  *   - bootstrap names are dotted paths: "parametric.alpha", "isoflop.a", "isoflop.groups.2.nOpt",
  *     "prediction.parametric.loss", …; an interval is [lo, hi]
+ *   - non-finite numbers: fit.json never holds NaN or ±Infinity (JSON cannot). A field whose value
+ *     can be non-finite is typed `number | null` here, and null means "not a finite number" (today:
+ *     a bootstrap standard error that overflowed because the resamples span hundreds of orders of
+ *     magnitude). Every other number is finite. The writer (`serializeFitReport`) checks the report
+ *     against this schema before writing, and every reader (CLI, results panel, demo) parses it with
+ *     the same schema, so writer and readers cannot disagree.
  */
 import { z } from 'zod';
 
@@ -233,8 +239,8 @@ export const BootstrapReport = z.object({
   failed: z.object({ isoflop: z.number().int().min(0).optional(), parametric: z.number().int().min(0).optional() }),
   /** percentile intervals by name (absent where fewer than 2 resamples succeeded) */
   intervals: z.record(z.string(), Interval),
-  /** standard errors by name */
-  se: z.record(z.string(), z.number().min(0)),
+  /** standard errors by name; null where the standard error is not a finite number (it overflowed) */
+  se: z.record(z.string(), z.number().min(0).nullable()),
   warnings: z.array(z.string()),
 });
 export type BootstrapReport = z.infer<typeof BootstrapReport>;
@@ -253,6 +259,24 @@ export const FitReport = z.object({
   warnings: z.array(z.string()),
 });
 export type FitReport = z.infer<typeof FitReport>;
+
+/**
+ * fit.json's text for a report: the report is checked against the FitReport schema first (so a
+ * file the readers would reject is never written); throws, naming the field, when it breaks it.
+ */
+export function serializeFitReport(report: FitReport): string {
+  const checked = FitReport.safeParse(report);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new Error(`refusing to write a fit report that breaks the fit.json schema: ${issue.path.join('.') || 'report'}: ${issue.message}`);
+  }
+  return JSON.stringify(report, null, 2) + '\n';
+}
+
+/** Parses fit.json's content (already JSON-decoded) with the same schema the writer checked. */
+export function parseFitReport(raw: unknown): ReturnType<typeof FitReport.safeParse> {
+  return FitReport.safeParse(raw);
+}
 
 /** Bad input to the fit (the message names the row); the CLI prints it as a user error. */
 export class FitInputError extends Error {
