@@ -1,6 +1,7 @@
 /**
  * The fit charts and tables, drawn from fit.json (FitReport, src/core/fit/types.ts):
- *  - IsoFLOP: final loss against N per budget, the fitted parabola in ln N and its vertex;
+ *  - IsoFLOP: final loss against N per budget, the optimum estimator's curve (Akima interpolant or
+ *    parabola) and the optimum (an edge budget's marker says it is not bracketed);
  *  - frontier: N_opt and D_opt against C (log-log) with the power laws, the bootstrap interval band
  *    and the predictions at the target budget (IsoFLOP and parametric side by side);
  *  - residuals of the parametric fit, the fitted parameters with intervals, the Chinchilla table.
@@ -139,7 +140,21 @@ export class FitCharts {
           pointHoverRadius: 6,
           showLine: false,
         });
-        if (g.parabola) {
+        if (g.curve) {
+          // the optimum estimator's own curve (Akima interpolant, local or global parabola)
+          const method = fit?.isoflop?.optimum?.method ?? 'parabola';
+          datasets.push({
+            type: 'line',
+            label: `${key} ${method === 'akima' ? 'Akima interpolant' : method === 'local-parabola' ? 'local parabola' : 'parabola'}`,
+            group: key,
+            data: g.curve.N.map((n, i) => ({ x: n, y: g.curve!.loss[i] })),
+            borderColor: color,
+            backgroundColor: color,
+            borderWidth: 1.5,
+            borderDash: g.used ? undefined : [4, 4],
+            pointRadius: 0,
+          });
+        } else if (g.parabola) {
           const [lo, hi] = g.nRange;
           const par = g.parabola;
           datasets.push({
@@ -157,7 +172,7 @@ export class FitCharts {
         if (g.nOpt !== undefined && g.lossOpt !== undefined) {
           datasets.push({
             type: 'scatter',
-            label: `${key} vertex N_opt=${si(g.nOpt)}`,
+            label: `${key} ${g.status === 'edge' ? 'edge (not bracketed) N≈' : 'N_opt='}${si(g.nOpt)}`,
             group: key,
             data: [{ x: g.nOpt, y: g.lossOpt }],
             borderColor: this.theme.fg,
@@ -438,7 +453,7 @@ export class FitCharts {
     const conf = Math.round((fit.bootstrap?.confidence ?? fit.settings.confidence) * 100);
     const se = (name: string) => {
       const v = fit.bootstrap?.se[name];
-      return v === undefined ? '–' : sig(v);
+      return v === undefined ? '–' : v === null ? 'not finite' : sig(v);
     };
     const par = fit.parametric;
     if (par) {

@@ -6,8 +6,8 @@
 import * as path from 'node:path';
 import { loadSweepConfig, formatDiagnostic, type SweepConfig } from '../../core/config';
 import type { Plan } from '../../core/contracts';
-import { type FitOptions } from '../../core/fit';
 import { fitRunDirAsync } from '../../core/fit/parallel';
+import { fitOptionsFromConfig } from '../../core/fit/configOptions';
 import { LockHeldError, lockHolderAlive, lockPath, readLock } from '../../core/manifest';
 import { buildPlan, createCommandParamCounter, resolveConfigPath, resolveRunDir } from '../../core/plan';
 import { RunnerError, runSweep, type SweepOutcome } from '../../engine/runner';
@@ -75,19 +75,6 @@ export function prepareSweep(file: string, opts: { workspace?: string; out?: str
   return { config: loaded.config, plan, configPath };
 }
 
-export function fitOptions(config: SweepConfig, plan: Plan): FitOptions {
-  const f = config.fit;
-  return {
-    methods: f.methods,
-    bootstrap: f.bootstrap,
-    confidence: f.confidence,
-    seed: f.seed,
-    ...(f.target !== undefined ? { target: f.target } : {}),
-    ...(f.tableBudgets !== undefined ? { tableBudgets: f.tableBudgets } : {}),
-    flopsPerParamPerToken: plan.experiments[0]?.flopsPerParamPerToken ?? 6,
-  };
-}
-
 export interface ExecuteOptions {
   parallel?: number;
   only?: string[];
@@ -111,7 +98,7 @@ export async function executeSweep(prep: PreparedSweep, o: ExecuteOptions): Prom
         o.fit === false
           ? undefined
           : async (runDir) => {
-              const report = await fitRunDirAsync(runDir, fitOptions(prep.config, prep.plan));
+              const report = await fitRunDirAsync(runDir, fitOptionsFromConfig(prep.config));
               return fitSummaryLines(report, path.join(runDir, 'fit.json'));
             },
     });
