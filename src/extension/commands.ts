@@ -350,6 +350,20 @@ export function registerCommands(context: vscode.ExtensionContext, { store, view
     return sweep.uri;
   });
 
+  reg('flopsfit.revealRunDirectory', async (arg) => {
+    const sweep = await resolveSweep(store, arg, 'Reveal Run Directory');
+    if (!sweep) return undefined;
+    const dir = sweep.runDir;
+    if (!dir || !fs.existsSync(dir)) {
+      void vscode.window.showInformationMessage(`${sweep.name} has not run yet${dir ? `: its results will be in ${dir}` : ''}.`);
+      return undefined;
+    }
+    const uri = vscode.Uri.file(dir);
+    // inside the workspace: the Explorer view (where .flopsfit/ is otherwise easy to miss); else the OS
+    if (vscode.workspace.getWorkspaceFolder(uri)) await vscode.commands.executeCommand('revealInExplorer', uri);
+    else await vscode.commands.executeCommand('revealFileInOS', uri);
+    return uri;
+  });
   reg('flopsfit.revealInConfig', (arg) => revealInConfig(store, arg));
   reg('flopsfit.openMetrics', (arg) => openMetrics(store, arg));
   reg('flopsfit.refreshExplorer', () => store.refreshAll());

@@ -329,10 +329,10 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
       const live = v.live;
       if (live) {
         const pct = Math.min(100, Math.floor((100 * live.tokens) / e.tokens));
-        desc = `${live.loss !== undefined ? `loss ${formatLoss(live.loss)} · ` : ''}${pct}% · ${shape}`;
+        desc = `${live.loss !== undefined ? `${live.lossKind ?? 'train'} loss ${formatLoss(live.loss)} · ` : ''}${pct}% · ${shape}`;
       } else desc = `starting · ${shape}`;
     } else if (v.status === 'completed' && v.entry?.finalLoss !== undefined) {
-      desc = `loss ${formatLoss(v.entry.finalLoss)} · ${shape}`;
+      desc = `eval loss ${formatLoss(v.entry.finalLoss)} · ${shape}`;
     } else if (v.status === 'failed') {
       desc = `failed · ${shape}`;
     } else if (v.status === 'stopped') {
@@ -355,7 +355,7 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
           .join('') +
         `| seed | ${e.seed} |\n`,
     );
-    if (v.live?.loss !== undefined && v.status === 'running') tip.appendMarkdown(`\nStep ${v.live.step}: loss ${formatLoss(v.live.loss)}`);
+    if (v.live?.loss !== undefined && v.status === 'running') tip.appendMarkdown(`\nStep ${v.live.step}: ${v.live.lossKind ?? 'train'} loss ${formatLoss(v.live.loss)}`);
     if (v.entry?.finalLoss !== undefined) tip.appendMarkdown(`\nFinal eval loss: ${formatLoss(v.entry.finalLoss)}`);
     if (v.entry?.startedAt) tip.appendMarkdown(`\n\nStarted ${v.entry.startedAt}${v.entry.endedAt ? `, ended ${v.entry.endedAt}` : ''}`);
     if (v.entry?.backend || v.entry?.device)

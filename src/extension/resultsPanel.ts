@@ -424,12 +424,6 @@ export function registerResultsPanel(context: vscode.ExtensionContext, store: Sw
     { dispose: () => [...ResultsPanel.panels.values()].forEach((p) => p.dispose()) },
     { dispose: () => (storeRef = undefined) },
   );
-  if (context.extensionMode === vscode.ExtensionMode.Test || process.env.FLOPSFIT_INTEGRATION === '1') {
-    // lets the integration tests (a separate bundle) reach the panel
-    context.subscriptions.push(
-      vscode.commands.registerCommand('flopsfit._test.results', (op: string, configUri: string, arg?: unknown) => resultsTestHook(op, vscode.Uri.parse(configUri), arg)),
-    );
-  }
 }
 
 /**

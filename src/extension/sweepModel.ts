@@ -25,6 +25,8 @@ export interface LiveMetrics {
   step: number;
   tokens: number;
   loss?: number;
+  /** which loss `loss` is (src/core/runDir liveLoss) */
+  lossKind?: 'train' | 'eval';
   tokensPerSecond?: number;
 }
 

@@ -17,7 +17,7 @@ import { Disposable, disposeAll } from './dispose';
 import { log } from './log';
 import { RUN_FILES, type Plan } from '../core/contracts';
 import { lockHolderAlive } from '../core/manifest';
-import { classifyRunPath, readLastMetrics, readRunState, runDirWatchGlob } from '../core/runDir';
+import { classifyRunPath, liveLoss, readLastMetrics, readRunState, runDirWatchGlob } from '../core/runDir';
 import { parseSweepConfig } from '../core/config';
 import { buildPlan, candidateValues, resolveConfigPath, resolveRunDir, type ParamCounter } from '../core/plan';
 import { sizeMultiple } from '../core/plan/grid';
@@ -600,8 +600,8 @@ export class SweepStore extends Disposable {
     if (!m) return;
     const prev = s.live.get(id);
     // the tree shows the training loss while running (the eval loss when that is all there is)
-    const loss = m.trainLoss ?? m.evalLoss ?? prev?.loss;
-    const next: LiveMetrics = { step: m.step, tokens: m.tokens, loss, tokensPerSecond: m.tokensPerSecond };
+    const l = liveLoss(m);
+    const next: LiveMetrics = { step: m.step, tokens: m.tokens, loss: l?.value ?? prev?.loss, lossKind: l?.kind ?? prev?.lossKind, tokensPerSecond: m.tokensPerSecond };
     if (prev && prev.step === next.step && prev.loss === next.loss) return;
     s.live.set(id, next);
     if (fire && s.experiment(id)) this._onDidChange.fire({ sweep: s, experiments: [id] });

@@ -8,7 +8,7 @@
  * (kill -9, out of memory, reboot): the sweep is `interrupted` and resumable, and its experiments
  * that the manifest marks running are shown as stopped (they resume from their checkpoints).
  */
-import type { Manifest, ManifestEntry, RunStatus, RunnerLock } from '../contracts';
+import type { Manifest, ManifestEntry, MetricsLine, RunStatus, RunnerLock } from '../contracts';
 
 /** The sweep's state, as every view shows it. */
 export type SweepStatus = 'idle' | 'running' | 'stopping' | 'interrupted' | 'resumable' | 'finished';
@@ -88,4 +88,14 @@ export function deriveSweepStatus(state: RunState, ids?: readonly string[]): Der
     counts,
     resumable: !runnerAlive && (status === 'interrupted' || status === 'resumable') && left > 0,
   };
+}
+
+/**
+ * The loss a running experiment shows (tree, status lines, runner progress): its latest training
+ * loss, else its latest held-out loss — named, since a completed experiment shows its final eval loss.
+ */
+export function liveLoss(m: Pick<MetricsLine, 'trainLoss' | 'evalLoss'>): { kind: 'train' | 'eval'; value: number } | undefined {
+  if (m.trainLoss !== undefined && Number.isFinite(m.trainLoss)) return { kind: 'train', value: m.trainLoss };
+  if (m.evalLoss !== undefined && Number.isFinite(m.evalLoss)) return { kind: 'eval', value: m.evalLoss };
+  return undefined;
 }

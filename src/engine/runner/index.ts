@@ -457,7 +457,7 @@ export class SweepRunner {
     const tag = { completed: 'done  ', failed: 'FAILED', stopped: 'stopped', queued: 'queued', running: 'running' }[entry.status];
     this.write(
       `${this.prefix(id)} ${tag} ${shortId(id)}` +
-        (entry.status === 'completed' && entry.finalLoss !== undefined ? `  loss ${entry.finalLoss.toFixed(4)}` : '') +
+        (entry.status === 'completed' && entry.finalLoss !== undefined ? `  eval loss ${entry.finalLoss.toFixed(4)}` : '') +
         (started !== undefined ? `  in ${fmtDuration(started)}` : '') +
         (entry.status === 'failed' && entry.reason ? `: ${entry.reason.split('\n').join('\n    ')}` : ''),
     );
