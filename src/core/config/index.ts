@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { SweepConfigSchema, type SweepConfig } from './schema';
-import { readSource, type SourceDocument } from './source';
+import { BRACKET_CODE, readSource, type SourceDocument } from './source';
 import { issuesToDiagnostics, sortDiagnostics, spanDiagnostic, type ConfigDiagnostic } from './diagnostics';
 
 export * from './schema';
@@ -74,6 +74,8 @@ function parseUnsafe(text: string, fileName: string): ParseResult {
     }
     return { diagnostics: sortDiagnostics(diagnostics), source: doc };
   }
+  // after an unbalanced bracket the parsed value is a guess: its schema errors would be noise
+  if (doc.problems.some((p) => p.code === BRACKET_CODE)) return { diagnostics: sortDiagnostics(diagnostics), source: doc };
   const r = SweepConfigSchema.safeParse(doc.value);
   if (!r.success) {
     let schemaDiagnostics = issuesToDiagnostics(doc, r.error.issues);
