@@ -11,6 +11,8 @@ import * as jsonc from 'jsonc-parser';
 import type { Span } from './source';
 
 export interface BracketProblem {
+  /** 'bracket': unbalanced; 'depth': nested deeper than MAX_NESTING */
+  kind: 'bracket' | 'depth';
   message: string;
   span: Span;
   /** where the cascade starts: parser errors at or after this offset are consequences */
@@ -23,6 +25,21 @@ interface Open {
   /** indentation of the line the bracket is on */
   indent: number;
   line: number;
+}
+
+/**
+ * How deeply a config may nest (lists and mappings together). A sweep config needs about 6; the
+ * parsers and the schema recurse, so a hostile 200,000-deep file must be refused before them.
+ */
+export const MAX_NESTING = 64;
+
+function tooDeep(offset: number): BracketProblem {
+  return {
+    kind: 'depth',
+    message: `nesting too deep: this list or mapping is ${MAX_NESTING + 1} levels deep; the limit is ${MAX_NESTING} (a sweep config needs about 6)`,
+    span: { start: offset, end: offset + 1 },
+    from: offset,
+  };
 }
 
 const CLOSER_OF = { '[': ']', '{': '}' } as const;
@@ -53,6 +70,7 @@ function indentAt(text: string, lineStart: number): number {
 
 function unclosed(o: Open): BracketProblem {
   return {
+    kind: 'bracket',
     message: `'${o.ch}' opened here (line ${o.line + 1}) is never closed: add '${CLOSER_OF[o.ch]}' at the end of the ${KIND[o.ch]}`,
     span: { start: o.offset, end: o.offset + 1 },
     from: o.offset,
@@ -61,7 +79,7 @@ function unclosed(o: Open): BracketProblem {
 
 function stray(ch: string, offset: number): BracketProblem {
   const opener = ch === ']' ? '[' : '{';
-  return { message: `unexpected '${ch}': no '${opener}' is open here; remove it`, span: { start: offset, end: offset + 1 }, from: offset };
+  return { kind: 'bracket', message: `unexpected '${ch}': no '${opener}' is open here; remove it`, span: { start: offset, end: offset + 1 }, from: offset };
 }
 
 /**
@@ -84,10 +102,23 @@ function close(stack: Open[], ch: ']' | '}', offset: number, atLineStart: boolea
   // a closer of the other kind: the top opener was not closed when an outer one is open, else stray
   if (stack.some((o) => CLOSER_OF[o.ch] === ch)) return unclosed(top);
   return {
+    kind: 'bracket',
     message: `unexpected '${ch}': the '${top.ch}' opened at line ${top.line + 1} is the one open here (close it with '${CLOSER_OF[top.ch]}', or remove this '${ch}')`,
     span: { start: offset, end: offset + 1 },
     from: offset,
   };
+}
+
+/** JSON/JSONC: the first bracket nested deeper than MAX_NESTING (jsonc's scanner, iterative). */
+export function jsonNestingProblem(text: string): BracketProblem | undefined {
+  const scanner = jsonc.createScanner(text, true);
+  let depth = 0;
+  for (let t = scanner.scan(); t !== jsonc.SyntaxKind.EOF; t = scanner.scan()) {
+    if (t === jsonc.SyntaxKind.OpenBracketToken || t === jsonc.SyntaxKind.OpenBraceToken) {
+      if (++depth > MAX_NESTING) return tooDeep(scanner.getTokenOffset());
+    } else if (t === jsonc.SyntaxKind.CloseBracketToken || t === jsonc.SyntaxKind.CloseBraceToken) depth = Math.max(0, depth - 1);
+  }
+  return undefined;
 }
 
 /** JSON/JSONC: brackets are tokens; strings and comments are skipped by jsonc's scanner. */
@@ -121,8 +152,20 @@ export function jsonBracketProblem(text: string): BracketProblem | undefined {
  * back at (or left of) the indentation where it opened, other than a closer, means it was not closed.
  */
 export function yamlBracketProblem(text: string): BracketProblem | undefined {
+  return yamlScan(text);
+}
+
+/** YAML: the first list or mapping nested deeper than MAX_NESTING (block indentation and flow brackets). */
+export function yamlNestingProblem(text: string): BracketProblem | undefined {
+  const p = yamlScan(text, true);
+  return p?.kind === 'depth' ? p : undefined;
+}
+
+function yamlScan(text: string, depthOnly = false): BracketProblem | undefined {
   const starts = lineStarts(text);
   const stack: Open[] = [];
+  // the indentations of the enclosing block collections (a deeper line opens one more level)
+  const blockIndents: number[] = [];
   let blockScalarIndent = -1; // > -1: inside a block scalar whose parent line had this indentation
   let quote: '"' | "'" | undefined;
   for (let line = 0; line < starts.length; line++) {
@@ -140,7 +183,15 @@ export function yamlBracketProblem(text: string): BracketProblem | undefined {
     }
     if (stack.length && !quote && !blank) {
       const c = text[i];
-      if (indent <= stack[0].indent && c !== ']' && c !== '}') return unclosed(stack[stack.length - 1]);
+      if (indent <= stack[0].indent && c !== ']' && c !== '}') {
+        if (depthOnly) stack.length = 0;
+        else return unclosed(stack[stack.length - 1]);
+      }
+    }
+    if (!stack.length && !quote && !blank) {
+      while (blockIndents.length && blockIndents[blockIndents.length - 1] >= indent) blockIndents.pop();
+      blockIndents.push(indent);
+      if (blockIndents.length > MAX_NESTING) return tooDeep(i);
     }
     let valueStart = !quote && !stack.length;
     let lineFirst = true;
@@ -166,10 +217,13 @@ export function yamlBracketProblem(text: string): BracketProblem | undefined {
       if (stack.length) {
         // flow context
         if (c === '"' || c === "'") quote = c;
-        else if (c === '[' || c === '{') stack.push({ ch: c, offset: i, indent: stack[0].indent, line });
-        else if (c === ']' || c === '}') {
+        else if (c === '[' || c === '{') {
+          stack.push({ ch: c, offset: i, indent: stack[0].indent, line });
+          if (stack.length + blockIndents.length > MAX_NESTING) return tooDeep(i);
+        } else if (c === ']' || c === '}') {
           const p = close(stack, c, i, lineFirst, indent);
-          if (p) return p;
+          if (p && !depthOnly) return p;
+          if (p) stack.pop();
           if (!stack.length) {
             valueStart = false;
             afterFlow = true;
@@ -181,17 +235,18 @@ export function yamlBracketProblem(text: string): BracketProblem | undefined {
       }
       // block context
       if (afterFlow) {
-        if (c === ']' || c === '}') return stray(c, i);
+        if ((c === ']' || c === '}') && !depthOnly) return stray(c, i);
         afterFlow = false;
       }
       if (valueStart) {
         if (c === '[' || c === '{') {
           stack.push({ ch: c, offset: i, indent, line });
+          if (stack.length + blockIndents.length > MAX_NESTING) return tooDeep(i);
           lineFirst = false;
           i++;
           continue;
         }
-        if (c === ']' || c === '}') return stray(c, i);
+        if ((c === ']' || c === '}') && !depthOnly) return stray(c, i);
         if (c === '"' || c === "'") {
           quote = c;
           valueStart = false;
@@ -219,7 +274,7 @@ export function yamlBracketProblem(text: string): BracketProblem | undefined {
         keyStart = lineFirst ? i : -1;
       }
       // `key:]` at the start of a line: the closer is stray, not part of the key
-      if (keyStart >= 0 && (c === ']' || c === '}') && text[i - 1] === ':') return stray(c, i);
+      if (keyStart >= 0 && (c === ']' || c === '}') && text[i - 1] === ':' && !depthOnly) return stray(c, i);
       // inside a plain scalar or after a quoted one: `: ` (or `:` at the end) starts a value
       if (c === ':' && (i + 1 >= le || /\s/.test(text[i + 1]))) {
         valueStart = true;
@@ -230,5 +285,5 @@ export function yamlBracketProblem(text: string): BracketProblem | undefined {
     }
   }
   const top = stack[stack.length - 1];
-  return top ? unclosed(top) : undefined;
+  return top && !depthOnly ? unclosed(top) : undefined;
 }

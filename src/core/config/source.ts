@@ -5,7 +5,7 @@
  */
 import * as jsonc from 'jsonc-parser';
 import * as YAML from 'yaml';
-import { jsonBracketProblem, yamlBracketProblem, type BracketProblem } from './brackets';
+import { jsonBracketProblem, jsonNestingProblem, yamlBracketProblem, yamlNestingProblem, type BracketProblem } from './brackets';
 
 export type JsonPath = (string | number)[];
 
@@ -109,6 +109,9 @@ export class LineIndex {
 export function readSource(text: string, fileName: string): SourceDocument {
   const format = formatOf(fileName);
   const lines = new LineIndex(text);
+  // the parsers and the schema recurse: a hostile depth is refused before them, at its place
+  const deep = format === 'json' ? jsonNestingProblem(text) : yamlNestingProblem(text);
+  if (deep) return { format, text, value: undefined, root: undefined, problems: [{ message: deep.message, span: deep.span, severity: 'error', code: 'too-deep' }], lines };
   return format === 'json' ? readJson(text, lines) : readYaml(text, lines);
 }
 

@@ -161,12 +161,14 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
 
   const k = config.planning.flopsPerParamPerToken;
   const data = resolveData(config, configPath, opts.workspaceRoot);
-  const combos = cartesian(config.sweep.hyperparameters);
   const seeds = seedList(config.sweep.seeds);
   const budgets = budgetValues(config);
+  // the number of combinations, counted before any is made: 10 axes of 10 values are 10^10
+  const comboCount = Object.values(config.sweep.hyperparameters).reduce((n, values) => n * values.length, 1);
+  const combos = comboCount * seeds.length * budgets.length > LIMITS.experiments ? [] : cartesian(config.sweep.hyperparameters);
   const contextLength = config.model.contextLength;
-  const batchTokens = (combo: Record<string, HyperValue>) => resolveTraining(config, combo).batchSize * contextLength;
-  const minBatchTokens = Math.min(...combos.map(batchTokens));
+  const batchSizes = config.sweep.hyperparameters.batchSize?.filter((v): v is number => typeof v === 'number') ?? [];
+  const minBatchTokens = (batchSizes.length ? batchSizes.reduce((a, b) => Math.min(a, b), Infinity) : config.training.batchSize) * contextLength;
 
   const workCwd = config.model.family === 'command' && config.model.cwd ? resolveConfigPath(config.model.cwd, configPath, opts.workspaceRoot) : base;
   if (config.model.family === 'command') checkPlaceholders(config, warn);
@@ -208,14 +210,15 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
   }
 
   // the total before expanding: a typo must not allocate millions of experiments
-  const perCell = combos.length * seeds.length;
+  const perCell = comboCount * seeds.length;
   const upperBound = budgets.length * Math.min(config.planning.sizesPerBudget, Math.max(1, probe.sizes.length)) * perCell;
-  const tooMany = upperBound > LIMITS.experiments;
+  const tooMany = upperBound > LIMITS.experiments || combos.length === 0;
   if (tooMany) {
+    const count = (n: number) => (Number.isSafeInteger(n) ? n.toLocaleString('en-US') : n.toExponential(2).replace('e+', 'e'));
     warn(
       'too-many-experiments',
-      `the plan would have up to ${upperBound} experiments (${budgets.length} budgets × ${config.planning.sizesPerBudget} sizes × ${combos.length} hyperparameter combinations × ${seeds.length} seeds); the limit is ${LIMITS.experiments}`,
-      ['sweep'],
+      `too many experiments: the plan would have up to ${count(upperBound)} (${budgets.length} budgets × ${config.planning.sizesPerBudget} sizes × ${count(comboCount)} hyperparameter combinations × ${seeds.length} seeds); the limit is ${count(LIMITS.experiments)}`,
+      comboCount > 1 ? ['sweep', 'hyperparameters'] : ['sweep'],
     );
   }
 
