@@ -15,7 +15,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DataSpec, ExperimentSpec, HyperValue, Plan, PlanWarning, TrainingSpec, BudgetPlan } from '../contracts';
 import { LIMITS, TRAINING_KEYS, type SweepConfig } from '../config/schema';
-import { diagnosticAt, type ConfigDiagnostic, type Severity } from '../config/diagnostics';
+import { closestKey, diagnosticAt, type ConfigDiagnostic, type Severity } from '../config/diagnostics';
+import { checkPlaceholders } from './placeholders';
 import { locate, readSource, type SourceDocument } from '../config/source';
 import { canonicalJson, ID_LENGTH } from './ids';
 import { formatNumber as fmt, probeSizes, selectSizes, sizeMultiple, tokensFor, type ParamCounter, type SizeCandidate } from './grid';
@@ -171,7 +172,7 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
   const minBatchTokens = (batchSizes.length ? batchSizes.reduce((a, b) => Math.min(a, b), Infinity) : config.training.batchSize) * contextLength;
 
   const workCwd = config.model.family === 'command' && config.model.cwd ? resolveConfigPath(config.model.cwd, configPath, opts.workspaceRoot) : base;
-  if (config.model.family === 'command') checkPlaceholders(config, warn);
+  if (config.model.family === 'command') checkCommandPlaceholders(config, warn);
   else {
     for (const name of Object.keys(config.sweep.hyperparameters)) {
       if (!(TRAINING_KEYS as string[]).includes(name)) {
@@ -425,31 +426,11 @@ function num(x: number): string {
   return Number.isFinite(x) ? String(x) : 'null';
 }
 
-/** Placeholders a command template may use (plus every training setting and hyperparameter name). */
-export const COMMAND_PLACEHOLDERS = ['size', 'tokens', 'steps', 'seed', 'budget', 'params', 'runDir', 'id', 'lr', 'dataPath', 'specPath'] as const;
+/** Placeholders a command template may use: one home, shared with the runner. */
+export { COMMAND_PLACEHOLDERS } from './placeholders';
 
-function checkPlaceholders(config: SweepConfig, warn: (code: string, message: string, p?: (string | number)[]) => void): void {
-  if (config.model.family !== 'command') return;
-  const known = new Set<string>([...COMMAND_PLACEHOLDERS, config.model.size.param, ...(TRAINING_KEYS as string[]), ...Object.keys(config.sweep.hyperparameters)]);
-  if (config.data.source === 'synthetic') known.delete('dataPath');
-  const check = (argv: string[], key: 'command' | 'countParams', allowed: (n: string) => boolean) => {
-    argv.forEach((arg, i) => {
-      for (const m of arg.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
-        if (!allowed(m[1])) {
-          warn(
-            'unknown-placeholder',
-            key === 'countParams' ? `countParams may only use {size}, not {${m[1]}}` : `unknown placeholder {${m[1]}} (known: ${[...known].map((k) => `{${k}}`).join(' ')})`,
-            ['model', key, i],
-          );
-        }
-      }
-    });
-  };
-  check(config.model.command, 'command', (n) => known.has(n));
-  check(config.model.countParams, 'countParams', (n) => n === 'size');
-  if (!config.model.countParams.some((a) => a.includes('{size}'))) {
-    warn('unknown-placeholder', 'countParams never uses {size}: every size would get the same N', ['model', 'countParams']);
-  }
+function checkCommandPlaceholders(config: SweepConfig, warn: (code: string, message: string, p?: (string | number)[]) => void): void {
+  for (const p of checkPlaceholders(config, closestKey)) warn('unknown-placeholder', p.message, p.path);
 }
 
 function checkData(config: SweepConfig, data: DataSpec, experiments: ExperimentSpec[], warn: (code: string, message: string, p?: (string | number)[]) => void): void {
