@@ -17,10 +17,11 @@ import type { DataSpec, ExperimentSpec, HyperValue, Plan, PlanWarning, TrainingS
 import { LIMITS, TRAINING_KEYS, type SweepConfig } from '../config/schema';
 import { closestKey, diagnosticAt, type ConfigDiagnostic, type Severity } from '../config/diagnostics';
 import { checkPlaceholders } from './placeholders';
+import { defaultParallelism, type Host } from './parallelism';
 import { locate, readSource, type SourceDocument } from '../config/source';
 import { canonicalJson, ID_LENGTH } from './ids';
 import { formatNumber as fmt, probeSizes, selectSizes, sizeMultiple, tokensFor, type ParamCounter, type SizeCandidate } from './grid';
-import { builtinThroughput, calibratedThroughput, defaultParallel, experimentSeconds, measuredThroughput, wallSeconds, type ThroughputEstimate } from './throughput';
+import { builtinThroughput, calibratedThroughput, experimentSeconds, measuredThroughput, wallSeconds, type ThroughputEstimate } from './throughput';
 import { readCalibration } from './calibration';
 
 export type { ParamCounter } from './grid';
@@ -40,6 +41,8 @@ export interface BuildPlanOptions {
   countParams?: ParamCounter;
   /** skip the file-system checks (data file, finished runs); for fuzzing and benchmarks */
   noFileSystem?: boolean;
+  /** the machine the default parallelism is decided for (tests); default: this one */
+  host?: Host;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -319,7 +322,7 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
     totalTokens += e.tokens;
   }
   const tp = throughputFor(config, runDir, opts);
-  const parallel = config.run.parallel ?? defaultParallel(tp.gpu);
+  const parallel = config.run.parallel ?? defaultParallelism([config], opts.host);
   const at = (fps: number) => wallSeconds(experiments.map((e) => experimentSeconds(e, tp, fps)), parallel);
   const estimatedSeconds = at(tp.flopsPerSecond);
   const estimatedSecondsRange: [number, number] = [at(tp.range[1]), at(tp.range[0])];

@@ -6,7 +6,6 @@
  * built-in figures per backend (shared/engine-bench.md).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ExperimentSpec, RUN_FILES, RunResult, type Backend } from '../contracts';
 import { countTransformerParams } from '../model/transformer';
@@ -156,13 +155,6 @@ export function measuredThroughput(runDir: string, maxFiles = 500): ThroughputEs
     source: `measured: median of ${rates.length} finished run${rates.length === 1 ? '' : 's'} (${fmtG(median)} GFLOP/s per process)`,
     gpu,
   };
-}
-
-/** How many experiments run at once: the config's, else one per core on CPU, one on a GPU. */
-export function defaultParallel(gpu: boolean): number {
-  if (gpu) return 1;
-  const n = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return Math.max(1, n || 1);
 }
 
 /** Measured on 2 cores: two wasm processes give 1.72–1.81× one (engine-bench.md). */

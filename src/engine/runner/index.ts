@@ -33,6 +33,7 @@ import {
   writeResults,
   type LockHandle,
 } from '../../core/manifest';
+import { defaultParallelism } from '../../core/plan/parallelism';
 import { LineSplitter, parseProtocolLine, placeholderValues, PlaceholderError, substitute } from './protocol';
 import { startReaper, type Reaper } from './reaper';
 
@@ -469,7 +470,7 @@ export class SweepRunner {
     this.saveManifest();
 
     const counts0 = this.counts();
-    const parallel = Math.max(1, Math.min(this.opts.parallel ?? defaultParallel(work.map((id) => this.specs.get(id)!)), Math.max(1, work.length)));
+    const parallel = Math.max(1, Math.min(this.opts.parallel ?? defaultParallelism(work.map((id) => this.specs.get(id)!)), Math.max(1, work.length)));
     this.write(
       `flopsfit: sweep ${this.plan.sweep}: ${this.total} experiments (${counts0.completed} completed, ${work.length} to run${counts0.failed && !this.opts.retryFailed ? `, ${counts0.failed} failed: --retry-failed re-runs them` : ''}), parallel ${parallel}`,
     );
