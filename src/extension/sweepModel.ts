@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import type { ExperimentSpec, Manifest, ManifestEntry, Plan, RunStatus, RunnerLock } from '../core/contracts';
 import type { ParseResult } from '../core/config';
 
-export const SWEEP_RE = /\.sweep\.(ya?ml|json)$/i;
+export { SWEEP_FILE_RE as SWEEP_RE } from '../core/sweepFiles';
+import { SWEEP_FILE_RE as SWEEP_RE } from '../core/sweepFiles';
 
 /** Overall state of a sweep, as the tree's contextValue shows it (`sweep.<state>`). */
 export type SweepState = 'idle' | 'running' | 'resumable' | 'finished';

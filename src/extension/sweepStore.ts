@@ -27,7 +27,8 @@ import { isError, pidAlive, readJson, readLastJsonLine, Sweep, SWEEP_RE, toProbl
 export { Sweep } from './sweepModel';
 export type { BudgetCounts, ConfigProblem, ExperimentView, LiveMetrics, SweepChange, SweepState } from './sweepModel';
 
-export const SWEEP_GLOB = '**/*.sweep.{yaml,yml,json}';
+export { SWEEP_GLOB } from '../core/sweepFiles';
+import { SWEEP_GLOB } from '../core/sweepFiles';
 const CONFIG_DEBOUNCE_MS = 250;
 const RUN_DEBOUNCE_MS = 100;
 const METRICS_DEBOUNCE_MS = 250;

@@ -16,8 +16,8 @@ export { sweepJsonSchema, sweepJsonSchemaText, SCHEMA_ID } from './jsonSchema';
 /** A sweep config is a few hundred lines; anything this large is the wrong file. */
 export const MAX_CONFIG_CHARS = 1 << 20;
 
-/** File names the extension and the explorer treat as sweep configs. */
-export const SWEEP_FILE_PATTERN = /\.sweep\.(ya?ml|json)$/i;
+/** File names the extension and the explorer treat as sweep configs (one home: src/core/sweepFiles.ts). */
+export { SWEEP_FILE_RE as SWEEP_FILE_PATTERN } from '../sweepFiles';
 
 export interface ParseResult {
   config?: SweepConfig;
