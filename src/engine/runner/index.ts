@@ -34,6 +34,7 @@ import {
   type LockHandle,
 } from '../../core/manifest';
 import { defaultParallelism } from '../../core/plan/parallelism';
+import { formatCount as fmtCount, formatDuration as fmtDuration, formatFlops as fmtFlops, formatLoss } from '../../core/format';
 import { LineSplitter, parseProtocolLine, placeholderValues, PlaceholderError, substitute } from './protocol';
 import { startReaper, type Reaper } from './reaper';
 
@@ -91,26 +92,8 @@ const STATUS_ORDER: ManifestEntry['status'][] = ['queued', 'running', 'completed
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
-export function fmtCount(n: number): string {
-  const a = Math.abs(n);
-  if (a >= 1e12) return (n / 1e12).toFixed(a >= 1e13 ? 0 : 1) + 'T';
-  if (a >= 1e9) return (n / 1e9).toFixed(a >= 1e10 ? 0 : 1) + 'G';
-  if (a >= 1e6) return (n / 1e6).toFixed(a >= 1e7 ? 0 : 1) + 'M';
-  if (a >= 1e3) return (n / 1e3).toFixed(a >= 1e4 ? 0 : 1) + 'k';
-  return String(Math.round(n));
-}
-
-export function fmtFlops(c: number): string {
-  return c.toExponential(1).replace('e+', 'e');
-}
-
-export function fmtDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
+// one home for number formatting (src/core/format.ts): the CLI, the plan table, the tree and the webview read the same
+export { formatCount as fmtCount, formatDuration as fmtDuration, formatFlops as fmtFlops } from '../../core/format';
 
 function shortId(id: string): string {
   return id.length > 12 ? id.slice(0, 12) : id;
@@ -776,7 +759,7 @@ export class SweepRunner {
         const eta = tps && tps > 0 ? (r.spec.tokens - r.last.tokens) / tps : undefined;
         this.write(
           `${this.prefix(r.id)} ${shortId(r.id)}  ${(frac * 100).toFixed(0).padStart(3)}%  step ${r.last.step}` +
-            (loss !== undefined ? `  loss ${loss.toFixed(4)}` : '') +
+            (loss !== undefined ? `  loss ${formatLoss(loss)}` : '') +
             (tps ? `  ${fmtCount(tps)} tok/s` : '') +
             `  ${fmtDuration(elapsed)}` +
             (eta !== undefined ? `  eta ${fmtDuration(eta)}` : ''),
@@ -863,7 +846,7 @@ export class SweepRunner {
     const tag = { completed: 'done  ', failed: 'FAILED', stopped: 'stopped', queued: 'queued', running: 'running' }[entry.status];
     this.write(
       `${this.prefix(id)} ${tag} ${shortId(id)}` +
-        (entry.status === 'completed' && entry.finalLoss !== undefined ? `  loss ${entry.finalLoss.toFixed(4)}` : '') +
+        (entry.status === 'completed' && entry.finalLoss !== undefined ? `  loss ${formatLoss(entry.finalLoss)}` : '') +
         (started !== undefined ? `  in ${fmtDuration(started)}` : '') +
         (entry.status === 'failed' && entry.reason ? `: ${entry.reason.split('\n').join('\n    ')}` : ''),
     );
