@@ -18,7 +18,7 @@ import { Disposable, disposeAll } from './dispose';
 import { log } from './log';
 import { Manifest, MetricsLine, RUN_FILES, RunnerLock, type Plan } from '../core/contracts';
 import { parseSweepConfig } from '../core/config';
-import { buildPlan, candidateValues, resolveConfigPath, resolveRunDir, type ParamCounter } from '../core/plan';
+import { buildPlan, candidateValues, commandCwd, resolveRunDir, type ParamCounter } from '../core/plan';
 import { sizeMultiple } from '../core/plan/grid';
 import { lastNumber } from '../core/plan/commandCounter';
 import { execFile } from 'node:child_process';
@@ -361,8 +361,7 @@ export class SweepStore extends Disposable {
   private async commandCounter(config: NonNullable<Sweep['config']>, s: Sweep, token?: vscode.CancellationToken): Promise<ParamCounter | undefined> {
     const m = config.model;
     if (m.family !== 'command' || !vscode.workspace.isTrusted) return undefined;
-    const root = this.workspaceRootOf(s.uri);
-    const cwd = m.cwd ? resolveConfigPath(m.cwd, s.uri.fsPath, root) : (root ?? path.dirname(s.uri.fsPath));
+    const cwd = commandCwd(m, s.uri.fsPath);
     const values = candidateValues(m.size.min, m.size.max, sizeMultiple(config), m.size.probes);
     const counts = new Map<number, number | { error: string }>();
     const one = (v: number) =>

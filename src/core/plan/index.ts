@@ -92,9 +92,19 @@ export function resolveRunDir(config: SweepConfig, configPath: string, workspace
   return path.join(base, '.flopsfit', sanitizeName(config.name));
 }
 
-/** Relative paths in the config (data.path, model.cwd) resolve against the same root. */
+/** Relative paths in the config (data.path, run.directory) resolve against the same root (a command's cwd: see commandCwd). */
 export function resolveConfigPath(p: string, configPath: string, workspaceRoot?: string): string {
   return path.resolve(baseDir(configPath, workspaceRoot), p);
+}
+
+/**
+ * The working folder of a command trainer (its `countParams` and `command` run there): `model.cwd`
+ * resolved against the config file's folder, else that folder. So an example trainer next to its
+ * config plans and runs from any current directory, and from a copy of the folder anywhere.
+ */
+export function commandCwd(model: { cwd?: string }, configPath: string): string {
+  const dir = path.dirname(path.resolve(configPath));
+  return model.cwd ? path.resolve(dir, model.cwd) : dir;
 }
 
 /** The form of a path that goes into an id: relative to the root when inside it (portable). */
@@ -174,9 +184,22 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
   const batchSizes = config.sweep.hyperparameters.batchSize?.filter((v): v is number => typeof v === 'number') ?? [];
   const minBatchTokens = (batchSizes.length ? batchSizes.reduce((a, b) => Math.min(a, b), Infinity) : config.training.batchSize) * contextLength;
 
-  const workCwd = config.model.family === 'command' && config.model.cwd ? resolveConfigPath(config.model.cwd, configPath, opts.workspaceRoot) : base;
-  if (config.model.family === 'command') checkCommandPlaceholders(config, warn);
-  else {
+  const workCwd = config.model.family === 'command' ? commandCwd(config.model, configPath) : base;
+  let cwdMissing = false;
+  if (config.model.family === 'command') {
+    checkCommandPlaceholders(config, warn);
+    if (!opts.noFileSystem && !isDirectory(workCwd)) {
+      // every count and every experiment would fail with "command not found": say why
+      cwdMissing = true;
+      warn(
+        'cwd-missing',
+        config.model.cwd
+          ? `model.cwd: folder not found: ${workCwd} (a relative model.cwd is relative to the config file's folder)`
+          : `the config file's folder, where the command runs, is not found: ${workCwd}`,
+        config.model.cwd ? ['model', 'cwd'] : ['model'],
+      );
+    }
+  } else {
     for (const name of Object.keys(config.sweep.hyperparameters)) {
       if (!(TRAINING_KEYS as string[]).includes(name)) {
         warn('hyperparameter-unused', `'${name}' is not a training setting, so the built-in transformer ignores it (it only multiplies the experiments)`, [
@@ -188,7 +211,7 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
     }
   }
 
-  const probe = probeSizes(config, workCwd, opts.countParams);
+  const probe = probeSizes(config, workCwd, cwdMissing ? undefined : opts.countParams);
   if (probe.unknown) {
     warn('params-unknown', 'parameter counts of a command model are not computed here (untrusted workspace or no counter); run `flopsfit plan` to count them', [
       'model',
@@ -436,6 +459,14 @@ function checkCommandPlaceholders(config: SweepConfig, warn: (code: string, mess
   for (const p of checkPlaceholders(config, closestKey)) warn('unknown-placeholder', p.message, p.path);
 }
 
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function checkData(config: SweepConfig, data: DataSpec, experiments: ExperimentSpec[], warn: (code: string, message: string, p?: (string | number)[]) => void): void {
   if (data.source === 'synthetic') return;
   let size: number;
@@ -479,6 +510,7 @@ function checkData(config: SweepConfig, data: DataSpec, experiments: ExperimentS
 
 const SEVERITY: Record<string, Severity> = {
   'too-many-experiments': 'error',
+  'cwd-missing': 'error',
   'size-skipped': 'info',
   'params-unknown': 'info',
   'data-odd-size': 'info',
