@@ -11,7 +11,7 @@ import type { Plan, ResultsRow } from '../src/core/contracts';
 import type { FitReport } from '../src/core/fit/types';
 import type { ChartId, ChartView } from '../src/shared/protocol';
 import { countRendered, makeChart, type GroupedDataset, type ManagedChart, type Theme } from './chartKit';
-import { budgetColor, budgetKey, logspace, parabolaAt, powerLawAt, sci, si, withAlpha } from './logic';
+import { budgetColor, budgetKey, formatLoss, logspace, parabolaAt, powerLawAt, sci, si, withAlpha } from './logic';
 import { el, table } from './planView';
 
 type FitChartId = Exclude<ChartId, 'loss'>;
@@ -59,7 +59,7 @@ export class FitCharts {
         xTitle: 'N (parameters)',
         yTitle: 'final eval loss',
         onViewChange,
-        tooltipLabel: (ds, x, y) => `${ds.label}: N=${si(x)}, loss ${y.toFixed(4)}`,
+        tooltipLabel: (ds, x, y) => `${ds.label}: N=${si(x)}, loss ${formatLoss(y)}`,
       }),
       frontier: makeChart({
         id: 'frontier',
@@ -81,7 +81,7 @@ export class FitCharts {
         xTitle: 'N (parameters)',
         yTitle: 'ln L − ln L̂ (parametric)',
         onViewChange,
-        tooltipLabel: (ds, x, y) => `${ds.label}: N=${si(x)}, residual ${y.toFixed(4)}`,
+        tooltipLabel: (ds, x, y) => `${ds.label}: N=${si(x)}, residual ${formatLoss(y)}`,
       }),
     };
   }
@@ -384,7 +384,7 @@ export class FitCharts {
           `${si(v.nOpt)} ${fmtInterval(v.intervals?.nOpt, si)}`,
           `${si(v.dOpt)} ${fmtInterval(v.intervals?.dOpt, si)}`,
           `${v.tokensPerParam.toFixed(1)} ${fmtInterval(v.intervals?.tokensPerParam, fix(1))}`,
-          `${v.loss.toFixed(4)} ${fmtInterval(v.intervals?.loss, fix(4))}`,
+          `${formatLoss(v.loss)} ${fmtInterval(v.intervals?.loss, formatLoss)}`,
         ]);
       }
       note.append(table(['method', 'N_opt', 'D_opt', 'D/N', 'loss'], rows, { caption: `Prediction at C = ${sci(p.budget)} (×${p.extrapolation.toFixed(1)} beyond the fitted budgets)` }));
@@ -487,7 +487,7 @@ export class FitCharts {
             `${si(r.nOpt)} ${fmtInterval(r.intervals?.nOpt, si)}`,
             `${si(r.dOpt)} ${fmtInterval(r.intervals?.dOpt, si)}`,
             `${r.tokensPerParam.toFixed(1)}`,
-            `${r.loss.toFixed(4)} ${fmtInterval(r.intervals?.loss, fix(4))}`,
+            `${formatLoss(r.loss)} ${fmtInterval(r.intervals?.loss, formatLoss)}`,
           ]),
           { numeric: [false, true, true, true, true, true], caption: 'Compute-optimal allocation (Chinchilla-style table)' },
         ),

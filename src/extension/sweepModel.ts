@@ -9,7 +9,8 @@ import type { ExperimentSpec, Manifest, ManifestEntry, Plan, RunStatus, RunnerLo
 import type { ParseResult } from '../core/config';
 import { deriveSweepStatus, experimentStatus, type DerivedStatus, type SweepStatus } from '../core/runDir/status';
 
-export const SWEEP_RE = /\.sweep\.(ya?ml|json)$/i;
+export { SWEEP_FILE_RE as SWEEP_RE } from '../core/sweepFiles';
+import { SWEEP_FILE_RE as SWEEP_RE } from '../core/sweepFiles';
 
 /** Overall state of a sweep, as the tree's contextValue shows it (`sweep.<state>`): src/core/runDir/status. */
 export type SweepState = SweepStatus;

@@ -19,7 +19,7 @@ import { RUN_FILES, type Plan } from '../core/contracts';
 import { lockHolderAlive } from '../core/manifest';
 import { classifyRunPath, liveLoss, readLastMetrics, readRunState, runDirWatchGlob } from '../core/runDir';
 import { parseSweepConfig } from '../core/config';
-import { buildPlan, candidateValues, resolveConfigPath, resolveRunDir, type ParamCounter } from '../core/plan';
+import { buildPlan, candidateValues, commandCwd, resolveRunDir, type ParamCounter } from '../core/plan';
 import { sizeMultiple } from '../core/plan/grid';
 import { lastNumber } from '../core/plan/commandCounter';
 import { execFile } from 'node:child_process';
@@ -28,7 +28,8 @@ import { isError, Sweep, SWEEP_RE, toProblem, type LiveMetrics, type SweepChange
 export { Sweep } from './sweepModel';
 export type { BudgetCounts, ConfigProblem, ExperimentView, LiveMetrics, SweepChange, SweepState } from './sweepModel';
 
-export const SWEEP_GLOB = '**/*.sweep.{yaml,yml,json}';
+export { SWEEP_GLOB } from '../core/sweepFiles';
+import { SWEEP_GLOB } from '../core/sweepFiles';
 const CONFIG_DEBOUNCE_MS = 250;
 const RUN_DEBOUNCE_MS = 100;
 const METRICS_DEBOUNCE_MS = 250;
@@ -402,8 +403,7 @@ export class SweepStore extends Disposable {
   private async commandCounter(config: NonNullable<Sweep['config']>, s: Sweep, token?: vscode.CancellationToken): Promise<ParamCounter | undefined> {
     const m = config.model;
     if (m.family !== 'command' || !vscode.workspace.isTrusted) return undefined;
-    const root = this.workspaceRootOf(s.uri);
-    const cwd = m.cwd ? resolveConfigPath(m.cwd, s.uri.fsPath, root) : (root ?? path.dirname(s.uri.fsPath));
+    const cwd = commandCwd(m, s.uri.fsPath);
     const values = candidateValues(m.size.min, m.size.max, sizeMultiple(config), m.size.probes);
     const counts = new Map<number, number | { error: string }>();
     const one = (v: number) =>

@@ -9,7 +9,7 @@ import type { Plan } from '../../core/contracts';
 import { fitRunDirAsync } from '../../core/fit/parallel';
 import { fitOptionsFromConfig } from '../../core/fit/configOptions';
 import { LockHeldError, lockHolderAlive, lockPath, readLock } from '../../core/manifest';
-import { buildPlan, createCommandParamCounter, resolveConfigPath, resolveRunDir } from '../../core/plan';
+import { buildPlan, commandCwd, createCommandParamCounter, resolveRunDir } from '../../core/plan';
 import { RunnerError, runSweep, type SweepOutcome } from '../../engine/runner';
 import { fitSummaryLines } from '../../engine/runner/fitSummary';
 import { CliError, numberOption, parseArgs } from '../util';
@@ -64,7 +64,7 @@ export function prepareSweep(file: string, opts: { workspace?: string; out?: str
   if (lock.ok && lockHolderAlive(lock.value)) throw new CliError(new LockHeldError(lock.value, lockPath(runDir)).message, 3);
   const countParams =
     config.model.family === 'command'
-      ? createCommandParamCounter(config.model, resolveConfigPath(config.model.cwd ?? '.', configPath, workspaceRoot))
+      ? createCommandParamCounter(config.model, commandCwd(config.model, configPath))
       : undefined;
   const plan = buildPlan(config, { configPath, ...(workspaceRoot ? { workspaceRoot } : {}), ...(countParams ? { countParams } : {}) });
   plan.runDir = runDir;

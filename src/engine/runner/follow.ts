@@ -10,7 +10,7 @@ import { ExperimentSpec, MetricsLine, RunResult, RUN_FILES } from '../../core/co
 import { experimentDir, readRunResult } from '../../core/manifest';
 import type { ExperimentOutcome } from './executor';
 import { fileSize, FileTail, lastMetricsStep, tailLines } from './files';
-import { fmtCount, fmtDuration, shortId } from './format';
+import { fmtCount, fmtDuration, formatLoss, shortId } from './format';
 import { parseProtocolLine } from './protocol';
 import { liveLoss } from '../../core/runDir/status';
 
@@ -121,7 +121,7 @@ export class ExperimentFollower {
     const eta = tps && tps > 0 ? (this.spec.tokens - last.tokens) / tps : undefined;
     this.o.write(
       `${this.o.prefix(this.id)} ${shortId(this.id)}  ${(frac * 100).toFixed(0).padStart(3)}%  step ${last.step}` +
-        (loss !== undefined ? `  ${loss.kind} loss ${loss.value.toFixed(4)}` : '') +
+        (loss !== undefined ? `  ${loss.kind} loss ${formatLoss(loss.value)}` : '') +
         (tps ? `  ${fmtCount(tps)} tok/s` : '') +
         `  ${fmtDuration(elapsed)}` +
         (eta !== undefined ? `  eta ${fmtDuration(eta)}` : ''),

@@ -34,7 +34,7 @@ import {
 } from '../../core/manifest';
 import type { Executor, ExecutorEvents, ExperimentLaunch, ExperimentOutcome } from './executor';
 import { LocalExecutor } from './executors/local';
-import { fmtCount, fmtDuration, fmtFlops, shortId } from './format';
+import { fmtCount, fmtDuration, fmtFlops, formatLoss, shortId } from './format';
 import { defaultParallel } from './processes';
 import { sameExperiment } from '../../core/runDir/identity';
 
@@ -457,7 +457,7 @@ export class SweepRunner {
     const tag = { completed: 'done  ', failed: 'FAILED', stopped: 'stopped', queued: 'queued', running: 'running' }[entry.status];
     this.write(
       `${this.prefix(id)} ${tag} ${shortId(id)}` +
-        (entry.status === 'completed' && entry.finalLoss !== undefined ? `  eval loss ${entry.finalLoss.toFixed(4)}` : '') +
+        (entry.status === 'completed' && entry.finalLoss !== undefined ? `  eval loss ${formatLoss(entry.finalLoss)}` : '') +
         (started !== undefined ? `  in ${fmtDuration(started)}` : '') +
         (entry.status === 'failed' && entry.reason ? `: ${entry.reason.split('\n').join('\n    ')}` : ''),
     );
