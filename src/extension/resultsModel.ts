@@ -141,9 +141,10 @@ export class RunDirModel {
 
   phase(): Snapshot['phase'] {
     if (!this.manifest) return this.plan ? 'idle' : 'preview';
-    const st = this.status().status;
+    const { status: st, counts: c } = this.status();
     if (st === 'running' || st === 'stopping') return 'running';
-    if (st === 'finished') return 'finished';
+    // finished: nothing left to run (failed experiments wait for a retry)
+    if (st === 'finished' || (st === 'resumable' && c.queued + c.stopped + c.running === 0)) return 'finished';
     return 'idle';
   }
 

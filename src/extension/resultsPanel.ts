@@ -280,6 +280,8 @@ export class ResultsPanel extends Disposable {
   }
 
   private configChanged(): void {
+    // re-parsed: plan it again (the service fires once more with the plan)
+    if (!this.sweep.plan && this.sweep.config && !this.sweep.planError) void this.store.ensurePlan(this.sweep);
     const before = this.resolved.runDir;
     this.resolved = resolveFrom(this.sweep);
     this.panel.title = this.resolved.sweep;

@@ -78,15 +78,17 @@ export function deriveSweepStatus(state: RunState, ids?: readonly string[]): Der
   else if (!manifest) status = 'idle';
   else if (manifest.state === 'running' || manifest.state === 'stopping' || Object.values(manifest.experiments).some((e) => e.status === 'running')) {
     status = 'interrupted';
-  } else if (counts.total > 0 && counts.queued === 0 && counts.stopped === 0 && counts.running === 0) status = 'finished';
+  } else if (counts.total > 0 && counts.completed === counts.total) status = 'finished';
   else status = started ? 'resumable' : 'idle';
   const left = counts.queued + counts.stopped + counts.running;
+  // a sweep whose only unfinished experiments failed: resumable, but what is left is a retry
+  const label = status === 'resumable' && left === 0 && counts.failed > 0 ? `incomplete — ${counts.failed} failed (retry them)` : SWEEP_STATUS_LABEL[status];
   return {
     status,
-    label: SWEEP_STATUS_LABEL[status],
+    label,
     runnerAlive,
     counts,
-    resumable: !runnerAlive && (status === 'interrupted' || status === 'resumable') && left > 0,
+    resumable: !runnerAlive && (status === 'interrupted' || status === 'resumable') && left + counts.failed > 0,
   };
 }
 

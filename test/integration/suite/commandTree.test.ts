@@ -32,7 +32,19 @@ describe('command-trainer sweep tree', function () {
   it('keeps its budgets and experiments through edits, re-plans and a run', async function () {
     if (!underHarness()) this.skip();
     await vscode.commands.executeCommand('workbench.view.extension.flopsfit');
-    await (await explorerApi()).reveal(fx.config);
+    await vscode.commands.executeCommand('flopsfit.sweeps.focus');
+    // reveal (expand) the sweep once the view has rendered its row
+    const api = await explorerApi();
+    await waitFor(
+      'the sweep revealed in the view',
+      () =>
+        api.reveal(fx.config).then(
+          () => true,
+          () => undefined,
+        ),
+      20_000,
+      250,
+    );
     await waitFor('the budgets in the view', async () => ((await sidebarText()).includes('1.0e10 FLOPs') ? true : undefined), 20_000);
 
     // quick successive edits: each re-plans (counting sizes) while the view refreshes the sweep
