@@ -43,6 +43,8 @@ export interface BuildPlanOptions {
   noFileSystem?: boolean;
   /** the machine the default parallelism is decided for (tests); default: this one */
   host?: Host;
+  /** seconds a command trainer takes to start (countCommandParams times its countParams): counted per experiment */
+  commandStartupSeconds?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -380,7 +382,16 @@ function throughputFor(config: SweepConfig, runDir: string, opts: BuildPlanOptio
     if (cal.ok) return calibratedThroughput(cal.calibration);
   }
   if (config.model.family === 'command') {
-    return { ...builtin, range: [builtin.range[0] / 10, builtin.range[1] * 100], source: `${builtin.source} (a command trainer's speed is unknown until one experiment finishes)` };
+    // its speed is unknown; its start-up is at least what one countParams run took
+    const startup = Math.max(builtin.startupSeconds ?? 0, opts.commandStartupSeconds ?? 0);
+    const timed = opts.commandStartupSeconds !== undefined ? `; ${startup.toFixed(1)} s start-up per experiment, as long as countParams took` : '';
+    return {
+      flopsPerSecond: builtin.flopsPerSecond,
+      range: [builtin.range[0] / 10, builtin.range[1] * 100],
+      source: `${builtin.source} (a command trainer's speed is unknown until one experiment finishes${timed})`,
+      gpu: builtin.gpu,
+      startupSeconds: startup,
+    };
   }
   return builtin;
 }
@@ -558,4 +569,4 @@ function semanticDiagnostics(plan: Plan, source?: { text: string; fileName: stri
 
 export { formatPlanTable } from './format';
 export { validateSweepText, type ValidationResult } from './validate';
-export { createCommandParamCounter } from './commandCounter';
+export { countCommandParams, commandSizeValues, countProgressLine, createCommandParamCounter } from './commandCounter';
