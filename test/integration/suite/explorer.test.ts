@@ -66,7 +66,7 @@ describe('explorer', function () {
       assert.equal(e.contextValue, 'experiment.queued');
       assert.equal(e.icon, 'circle-outline');
       assert.match(e.label, /^width \d+$/);
-      assert.match(e.description ?? '', /^N [\d.]+K? · D [\d.]+[KM]? · D\/N [\d.]+$/);
+      assert.match(e.description ?? '', /^N [\d.]+[kMG]? · D [\d.]+[kMG]? · D\/N [\d.]+$/);
     }
     // the width values are ascending within a budget and bracket the prior optimum
     const widths = s.children![0]!.children!.map((e) => Number(e.label.split(' ')[1]));
@@ -118,7 +118,7 @@ describe('explorer', function () {
     );
     const live = experiments(running).find((e) => e.contextValue === 'experiment.running')!;
     assert.equal(live.icon, 'loading~spin');
-    assert.match(live.description!, /^loss \d+\.\d{3} · \d+% · N /);
+    assert.match(live.description!, /^loss \d+\.\d{4} · \d+% · N /);
     assert.equal(running.icon, 'sync~spin');
     // budget badge once something finished
     await waitForSweep('treesweep', 'a budget badge "n/3 done"', (x) => (x.children ?? []).some((b) => /^[1-3]\/3 done/.test(b.description ?? '')));
