@@ -12,13 +12,14 @@ import { loadSweepConfig, formatDiagnostic, type ConfigDiagnostic } from '../../
 import { buildPlan, formatPlanTable, planSemanticDiagnostics } from '../../core/plan';
 import type { SweepConfig } from '../../core/config/schema';
 import type { Plan } from '../../core/contracts';
+import { sweepFilenamePatterns } from '../../core/sweepFiles';
 import { CliError, countParamsWithProgress, numberOption, parseArgs } from '../util';
 
 export const summary = 'validate a sweep config and print its IsoFLOP plan';
 
 const HELP = `Usage: flopsfit plan <config> [options]
 
-Validates a sweep config (*.sweep.yaml / *.sweep.json) and prints its IsoFLOP plan.
+Validates a sweep config (${sweepFilenamePatterns().join(' / ')}) and prints its IsoFLOP plan.
 
 Options:
   --json                 print the plan as JSON (the contracts Plan: experiments, budgets,
