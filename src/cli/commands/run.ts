@@ -9,7 +9,7 @@ import type { Plan } from '../../core/contracts';
 import { type FitOptions } from '../../core/fit';
 import { fitRunDirAsync } from '../../core/fit/parallel';
 import { LockHeldError, lockHolderAlive, lockPath, readLock } from '../../core/manifest';
-import { buildPlan, resolveRunDir } from '../../core/plan';
+import { buildPlan, planSemanticDiagnostics, resolveRunDir } from '../../core/plan';
 import { RunnerError, runSweep, type SweepOutcome } from '../../engine/runner';
 import { fitSummaryLines } from '../../engine/runner/fitSummary';
 import { CliError, countParamsWithProgress, numberOption, parseArgs } from '../util';
@@ -69,6 +69,9 @@ export async function prepareSweep(file: string, opts: { workspace?: string; out
     ...(counted ? { countParams: counted.counter, commandStartupSeconds: counted.startupSeconds } : {}),
   });
   plan.runDir = runDir;
+  // what validation calls an error (a placeholder no experiment can fill, a missing cwd) would fail every experiment
+  const planErrors = planSemanticDiagnostics(plan, loaded.source ?? (loaded.text !== undefined ? { text: loaded.text, fileName: configPath } : undefined)).filter((d) => d.severity === 'error');
+  if (planErrors.length) throw new CliError(`${shown} is not a valid sweep config:\n${planErrors.map((d) => '  ' + formatDiagnostic(shown, d)).join('\n')}`, 2);
   if (plan.experiments.length === 0) {
     const why = plan.warnings.map((w) => `  ${w.message}`).join('\n');
     throw new CliError(`the plan of ${shown} has no experiments${why ? `:\n${why}` : ''}`, 2);

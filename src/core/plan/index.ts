@@ -522,6 +522,8 @@ function checkData(config: SweepConfig, data: DataSpec, experiments: ExperimentS
 const SEVERITY: Record<string, Severity> = {
   'too-many-experiments': 'error',
   'cwd-missing': 'error',
+  // the runner would fail every experiment on it
+  'unknown-placeholder': 'error',
   'size-skipped': 'info',
   'params-unknown': 'info',
   'data-odd-size': 'info',
