@@ -246,7 +246,7 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
     const count = (n: number) => (Number.isSafeInteger(n) ? n.toLocaleString('en-US') : n.toExponential(2).replace('e+', 'e'));
     warn(
       'too-many-experiments',
-      `too many experiments: the plan would have up to ${count(upperBound)} (${budgets.length} budgets × ${config.planning.sizesPerBudget} sizes × ${count(comboCount)} hyperparameter combinations × ${seeds.length} seeds); the limit is ${count(LIMITS.experiments)}`,
+      `too many experiments: the plan would have up to ${count(upperBound)} (${plural(budgets.length, 'budget')} × ${plural(config.planning.sizesPerBudget, 'size')} × ${count(comboCount)} hyperparameter combination${comboCount === 1 ? '' : 's'} × ${plural(seeds.length, 'seed')}); the limit is ${count(LIMITS.experiments)}`,
       comboCount > 1 ? ['sweep', 'hyperparameters'] : ['sweep'],
     );
   }
@@ -468,6 +468,10 @@ export { COMMAND_PLACEHOLDERS } from './placeholders';
 
 function checkCommandPlaceholders(config: SweepConfig, warn: (code: string, message: string, p?: (string | number)[]) => void): void {
   for (const p of checkPlaceholders(config, closestKey)) warn('unknown-placeholder', p.message, p.path);
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function isDirectory(p: string): boolean {
