@@ -65,6 +65,10 @@ describe('config: an unbalanced bracket is one error, at the bracket', () => {
     const text = 'name: "a ] b"\ndescription: |\n  [ not\n  a list\nbudgets: [1e12, 3e12]\n# [\n';
     const r = parseSweepConfig(text, 'a.sweep.yaml');
     assert.deepEqual(r.diagnostics, []);
+    // quotes count only where a scalar starts: `it's` in a flow list is text, and the stray ] is still found
+    const apos = "name: t\nbudgets: [1e12]\nx: [it's, 'a]', \"b]\"]]\n";
+    const d = only(apos, 'a.sweep.yaml');
+    assert.deepEqual(at(apos, d), { line: 3, col: apos.split('\n')[2].length, ch: ']' });
     // and an unrelated syntax error is still the parser's own
     const bad = 'name: t\nbudgets: [1e12]\nname: u\n';
     assert.ok(parseSweepConfig(bad, 'a.sweep.yaml').diagnostics.every((d) => d.code !== 'unbalanced-bracket'));

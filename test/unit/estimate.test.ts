@@ -27,7 +27,7 @@ describe('plan estimate: what small sweeps really cost', () => {
   it('counts the slow attention fallback when the head size is not a multiple of 4 (d24 with 4 heads)', () => {
     const dh6 = secondsPerToken('{nLayers: 2, nHeads: 4, size: {min: 24, max: 24}}');
     const dh8 = secondsPerToken('{nLayers: 2, nHeads: 3, size: {min: 24, max: 24}}');
-    // measured: 8.8 s against 1.6 s estimated without the fallback (README "Time estimates")
+    // measured: 8.8 s against 1.6 s estimated without the fallback (README, "The plan")
     assert.ok(dh6 > 4 * dh8, `${dh6} vs ${dh8}`);
   });
 
@@ -58,7 +58,7 @@ describe('plan estimate: what small sweeps really cost', () => {
     const startup = builtinThroughput('wasm').startupSeconds ?? 0;
     assert.ok(startup > 0);
     assert.ok(p.estimatedSeconds >= (p.experiments.length * startup) / 2);
-    // measured for this sweep (README "Time estimates"): 49 CPU-seconds of training, about 30 s on 2 idle cores;
+    // measured for this sweep (README, "The plan"): 49 CPU-seconds of training, about 30 s on 2 idle cores;
     // the estimate before start-up, width and fallback costs were counted was 10 s
     assert.ok(p.estimatedSeconds > 20 && p.estimatedSeconds < 45, String(p.estimatedSeconds));
   });

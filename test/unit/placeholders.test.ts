@@ -1,7 +1,10 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { parseSweepConfig, type SweepConfig } from '../../src/core/config';
-import { buildPlan } from '../../src/core/plan';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { buildPlan, validateSweepText } from '../../src/core/plan';
+import { prepareSweep } from '../../src/cli/commands/run';
 import { knownPlaceholders, placeholdersIn } from '../../src/core/plan/placeholders';
 import { placeholderValues, substitute } from '../../src/engine/runner/protocol';
 
@@ -59,6 +62,28 @@ describe('placeholders: the planner and the runner agree', () => {
       const argv = substitute((config.model as { command: string[] }).command, placeholderValues(e, '/r'));
       assert.ok(argv.every((a) => placeholdersIn(a).length === 0), argv.join(' '));
       assert.equal(argv[1], `--w=${e.sizeValue}`);
+    }
+  });
+
+  it('such a placeholder is an error in the editor and `flopsfit run` refuses to start every experiment only to fail it', async function () {
+    this.timeout(60_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flopsfit-ph-'));
+    try {
+      const file = path.join(dir, 'ph.sweep.yaml');
+      const node = JSON.stringify(process.execPath);
+      const text = `name: ph\nbudgets: [1e9]\nmodel:\n  family: command\n  command: [${node}, t.mjs, "--out={run-dir}"]\n  countParams: [${node}, "-e", "console.log(Number(process.argv[1]) ** 2)", "{size}"]\n  size: {min: 8, max: 64, multiple: 8}\n`;
+      fs.writeFileSync(file, text);
+      const v = validateSweepText(text, file);
+      const d = v.diagnostics.find((x) => x.code === 'unknown-placeholder');
+      assert.equal(d?.severity, 'error', JSON.stringify(v.diagnostics));
+      assert.equal(d?.range.start.line, 4);
+      await assert.rejects(prepareSweep(file), (err: Error & { exitCode?: number }) => {
+        assert.equal(err.exitCode, 2);
+        assert.match(err.message, /ph\.sweep\.yaml:5:\d+: error: unknown placeholder \{run-dir\}; did you mean \{runDir\}\?/);
+        return true;
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -59,7 +59,7 @@ export async function run(args: string[]): Promise<number> {
   if (current !== DEMO_CONFIG_TEXT) writeFileAtomicSync(configFile, DEMO_CONFIG_TEXT);
 
   const t0 = Date.now();
-  const prep = prepareSweep(configFile, { workspace: process.cwd(), out: outDir });
+  const prep = await prepareSweep(configFile, { workspace: process.cwd(), out: outDir });
   const data = prep.config.data;
   if (data.source !== 'synthetic') throw new CliError('the demo config must use the synthetic source', 70);
   const entropy = syntheticEntropyRate({ vocabSize: data.vocabSize, branching: data.branching, seed: data.seed });

@@ -9,10 +9,10 @@ import type { Plan } from '../../core/contracts';
 import { fitRunDirAsync } from '../../core/fit/parallel';
 import { fitOptionsFromConfig } from '../../core/fit/configOptions';
 import { LockHeldError, lockHolderAlive, lockPath, readLock } from '../../core/manifest';
-import { buildPlan, commandCwd, createCommandParamCounter, resolveRunDir } from '../../core/plan';
+import { buildPlan, planSemanticDiagnostics, resolveRunDir } from '../../core/plan';
 import { RunnerError, runSweep, type SweepOutcome } from '../../engine/runner';
 import { fitSummaryLines } from '../../engine/runner/fitSummary';
-import { CliError, numberOption, parseArgs } from '../util';
+import { CliError, countParamsWithProgress, numberOption, parseArgs } from '../util';
 
 export const summary = 'run (or resume) the sweep’s experiments, then fit';
 
@@ -47,7 +47,7 @@ export interface PreparedSweep {
 }
 
 /** Loads and validates a config (printing warnings), then plans it. Errors become CliErrors. */
-export function prepareSweep(file: string, opts: { workspace?: string; out?: string } = {}): PreparedSweep {
+export async function prepareSweep(file: string, opts: { workspace?: string; out?: string } = {}): Promise<PreparedSweep> {
   const configPath = path.resolve(file);
   const loaded = loadSweepConfig(configPath);
   const shown = path.relative(process.cwd(), configPath) || configPath;
@@ -62,12 +62,16 @@ export function prepareSweep(file: string, opts: { workspace?: string; out?: str
   const runDir = opts.out ? path.resolve(opts.out) : resolveRunDir(config, configPath, workspaceRoot);
   const lock = readLock(runDir);
   if (lock.ok && lockHolderAlive(lock.value)) throw new CliError(new LockHeldError(lock.value, lockPath(runDir)).message, 3);
-  const countParams =
-    config.model.family === 'command'
-      ? createCommandParamCounter(config.model, commandCwd(config.model, configPath))
-      : undefined;
-  const plan = buildPlan(config, { configPath, ...(workspaceRoot ? { workspaceRoot } : {}), ...(countParams ? { countParams } : {}) });
+  const counted = await countParamsWithProgress(config, configPath);
+  const plan = buildPlan(config, {
+    configPath,
+    ...(workspaceRoot ? { workspaceRoot } : {}),
+    ...(counted ? { countParams: counted.counter, commandStartupSeconds: counted.startupSeconds } : {}),
+  });
   plan.runDir = runDir;
+  // what validation calls an error (a placeholder no experiment can fill, a missing cwd) would fail every experiment
+  const planErrors = planSemanticDiagnostics(plan, loaded.source ?? (loaded.text !== undefined ? { text: loaded.text, fileName: configPath } : undefined)).filter((d) => d.severity === 'error');
+  if (planErrors.length) throw new CliError(`${shown} is not a valid sweep config:\n${planErrors.map((d) => '  ' + formatDiagnostic(shown, d)).join('\n')}`, 2);
   if (plan.experiments.length === 0) {
     const why = plan.warnings.map((w) => `  ${w.message}`).join('\n');
     throw new CliError(`the plan of ${shown} has no experiments${why ? `:\n${why}` : ''}`, 2);
@@ -125,7 +129,7 @@ export async function run(args: string[]): Promise<number> {
   // A closed terminal (the task's pipe gone) must not crash the sweep: it goes on headless.
   process.stdout.on('error', () => {});
   process.stderr.on('error', () => {});
-  const prep = prepareSweep(parsed.positionals[0], { workspace: parsed.values.workspace, out: parsed.values.out });
+  const prep = await prepareSweep(parsed.positionals[0], { workspace: parsed.values.workspace, out: parsed.values.out });
   const outcome = await executeSweep(prep, {
     parallel,
     only: parsed.lists.only,

@@ -216,7 +216,8 @@ function yamlScan(text: string, depthOnly = false): BracketProblem | undefined {
       }
       if (stack.length) {
         // flow context
-        if (c === '"' || c === "'") quote = c;
+        // a quote starts a scalar only at its start (`[it's, b]` is the plain scalar it's)
+        if ((c === '"' || c === "'") && (lineFirst || /[[{,:\s]/.test(text[i - 1] ?? ' '))) quote = c;
         else if (c === '[' || c === '{') {
           stack.push({ ch: c, offset: i, indent: stack[0].indent, line });
           if (stack.length + blockIndents.length > MAX_NESTING) return tooDeep(i);

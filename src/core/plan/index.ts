@@ -44,6 +44,8 @@ export interface BuildPlanOptions {
   noFileSystem?: boolean;
   /** the machine the default parallelism is decided for (tests); default: this one */
   host?: Host;
+  /** seconds a command trainer takes to start (countCommandParams times its countParams): counted per experiment */
+  commandStartupSeconds?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,7 +242,7 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
     const count = (n: number) => (Number.isSafeInteger(n) ? n.toLocaleString('en-US') : n.toExponential(2).replace('e+', 'e'));
     warn(
       'too-many-experiments',
-      `too many experiments: the plan would have up to ${count(upperBound)} (${budgets.length} budgets × ${config.planning.sizesPerBudget} sizes × ${count(comboCount)} hyperparameter combinations × ${seeds.length} seeds); the limit is ${count(LIMITS.experiments)}`,
+      `too many experiments: the plan would have up to ${count(upperBound)} (${plural(budgets.length, 'budget')} × ${plural(config.planning.sizesPerBudget, 'size')} × ${count(comboCount)} hyperparameter combination${comboCount === 1 ? '' : 's'} × ${plural(seeds.length, 'seed')}); the limit is ${count(LIMITS.experiments)}`,
       comboCount > 1 ? ['sweep', 'hyperparameters'] : ['sweep'],
     );
   }
@@ -376,7 +378,16 @@ function throughputFor(config: SweepConfig, runDir: string, opts: BuildPlanOptio
     if (cal.ok) return calibratedThroughput(cal.calibration);
   }
   if (config.model.family === 'command') {
-    return { ...builtin, range: [builtin.range[0] / 10, builtin.range[1] * 100], source: `${builtin.source} (a command trainer's speed is unknown until one experiment finishes)` };
+    // its speed is unknown; its start-up is at least what one countParams run took
+    const startup = Math.max(builtin.startupSeconds ?? 0, opts.commandStartupSeconds ?? 0);
+    const timed = opts.commandStartupSeconds !== undefined ? `; ${startup.toFixed(1)} s start-up per experiment, as long as countParams took` : '';
+    return {
+      flopsPerSecond: builtin.flopsPerSecond,
+      range: [builtin.range[0] / 10, builtin.range[1] * 100],
+      source: `${builtin.source} (a command trainer's speed is unknown until one experiment finishes${timed})`,
+      gpu: builtin.gpu,
+      startupSeconds: startup,
+    };
   }
   return builtin;
 }
@@ -456,6 +467,10 @@ function checkCommandPlaceholders(config: SweepConfig, warn: (code: string, mess
   for (const p of checkPlaceholders(config, closestKey)) warn('unknown-placeholder', p.message, p.path);
 }
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 function isDirectory(p: string): boolean {
   try {
     return fs.statSync(p).isDirectory();
@@ -508,6 +523,8 @@ function checkData(config: SweepConfig, data: DataSpec, experiments: ExperimentS
 const SEVERITY: Record<string, Severity> = {
   'too-many-experiments': 'error',
   'cwd-missing': 'error',
+  // the runner would fail every experiment on it
+  'unknown-placeholder': 'error',
   'size-skipped': 'info',
   'params-unknown': 'info',
   'data-odd-size': 'info',
@@ -555,4 +572,4 @@ function semanticDiagnostics(plan: Plan, source?: { text: string; fileName: stri
 
 export { formatPlanTable } from './format';
 export { validateSweepText, type ValidationResult } from './validate';
-export { createCommandParamCounter } from './commandCounter';
+export { countCommandParams, commandSizeValues, countProgressLine, createCommandParamCounter } from './commandCounter';
