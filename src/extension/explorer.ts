@@ -231,6 +231,8 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
             `(${escapeMd(plan.throughputSource)})`,
         );
         for (const w of plan.warnings.slice(0, 5)) tip.appendMarkdown(`\n\n$(warning) ${escapeMd(w.message)}`);
+      } else if (s.counting) {
+        item.description = `counting parameters with countParams: ${s.counting.done}/${s.counting.total} sizes…`;
       } else {
         item.description = state === 'idle' ? '' : s.derived.label;
       }

@@ -27,7 +27,7 @@ export function activate(context: vscode.ExtensionContext): FlopsFitApi {
   // derived status, shared by every feature below (nothing is loaded until a feature asks)
   const sweeps = new SweepStore();
   context.subscriptions.push(sweeps);
-  registerDiagnostics(context);
+  registerDiagnostics(context, sweeps.paramCounts);
   registerTasks(context);
   const explorerParts = registerExplorer(context, sweeps);
   registerResultsPanel(context, sweeps);

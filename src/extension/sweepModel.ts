@@ -99,6 +99,8 @@ export class Sweep {
   manifest?: Manifest;
   lock?: RunnerLock;
   lockAlive = false;
+  /** a command trainer's sizes being counted (before its plan): how far */
+  counting?: { done: number; total: number };
   readonly live = new Map<string, LiveMetrics>();
   /** experiments by id, and by budget index, of the current plan */
   private byId = new Map<string, ExperimentSpec>();

@@ -14,15 +14,13 @@ import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Disposable, disposeAll } from './dispose';
+import { ParamCounts } from './paramCounts';
 import { log } from './log';
 import { RUN_FILES, type Plan } from '../core/contracts';
 import { lockHolderAlive } from '../core/manifest';
 import { classifyRunPath, liveLoss, readLastMetrics, readRunState, runDirWatchGlob } from '../core/runDir';
 import { parseSweepConfig } from '../core/config';
-import { buildPlan, candidateValues, commandCwd, resolveRunDir, type ParamCounter } from '../core/plan';
-import { sizeMultiple } from '../core/plan/grid';
-import { lastNumber } from '../core/plan/commandCounter';
-import { execFile } from 'node:child_process';
+import { buildPlan, resolveRunDir } from '../core/plan';
 import { isError, Sweep, SWEEP_RE, toProblem, type LiveMetrics, type SweepChange } from './sweepModel';
 
 export { Sweep } from './sweepModel';
@@ -104,11 +102,27 @@ export class SweepStore extends Disposable {
   /** files of a sweep's run directory changed (debounced; the results panel reads them) */
   readonly onDidChangeRunFiles = this._onDidChangeRunFiles.event;
   private livenessTimer: NodeJS.Timeout | undefined;
+  /** the one parameter counter of command trainers (diagnostics use it too) */
+  readonly paramCounts = this._register(new ParamCounts());
   /** flopsfit run tasks running now (the liveness check runs while there are any) */
   private activeTasks = 0;
 
   get loaded(): boolean {
     return this.loading !== undefined;
+  }
+
+  constructor() {
+    super();
+    // counting a command trainer's sizes takes a while: its row says how far it is
+    this._register(
+      this.paramCounts.onDidProgress(({ configPath, progress }) => {
+        for (const s of this.sweeps.values()) {
+          if (s.uri.fsPath !== configPath || s.plan) continue;
+          s.counting = { done: progress.done, total: progress.total };
+          this._onDidChange.fire({ sweep: s, structure: true });
+        }
+      }),
+    );
   }
 
   /** Scans the workspace once and installs the config watcher; later calls return the same promise. */
@@ -363,9 +377,16 @@ export class SweepStore extends Disposable {
         if (token?.isCancellationRequested) return undefined;
         const t0 = performance.now();
         try {
-          const countParams = await this.commandCounter(config, s, token);
+          // a command trainer's sizes are counted asynchronously, once for planning and diagnostics
+          const counted = config.model.family === 'command' && vscode.workspace.isTrusted ? await this.paramCounts.count(config, s.uri.fsPath) : undefined;
+          s.counting = undefined;
           if (token?.isCancellationRequested) return undefined;
-          const plan = buildPlan(config, { configPath: s.uri.fsPath, workspaceRoot: this.workspaceRootOf(s.uri), countParams });
+          const plan = buildPlan(config, {
+            configPath: s.uri.fsPath,
+            workspaceRoot: this.workspaceRootOf(s.uri),
+            countParams: counted?.counter,
+            commandStartupSeconds: counted?.startupSeconds,
+          });
           if (s.config !== config) return s.plan; // re-parsed meanwhile
           s.setPlan(plan);
           s.planError = undefined;
@@ -393,47 +414,6 @@ export class SweepStore extends Disposable {
       this.planning.set(s.id, p);
     }
     return p;
-  }
-
-  /**
-   * N of a command trainer's sizes, counted up front with its `countParams` command run
-   * asynchronously (a few at a time) so that planning never blocks the extension host; only in a
-   * trusted workspace (untrusted: the plan says the sizes could not be counted).
-   */
-  private async commandCounter(config: NonNullable<Sweep['config']>, s: Sweep, token?: vscode.CancellationToken): Promise<ParamCounter | undefined> {
-    const m = config.model;
-    if (m.family !== 'command' || !vscode.workspace.isTrusted) return undefined;
-    const cwd = commandCwd(m, s.uri.fsPath);
-    const values = candidateValues(m.size.min, m.size.max, sizeMultiple(config), m.size.probes);
-    const counts = new Map<number, number | { error: string }>();
-    const one = (v: number) =>
-      new Promise<void>((resolve) => {
-        const argv = m.countParams.map((a) => a.replace(/\{size\}/g, String(v)));
-        execFile(
-          argv[0]!,
-          argv.slice(1),
-          { cwd, env: { ...process.env, ...(m.env ?? {}) }, timeout: 60_000, maxBuffer: 4 << 20, windowsHide: true },
-          (err, stdout, stderr) => {
-            if (err) {
-              const code = (err as NodeJS.ErrnoException).code;
-              const last = String(stderr ?? '').trim().split('\n').pop() ?? '';
-              counts.set(v, {
-                error: code === 'ENOENT' ? `countParams failed: command not found: ${argv[0]}` : `countParams failed: ${last || err.message}`.slice(0, 300),
-              });
-            } else {
-              const n = lastNumber(String(stdout));
-              counts.set(v, n === undefined ? { error: 'countParams printed no number' } : n);
-            }
-            resolve();
-          },
-        );
-      });
-    const queue = [...values];
-    const workers = Array.from({ length: Math.min(4, queue.length) }, async () => {
-      for (let v = queue.shift(); v !== undefined && !token?.isCancellationRequested; v = queue.shift()) await one(v);
-    });
-    await Promise.all(workers);
-    return (v: number) => counts.get(v) ?? { error: 'countParams was not run for this size' };
   }
 
   /** Plans with a cancellable progress notification when the plan is not ready yet. */
