@@ -23,7 +23,9 @@ const HELP = `Usage: flopsfit fit <config> [options]
        flopsfit fit --input <file.csv|file.json|file.jsonl> [options]
 
 Fits IsoFLOP parabolas (Chinchilla approach 2) and L(N, D) = E + A/N^α + B/D^β (approach 3,
-Huber δ = 1e-3 on log loss, L-BFGS from 4500 starts, as Besiroglu et al. 2024), with bootstrap
+Huber δ = 1e-3 on log loss, L-BFGS from 4500 starts, as Besiroglu et al. 2024) and, on request,
+the same law by variable projection (vpnls: E, A, B by non-negative least squares for each (α, β),
+least squares on raw loss), with bootstrap
 confidence intervals, a prediction at a target budget and a compute-optimal table.
 With a config or --run-dir it reads <runDir>/results.jsonl and writes <runDir>/fit.json.
 
@@ -31,7 +33,8 @@ Input files: columns N (params), D (tokens) or C (FLOPs; C = 6·N·D when absent
 budget (IsoFLOP group), id, and exclude/epoch_excluded (rows marked 1 are left out).
 
 Options:
-  --method <m>           isoflop | parametric | all (default: the config's fit.methods, else all)
+  --method <m,…>         isoflop | parametric | vpnls | all, or a comma list (default: the
+                         config's fit.methods, else isoflop,parametric)
   --bootstrap <n>        bootstrap resamples (default: config, else 200; 0: none)
   --confidence <x>       interval confidence in (0, 1) (default: config, else 0.95)
   --seed <s>             bootstrap seed (default: config, else 0)
@@ -120,8 +123,13 @@ function cliOptions(parsed: ParsedArgs): FitOptions {
   const m = parsed.values.method;
   if (m !== undefined) {
     if (m === 'all') o.methods = FIT_METHODS;
-    else if ((FIT_METHODS as readonly string[]).includes(m)) o.methods = [m as FitMethod];
-    else throw new CliError(`option --method: '${m}' is not one of isoflop, parametric, all`, 2);
+    else {
+      o.methods = m.split(',').map((x) => {
+        const t = x.trim();
+        if (!(FIT_METHODS as readonly string[]).includes(t)) throw new CliError(`option --method: '${t}' is not one of ${FIT_METHODS.join(', ')}, all`, 2);
+        return t as FitMethod;
+      });
+    }
   }
   const bootstrap = numberOption(parsed, 'bootstrap', { integer: true, min: 0 });
   if (bootstrap !== undefined) o.bootstrap = bootstrap;
@@ -173,7 +181,7 @@ export function formatReport(r: FitReport): string {
   out.push(`${r.points.length} points; methods: ${r.settings.methods.join(', ')}`);
   if (r.bootstrap) {
     const s = r.bootstrap.succeeded;
-    const parts = (['isoflop', 'parametric'] as const).filter((m) => s[m] !== undefined).map((m) => `${m} ${s[m]}/${r.bootstrap!.samples}`);
+    const parts = (['isoflop', 'parametric', 'vpnls'] as const).filter((m) => s[m] !== undefined).map((m) => `${m} ${s[m]}/${r.bootstrap!.samples}`);
     out.push(`bootstrap: ${parts.join(', ')} resamples succeeded; intervals are ${pct} percentile intervals [lo, hi]`);
   }
   if (r.isoflop) {
@@ -217,11 +225,33 @@ export function formatReport(r: FitReport): string {
     out.push(table(rows).trimEnd());
     out.push(`  objective ${fmt(p.objective)} (Σ Huber); best of ${p.starts} starts${p.converged ? ', converged' : ', NOT converged'}; rms ln-residual ${fmt(p.rmsLogResidual)}`);
   }
+  if (r.vpnls) {
+    const p = r.vpnls;
+    out.push('', `VPNLS (variable projection): L(N, D) = E + A/N^α + B/D^β, least squares on raw loss`);
+    const rows = [['', 'estimate', ...(r.bootstrap ? ['interval', 'se'] : [])]];
+    for (const [k, v] of [
+      ['E', p.E],
+      ['A', p.A],
+      ['B', p.B],
+      ['alpha', p.alpha],
+      ['beta', p.beta],
+      ['a', p.a],
+      ['b', p.b],
+    ] as const) {
+      if (v === undefined) continue;
+      const name = `vpnls.${k}`;
+      const iv = r.bootstrap?.intervals[name];
+      const se = r.bootstrap?.se[name];
+      rows.push([k, fmt(v), ...(r.bootstrap ? [iv ? `[${fmt(iv[0])}, ${fmt(iv[1])}]` : '-', se !== undefined ? fmt(se) : '-'] : [])]);
+    }
+    out.push(table(rows).trimEnd());
+    out.push(`  RSS ${p.rss.toPrecision(6)}; rms residual ${fmt(p.rmsResidual)}; grid best α = ${fmt(p.grid.alpha)}, β = ${fmt(p.grid.beta)} of ${p.grid.points} points${p.converged ? ', refined, converged' : ', NOT converged'}`);
+  }
   if (r.prediction) {
     const pr = r.prediction;
     out.push('', `Prediction at C = ${fmt(pr.budget)} FLOPs${pr.extrapolation > 1 ? ` (${fmt(pr.extrapolation)}× outside the fitted budgets)` : ''}`);
     const rows = [['method', 'N_opt', 'D_opt', 'D/N', 'loss']];
-    for (const m of ['isoflop', 'parametric'] as const) {
+    for (const m of ['isoflop', 'parametric', 'vpnls'] as const) {
       const v = pr[m];
       if (!v) continue;
       const cell = (k: 'nOpt' | 'dOpt' | 'tokensPerParam' | 'loss') => {

@@ -265,7 +265,7 @@ export const TrainingConfig = z
   })
   .describe('Training settings shared by every experiment (a hyperparameter axis of the same name overrides one).');
 
-export const FIT_METHODS = ['isoflop', 'parametric'] as const;
+export const FIT_METHODS = ['isoflop', 'parametric', 'vpnls'] as const;
 
 export const FitConfig = z
   .strictObject({
@@ -273,7 +273,7 @@ export const FitConfig = z
       .array(z.enum(FIT_METHODS))
       .min(1)
       .default(['isoflop', 'parametric'])
-      .describe('isoflop: parabola per IsoFLOP curve → N_opt(C), D_opt(C) power laws (Chinchilla approach 2); parametric: L(N, D) = E + A/N^α + B/D^β (approach 3).'),
+      .describe('isoflop: parabola per IsoFLOP curve → N_opt(C), D_opt(C) power laws (Chinchilla approach 2); parametric: L(N, D) = E + A/N^α + B/D^β (approach 3, Huber on log loss); vpnls: the same law by variable projection, least squares on raw loss.'),
     bootstrap: int().min(0).max(100000).default(200).describe('Bootstrap resamples for the confidence intervals (0: none).'),
     confidence: z.number().gt(0).lt(1).default(0.9).describe('Confidence level of the intervals.'),
     seed: int().default(0).describe('Seed of the bootstrap.'),

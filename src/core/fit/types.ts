@@ -9,8 +9,12 @@
  *     "prediction.parametric.loss", …; an interval is [lo, hi]
  */
 import { z } from 'zod';
+import { Approach1Fit, Decision, HyperFit, PresetCurve, VpnlsFit } from './extraTypes';
 
-export const FIT_METHODS = ['isoflop', 'parametric'] as const;
+/** vpnls: L(N, D) by variable projection, least squares on raw loss (./vpnls); not run by default */
+export const FIT_METHODS = ['isoflop', 'parametric', 'vpnls'] as const;
+/** the methods run when none are chosen */
+export const DEFAULT_FIT_METHODS = ['isoflop', 'parametric'] as const;
 export const FitMethod = z.enum(FIT_METHODS);
 export type FitMethod = z.infer<typeof FitMethod>;
 
@@ -57,7 +61,7 @@ export interface FitOptions {
 }
 
 export const DEFAULT_FIT_OPTIONS = {
-  methods: FIT_METHODS,
+  methods: DEFAULT_FIT_METHODS,
   bootstrap: 200,
   confidence: 0.95,
   seed: 0,
@@ -212,6 +216,7 @@ export const Prediction = z.object({
   extrapolation: z.number().min(0),
   isoflop: PredictionValues.optional(),
   parametric: PredictionValues.optional(),
+  vpnls: PredictionValues.optional(),
   warnings: z.array(z.string()),
 });
 export type Prediction = z.infer<typeof Prediction>;
@@ -228,9 +233,9 @@ export const BootstrapReport = z.object({
   confidence: z.number().gt(0).lt(1),
   seed: z.number().int(),
   /** successful resamples per method */
-  succeeded: z.object({ isoflop: z.number().int().min(0).optional(), parametric: z.number().int().min(0).optional() }),
+  succeeded: z.object({ isoflop: z.number().int().min(0).optional(), parametric: z.number().int().min(0).optional(), vpnls: z.number().int().min(0).optional() }),
   /** failed resamples per method (counted, never silently dropped) */
-  failed: z.object({ isoflop: z.number().int().min(0).optional(), parametric: z.number().int().min(0).optional() }),
+  failed: z.object({ isoflop: z.number().int().min(0).optional(), parametric: z.number().int().min(0).optional(), vpnls: z.number().int().min(0).optional() }),
   /** percentile intervals by name (absent where fewer than 2 resamples succeeded) */
   intervals: z.record(z.string(), Interval),
   /** standard errors by name */
@@ -246,6 +251,16 @@ export const FitReport = z.object({
   points: z.array(ReportPoint),
   isoflop: IsoflopFit.optional(),
   parametric: ParametricFit.optional(),
+  /** L(N, D) by variable projection (least squares on raw loss) */
+  vpnls: VpnlsFit.optional(),
+  /** hyperparameter scaling laws (learning rate, batch size) from the near-optimal band */
+  hyper: HyperFit.optional(),
+  /** Chinchilla Approach 1: the lower envelope of the training curves */
+  approach1: Approach1Fit.optional(),
+  /** allocations at the target budget and the compute a different allocation wastes */
+  decision: Decision.optional(),
+  /** published laws evaluated at the table budgets, for comparison */
+  presets: z.array(PresetCurve).optional(),
   bootstrap: BootstrapReport.optional(),
   prediction: Prediction.optional(),
   /** Chinchilla-style table: one row per budget and fitted method */
