@@ -13,6 +13,8 @@ import { resolveRunDir } from '../../core/plan';
 import { writeJsonAtomicSync } from '../../core/atomic';
 import { FIT_METHODS, FitInputError, readPointsFile, type FitMethod, type FitOptions, type FitReport } from '../../core/fit';
 import { fmt } from '../../core/fit/fit';
+import { addExtras, readHyperRunsFile, type ExtraOptions } from '../../core/fit/extras';
+import { HYPER_FORMS, type HyperForm } from '../../core/fit/extraTypes';
 import { MAX_DEFAULT_FIT_WORKERS, defaultFitWorkers, fitRunDirAsync, fitScalingLawsAsync } from '../../core/fit/parallel';
 import { CliError, numberOption, parseArgs, type ParsedArgs } from '../util';
 
@@ -44,6 +46,17 @@ Options:
   --tolerance <x>        relative spread of C within one IsoFLOP group (default 0.05)
   --workers <n>          threads for the parametric multi-start and bootstrap (default: the
                          cores, at most ${MAX_DEFAULT_FIT_WORKERS}; 1: no worker threads); the result is identical
+  --hyper <form>         hyperparameter laws (learning rate, batch size) from runs with swept
+                         values: C (η* = k·C^e, DeepSeek), ND (k·N^a·D^b, Step Law), N, or off
+                         (default C; fitted whenever a numeric hyperparameter was swept, or an
+                         --input file has lr / batch_size columns)
+  --hyper-band <x>       near-optimal band: runs within this fraction of their (N, D) cell's best
+                         loss enter the law (default 0.0025, i.e. 0.25 %)
+  --approach1 <which>    Approach 1 (lower envelope of the runs' eval-loss curves, run dirs only):
+                         all (every evaluation), final (each run's last), after:<f> (points after
+                         fraction f of each run's tokens, e.g. after:0.8), or off (default all)
+  --no-presets           leave the published laws (Chinchilla, Epoch, Kaplan, DeepSeek, Step Law)
+                         out of the report
   --out <file>           also write the report (fit.json format) to this file
   --workspace <dir>      folder the config's relative paths resolve against
   --json                 print the report as JSON (the fit.json format) instead of a summary
@@ -55,8 +68,8 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const parsed = parseArgs(args, {
-    flags: ['json'],
-    values: ['input', 'run-dir', 'method', 'bootstrap', 'confidence', 'seed', 'target', 'table', 'k', 'tolerance', 'out', 'workspace', 'workers'],
+    flags: ['json', 'no-presets'],
+    values: ['input', 'run-dir', 'method', 'hyper', 'hyper-band', 'approach1', 'bootstrap', 'confidence', 'seed', 'target', 'table', 'k', 'tolerance', 'out', 'workspace', 'workers'],
   });
   const sources = [parsed.positionals.length > 0, parsed.values.input !== undefined, parsed.values['run-dir'] !== undefined].filter(Boolean).length;
   if (sources !== 1 || parsed.positionals.length > 1) {
@@ -101,6 +114,7 @@ export async function run(args: string[]): Promise<number> {
       const loaded = readPointsFile(path.resolve(parsed.values.input!), options.flopsPerParamPerToken ?? 6);
       report = await fitScalingLawsAsync(loaded.points, options, par);
       report.warnings.unshift(...loaded.warnings);
+      addExtras(report, { hyperRuns: readHyperRunsFile(path.resolve(parsed.values.input!), options.flopsPerParamPerToken ?? 6) }, options.extras);
     }
   } catch (err) {
     if (err instanceof FitInputError) throw new CliError(err.message, 1);
@@ -159,6 +173,28 @@ function cliOptions(parsed: ParsedArgs): FitOptions {
   }
   const tol = numberOption(parsed, 'tolerance', { min: 0 });
   if (tol !== undefined) o.budgetTolerance = tol;
+  const extras: ExtraOptions = {};
+  const hyper = parsed.values.hyper;
+  const band = numberOption(parsed, 'hyper-band', { min: 0 });
+  if (hyper === 'off') extras.hyper = false;
+  else if (hyper !== undefined || band !== undefined) {
+    if (hyper !== undefined && !(HYPER_FORMS as readonly string[]).includes(hyper)) throw new CliError(`option --hyper: '${hyper}' is not one of ${HYPER_FORMS.join(', ')}, off`, 2);
+    if (band !== undefined && !(band < 1)) throw new CliError(`option --hyper-band: '${parsed.values['hyper-band']}' is a fraction of the best loss (e.g. 0.0025 for 0.25 %)`, 2);
+    extras.hyper = { ...(hyper !== undefined ? { form: hyper as HyperForm } : {}), ...(band !== undefined ? { band } : {}) };
+  }
+  const a1 = parsed.values.approach1;
+  if (a1 !== undefined) {
+    const m = /^after(?::(.+))?$/.exec(a1);
+    if (a1 === 'off') extras.approach1 = false;
+    else if (a1 === 'all' || a1 === 'final') extras.approach1 = { restrict: a1 };
+    else if (m) {
+      const f = m[1] === undefined ? 0.8 : Number(m[1]);
+      if (!(f >= 0 && f <= 1)) throw new CliError(`option --approach1: '${a1}': the fraction after 'after:' must be between 0 and 1 (e.g. after:0.8)`, 2);
+      extras.approach1 = { restrict: 'after', afterFraction: f };
+    } else throw new CliError(`option --approach1: '${a1}' is not one of all, final, after:<fraction>, off`, 2);
+  }
+  if (parsed.flags['no-presets']) extras.presets = false;
+  if (Object.keys(extras).length) o.extras = extras;
   return o;
 }
 
@@ -262,6 +298,7 @@ export function formatReport(r: FitReport): string {
     }
     out.push(table(rows).trimEnd());
   }
+  out.push(...formatExtras(r));
   if (r.table.length) {
     out.push('', 'Compute-optimal table');
     const rows = [['budget C', 'method', 'N_opt', 'D_opt', 'D/N', 'loss']];
@@ -273,4 +310,36 @@ export function formatReport(r: FitReport): string {
     for (const w of r.warnings) out.push(`  - ${w}`);
   }
   return out.join('\n') + '\n';
+}
+
+/** The sections of the hyperparameter laws, Approach 1 and the decision at the target. */
+function formatExtras(r: FitReport): string[] {
+  const out: string[] = [];
+  const iv = (x?: [number, number]) => (x ? ` [${fmt(x[0])}, ${fmt(x[1])}]` : '');
+  if (r.hyper && r.hyper.laws.length) {
+    const h = r.hyper;
+    out.push('', `Hyperparameter laws (${h.form} form; runs within ${+(h.band * 100).toFixed(4)} % of their cell's best loss; ${h.cells.length} cells)`);
+    for (const l of h.laws) {
+      const terms = Object.entries(l.exponents)
+        .map(([v, e]) => `${v}^${fmt(e)}${iv(l.intervals?.[`exponents.${v}`])}`)
+        .join(' · ');
+      out.push(`  ${l.name} = ${fmt(l.coefficient)}${iv(l.intervals?.coefficient)} · ${terms}   (${l.bandRuns} runs, R² ${l.r2 !== undefined ? fmt(l.r2) : '-'})`);
+      if (l.prediction) out.push(`    at C = ${fmt(l.prediction.budget)}: ${fmt(l.prediction.value)}${iv(l.prediction.interval)} (${l.prediction.basis})`);
+    }
+  }
+  if (r.approach1) {
+    const a = r.approach1;
+    const which = a.restrict === 'final' ? 'final points only' : a.restrict === 'after' ? `points after ${+((a.afterFraction ?? 0) * 100).toFixed(2)} % of each run` : 'every evaluation point';
+    out.push('', `Approach 1 (lower envelope of ${a.runs} training curves, ${which}; ${a.envelope.length} envelope points)`);
+    out.push(`  N_opt ∝ C^${fmt(a.nOpt.exponent)}${iv(a.intervals?.['nOpt.exponent'])}, D_opt ∝ C^${fmt(a.dOpt.exponent)}${iv(a.intervals?.['dOpt.exponent'])}`);
+  }
+  if (r.decision && r.decision.rows.length) {
+    const d = r.decision;
+    out.push('', `Decision at C = ${fmt(d.budget)} FLOPs${d.reference !== 'none' ? ` (deadweight: compute wasted against the ${d.reference} optimum)` : ''}`);
+    const rows = [['method', 'N*', 'D*', 'loss', 'deadweight']];
+    for (const x of d.rows) rows.push([x.method, fmt(x.N) + iv(x.intervals?.N), fmt(x.D) + iv(x.intervals?.D), x.loss !== undefined ? fmt(x.loss) : '-', x.deadweight !== undefined ? `${(x.deadweight * 100).toFixed(2)} %` : '-']);
+    out.push(table(rows).trimEnd());
+    for (const h of d.hyper) out.push(`  ${h.name}* = ${fmt(h.value)}${iv(h.interval)} (${h.basis})`);
+  }
+  return out;
 }

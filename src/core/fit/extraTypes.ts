@@ -100,7 +100,10 @@ export const Approach1Fit = z.object({
   /** 'final': each run's last evaluation only; 'after': points after `afterFraction` of the run */
   restrict: z.enum(['final', 'after', 'all']),
   afterFraction: z.number().min(0).max(1).optional(),
-  /** the envelope: at each log-spaced C, the lowest loss over all runs and the run attaining it */
+  /**
+   * the envelope fitted: at each log-spaced C, the lowest loss over all runs and the run attaining
+   * it (points attained by the smallest or largest model are left out, see the warnings)
+   */
   envelope: z.array(z.object({ C: pos, loss: pos, N: pos, D: pos, run: z.string() })),
   runs: z.number().int().min(0),
   nOpt: z.object({ exponent: num, logCoefficient: num, coefficient: pos, r2: num.optional() }),

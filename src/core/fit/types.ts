@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { Approach1Fit, Decision, HyperFit, PresetCurve, VpnlsFit } from './extraTypes';
+import type { ExtraOptions } from './extras';
 
 /** vpnls: L(N, D) by variable projection, least squares on raw loss (./vpnls); not run by default */
 export const FIT_METHODS = ['isoflop', 'parametric', 'vpnls'] as const;
@@ -58,6 +59,8 @@ export interface FitOptions {
   budgetTolerance?: number;
   /** clock for `createdAt` (tests) */
   now?: () => Date;
+  /** hyperparameter laws, Approach 1 and presets (run directories and files with lr / batch columns) */
+  extras?: ExtraOptions;
 }
 
 export const DEFAULT_FIT_OPTIONS = {

@@ -263,7 +263,13 @@ export function runVpnls(points: readonly FitPoint[]): VpnlsState | string {
   const r = fitVpnlsData(data);
   const params = vpnlsParams(r);
   const warnings: string[] = [];
-  if (r.atBound.length) warnings.push(`VPNLS fit: ${r.atBound.join(', ')} held at 0 by the non-negativity constraint; the loss does not fall with ${r.atBound.filter((x) => x !== 'E').map((x) => (x === 'A' ? 'N' : 'D')).join(' or ') || 'the floor'} in this data`);
+  for (const c of r.atBound) {
+    warnings.push(
+      c === 'E'
+        ? 'VPNLS fit: E held at 0 by the non-negativity constraint (the data shows no irreducible loss floor)'
+        : `VPNLS fit: ${c} held at 0 by the non-negativity constraint (the loss does not fall with ${c === 'A' ? 'N' : 'D'} in this data), so there is no compute-optimal allocation`,
+    );
+  }
   if (r.onGridEdge) warnings.push(`VPNLS fit: the best (α, β) grid point lies on the edge of the grid (0.05–2.5); the optimum may lie outside it`);
   if (!r.converged) warnings.push('VPNLS fit: the refinement stopped before meeting a convergence criterion');
   const allocation = r.A > 0 && r.B > 0 && r.alpha > 0 && r.beta > 0;
