@@ -11,6 +11,16 @@ const pos = z.number().positive();
 const num = z.number();
 const Interval = z.tuple([num, num]);
 
+/** Options of the sections beyond Approaches 2 and 3 (FitOptions.extras; applied by ./extras). */
+export interface ExtraOptions {
+  /** hyperparameter laws: false to skip; default: fitted whenever a numeric hyperparameter was swept */
+  hyper?: false | { band?: number; form?: HyperForm };
+  /** Approach 1: false to skip; default: fitted whenever ≥ 2 runs have evaluation curves */
+  approach1?: false | { restrict?: 'final' | 'after' | 'all'; afterFraction?: number };
+  /** evaluate the published laws (default true) */
+  presets?: boolean;
+}
+
 export const VpnlsFit = z.object({
   E: z.number().min(0),
   A: z.number().min(0),

@@ -10,22 +10,15 @@ import * as path from 'node:path';
 import { ExperimentSpec, MetricsLine, RUN_FILES } from '../contracts';
 import { experimentDir, readJsonFile, readResults } from '../manifest';
 import { deadweight, hasAllocation, type LossModel } from './allocation';
-import { fitApproach1, type Approach1Restrict, type TrainingCurve } from './approach1';
-import type { Decision, HyperForm } from './extraTypes';
+import { fitApproach1, type TrainingCurve } from './approach1';
+import type { Decision, ExtraOptions } from './extraTypes';
 import { fitHyperLaws, hyperColumnName, hyperRunsFromResults, type HyperRun } from './hyperLaws';
 import { parseCsv, recordsToPoints } from './io';
 import { parametricAllocation } from './parametric';
 import { evaluatePresets } from './presets';
 import { FitInputError, type FitReport } from './types';
 
-export interface ExtraOptions {
-  /** hyperparameter laws: false to skip; default: fitted whenever a numeric hyperparameter was swept */
-  hyper?: false | { band?: number; form?: HyperForm };
-  /** Approach 1: false to skip; default: fitted whenever ≥ 2 runs have evaluation curves */
-  approach1?: false | { restrict?: Approach1Restrict; afterFraction?: number };
-  /** evaluate the published laws (default true) */
-  presets?: boolean;
-}
+export type { ExtraOptions };
 
 export interface ExtraInputs {
   hyperRuns?: HyperRun[];

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { Approach1Fit, Decision, HyperFit, PresetCurve, VpnlsFit } from './extraTypes';
-import type { ExtraOptions } from './extras';
+import type { ExtraOptions } from './extraTypes';
 
 /** vpnls: L(N, D) by variable projection, least squares on raw loss (./vpnls); not run by default */
 export const FIT_METHODS = ['isoflop', 'parametric', 'vpnls'] as const;
