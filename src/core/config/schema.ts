@@ -12,6 +12,7 @@
  * Pure TypeScript: no `vscode` import.
  */
 import { z } from 'zod';
+import { HyperRuleConfig } from './hyperRule';
 import { BACKENDS } from '../contracts';
 
 /** Upper bound on any FLOP budget: far above any real run, low enough to keep arithmetic finite. */
@@ -245,8 +246,14 @@ export const SweepAxesConfig = z
 
 export const TrainingConfig = z
   .strictObject({
-    batchSize: posInt().max(1 << 20).default(16).describe('Sequences per optimiser step.'),
-    learningRate: z.number().positive().max(10).default(1e-3).describe('Peak learning rate (AdamW).'),
+    batchSize: z
+      .union([posInt().max(1 << 20), HyperRuleConfig])
+      .default(16)
+      .describe('Sequences per optimiser step, or a rule: {rule: power, coefficient, exponent, of: C|N|D} or {fromFit: <run dir>} (rounded to whole sequences).'),
+    learningRate: z
+      .union([z.number().positive().max(10), HyperRuleConfig])
+      .default(1e-3)
+      .describe('Peak learning rate (AdamW), or a rule: {rule: power, coefficient, exponent, of: C|N|D} or {fromFit: <run dir>} evaluated per experiment.'),
     schedule: z.enum(['cosine', 'linear', 'constant']).default('cosine').describe('Learning-rate decay after warmup.'),
     warmupFraction: z.number().min(0).max(1).default(0.05).describe('Fraction of the steps spent in linear warmup.'),
     minLrRatio: z.number().min(0).max(1).default(0.1).describe('Final learning rate as a fraction of the peak (cosine/linear).'),

@@ -51,11 +51,13 @@ export function formatPlanTable(plan: Plan, opts: { maxRows?: number; warnings?:
   if (n) {
     out.push('');
     const max = opts.maxRows ?? Infinity;
-    const rows = [['id', 'budget', sizeParam, 'N', 'D (tokens)', 'D/N', 'hyperparameters', 'seed']];
+    // settings that vary without a hyperparameter axis (set by a rule: training.learningRate / batchSize)
+    const ruled = (['learningRate', 'batchSize'] as const).filter((k) => new Set(plan.experiments.map((e) => e.training[k])).size > 1 && !plan.experiments.some((e) => k in e.hyperparameters));
+    const rows = [['id', 'budget', sizeParam, 'N', 'D (tokens)', 'D/N', 'hyperparameters', ...ruled.map((k) => (k === 'learningRate' ? 'lr' : 'batch')), 'seed']];
     for (const e of plan.experiments.slice(0, max)) {
-      rows.push([e.id, fmt(e.budget), String(e.sizeValue), fmt(e.params), fmt(e.tokens), e.tokensPerParam.toFixed(1), hyper(e.hyperparameters), String(e.seed)]);
+      rows.push([e.id, fmt(e.budget), String(e.sizeValue), fmt(e.params), fmt(e.tokens), e.tokensPerParam.toFixed(1), hyper(e.hyperparameters), ...ruled.map((k) => fmt(e.training[k])), String(e.seed)]);
     }
-    out.push(table(rows, ['l', 'r', 'r', 'r', 'r', 'r', 'l', 'r']));
+    out.push(table(rows, ['l', 'r', 'r', 'r', 'r', 'r', 'l', ...ruled.map(() => 'r' as const), 'r']));
     if (n > max) out.push(`… and ${n - max} more (--json lists them all)`);
   }
   if (plan.warnings.length && opts.warnings !== false) {

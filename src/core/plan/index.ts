@@ -21,6 +21,7 @@ import { canonicalJson, ID_LENGTH } from './ids';
 import { formatNumber as fmt, probeSizes, selectSizes, sizeMultiple, tokensFor, type ParamCounter, type SizeCandidate } from './grid';
 import { builtinThroughput, calibratedThroughput, defaultParallel, experimentSeconds, measuredThroughput, wallSeconds, type ThroughputEstimate } from './throughput';
 import { readCalibration } from './calibration';
+import { applyHyperRules, resolveHyperRules } from './hyperRules';
 
 export type { ParamCounter } from './grid';
 export { candidateValues, selectSizes, probeSizes } from './grid';
@@ -165,7 +166,13 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
   const seeds = seedList(config.sweep.seeds);
   const budgets = budgetValues(config);
   const contextLength = config.model.contextLength;
-  const batchTokens = (combo: Record<string, HyperValue>) => resolveTraining(config, combo).batchSize * contextLength;
+  // training.learningRate / batchSize given by a rule are evaluated per experiment (./hyperRules)
+  const rules = resolveHyperRules(config, (p) => resolveConfigPath(p, configPath, opts.workspaceRoot));
+  for (const e of rules.errors) warn('hyper-rule', `${e.path.join('.')}: ${e.message}; no experiments are planned until it resolves`, e.path);
+  const batchTokens = (combo: Record<string, HyperValue>) => {
+    const b = resolveTraining(config, combo).batchSize;
+    return (typeof b === 'number' ? b : 1) * contextLength; // a batch-size rule: checked per cell below
+  };
   const minBatchTokens = Math.min(...combos.map(batchTokens));
 
   const workCwd = config.model.family === 'command' && config.model.cwd ? resolveConfigPath(config.model.cwd, configPath, opts.workspaceRoot) : base;
@@ -238,6 +245,7 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
   const hashedModels = new Map<SizeCandidate, ExperimentSpec['model']>();
   const shared = { memo, hashedData, hashedModels, cells: new Map<SizeCandidate, Map<Record<string, HyperValue>, Hash>>(), base };
 
+  const ruleErrors = new Set<string>();
   budgets.forEach((budget, index) => {
     const sel = probe.unknown ? undefined : selectSizes(budget, probe.sizes, settings);
     const bp: BudgetPlan = {
@@ -279,8 +287,18 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
     for (const size of sel.chosen) {
       const tokens = tokensFor(budget, k, size.params);
       for (let ci = 0; ci < combos.length; ci++) {
-        const combo = combos[ci];
-        const training = comboTraining[ci];
+        let combo = combos[ci];
+        let training = comboTraining[ci];
+        if (rules.active) {
+          const r = applyHyperRules(training, rules, { C: budget, N: size.params, D: tokens });
+          if (r.error && !ruleErrors.has(r.error.message)) {
+            ruleErrors.add(r.error.message);
+            warn('hyper-rule', `${r.error.path.join('.')}: ${r.error.message}; that cell is dropped`, r.error.path, budget);
+          }
+          if (!r.training) continue;
+          training = r.training;
+          combo = { ...combo }; // the cell's id hash depends on the budget now (see makeExperiment)
+        }
         const stepTokens = training.batchSize * contextLength;
         if (tokens < config.planning.minSteps * stepTokens) {
           droppedCells.push(`C=${fmt(budget)} N=${fmt(size.params)} ${JSON.stringify(combo)}`);
