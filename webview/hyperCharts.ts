@@ -203,7 +203,7 @@ export function extraSection(fit: FitReport): HTMLElement {
   const d = fit.decision;
   if (d && d.rows.length) {
     const rows = d.rows.map((r) => [r.method, si(r.N), si(r.D), r.loss !== undefined ? r.loss.toFixed(4) : '–', r.deadweight !== undefined ? `${(r.deadweight * 100).toFixed(2)} %` : '–']);
-    sec.append(table(['method', 'N*', 'D*', 'loss', 'deadweight'], rows, { numeric: [false, true, true, true, true], caption: `Decision at C = ${sci(d.budget)}${d.reference !== 'none' ? ` (deadweight: compute wasted against the ${d.reference} optimum)` : ''}` }));
+    sec.append(table(['method', 'N*', 'D*', d.reference !== 'none' ? `loss (${d.reference})` : 'loss', 'deadweight'], rows, { numeric: [false, true, true, true, true], caption: `Decision at C = ${sci(d.budget)}${d.reference !== 'none' ? ` (deadweight: compute wasted against the ${d.reference} optimum)` : ''}` }));
     if (d.gaps.length) {
       const ul = el('ul', { class: 'warnings' });
       for (const g of d.gaps) ul.append(el('li', { text: g }));

@@ -336,10 +336,21 @@ function formatExtras(r: FitReport): string[] {
   if (r.decision && r.decision.rows.length) {
     const d = r.decision;
     out.push('', `Decision at C = ${fmt(d.budget)} FLOPs${d.reference !== 'none' ? ` (deadweight: compute wasted against the ${d.reference} optimum)` : ''}`);
-    const rows = [['method', 'N*', 'D*', 'loss', 'deadweight']];
+    const rows = [['method', 'N*', 'D*', d.reference !== 'none' ? `loss (${d.reference})` : 'loss', 'deadweight']];
     for (const x of d.rows) rows.push([x.method, fmt(x.N) + iv(x.intervals?.N), fmt(x.D) + iv(x.intervals?.D), x.loss !== undefined ? fmt(x.loss) : '-', x.deadweight !== undefined ? `${(x.deadweight * 100).toFixed(2)} %` : '-']);
     out.push(table(rows).trimEnd());
     for (const h of d.hyper) out.push(`  ${h.name}* = ${fmt(h.value)}${iv(h.interval)} (${h.basis})`);
+  }
+  const target = r.settings.target;
+  const published = (r.presets ?? []).map((p) => ({ p, at: p.points.find((q) => q.C === target) })).filter((x) => x.at);
+  if (target !== undefined && published.length) {
+    out.push('', `Published laws at C = ${fmt(target)} (for comparison; sources in fit.json → presets)`);
+    for (const { p, at } of published) {
+      const parts = Object.entries(at!)
+        .filter(([key]) => key !== 'C')
+        .map(([key, v]) => `${key} ${fmt(v)}`);
+      out.push(`  ${p.name}: ${parts.join(', ')}`);
+    }
   }
   return out;
 }

@@ -79,7 +79,7 @@ function groupCells(runs: readonly HyperRun[]): Cells {
 }
 
 /** Least squares of ln y on the logs of the form's variables over the given runs. */
-function fitLaw(runs: readonly HyperRun[], rows: readonly number[], name: string, vars: readonly ('C' | 'N' | 'D')[]): { logK: number; exps: number[]; r2: number } | undefined {
+function fitLaw(runs: readonly HyperRun[], rows: readonly number[], name: string, vars: readonly ('C' | 'N' | 'D')[]): { logK: number; exps: number[]; r2?: number } | undefined {
   const use = rows.filter((i) => runs[i].values[name] > 0);
   if (use.length < vars.length + 1) return undefined;
   const n = use.length;
@@ -98,7 +98,8 @@ function fitLaw(runs: readonly HyperRun[], rows: readonly number[], name: string
     ssr += (y[i] - pred) ** 2;
     sst += (y[i] - mean) ** 2;
   }
-  return { logK: c[0], exps: Array.from(c.subarray(1)), r2: sst > 0 ? 1 - ssr / sst : 1 };
+  // R² is undefined when the values do not vary (up to rounding)
+  return { logK: c[0], exps: Array.from(c.subarray(1)), r2: sst > 1e-20 * n ? Math.min(1, Math.max(0, 1 - ssr / sst)) : undefined };
 }
 
 /** The band runs: every run within `band` of its cell's best loss. */
@@ -140,7 +141,7 @@ export function fitHyperLaws(runs: readonly HyperRun[], opts: HyperOptions = {})
       'x',
       ['N'],
     );
-    if (test && test.r2 > 0.999) warnings.push('N and D move together across the cells (log D is almost a linear function of log N), so the separate N and D exponents are not identified; use the C or N form');
+    if (test && (test.r2 === undefined || test.r2 > 0.999)) warnings.push('N and D move together across the cells (log D is almost a linear function of log N), so the separate N and D exponents are not identified; use the C or N form');
   }
   const out: HyperLaw[] = [];
   const rng = new Rng(opts.seed ?? 0, 11);
@@ -247,7 +248,7 @@ export function fitHyperLaws(runs: readonly HyperRun[], opts: HyperOptions = {})
       exponents,
       bandRuns: bandRows.filter((i) => runs[i].values[name] > 0).length,
       cells: nCells,
-      r2: f!.r2,
+      ...(f!.r2 !== undefined ? { r2: f!.r2 } : {}),
       ...(Object.keys(intervals).length ? { intervals } : {}),
       ...(prediction ? { prediction } : {}),
       warnings: lw,
