@@ -6,6 +6,8 @@ import * as path from 'node:path';
 import { fitApproach1, type TrainingCurve } from '../../src/core/fit/approach1';
 import { computeForLoss, deadweight, optimalLoss } from '../../src/core/fit/allocation';
 import { fitRunDir } from '../../src/core/fit/io';
+import { extraOptionsFromConfig } from '../../src/core/fit/extras';
+import { parseSweepConfig } from '../../src/core/config';
 import { FitReport } from '../../src/core/fit/types';
 import { PRESETS, evaluatePresets, presetAllocation, presetHyper, type HyperPreset } from '../../src/core/fit/presets';
 import { run as runFit } from '../../src/cli/commands/fit';
@@ -165,5 +167,16 @@ describe('fit.json from a run directory with a learning-rate axis and eval curve
         (e: unknown) => e instanceof CliError && e.exitCode === 2,
       );
     }
+  });
+});
+
+describe('fit options from the config', () => {
+  it('fit.hyper and fit.approach1 map to the extra options', () => {
+    const r = parseSweepConfig('name: x\nbudgets: [1e12]\nfit:\n  hyper: { form: ND, band: 0.005 }\n  approach1: { points: after, afterFraction: 0.5 }\n', 'x.sweep.yaml');
+    assert.ok(r.config);
+    assert.deepEqual(extraOptionsFromConfig(r.config.fit), { hyper: { form: 'ND', band: 0.005 }, approach1: { restrict: 'after', afterFraction: 0.5 } });
+    const off = parseSweepConfig('name: x\nbudgets: [1e12]\nfit:\n  hyper: { form: off }\n  approach1: { points: off }\n', 'x.sweep.yaml');
+    assert.deepEqual(extraOptionsFromConfig(off.config!.fit), { hyper: false, approach1: false });
+    assert.deepEqual(extraOptionsFromConfig(parseSweepConfig('name: x\nbudgets: [1e12]\n', 'x.sweep.yaml').config!.fit), {});
   });
 });

@@ -13,7 +13,7 @@ import { resolveRunDir } from '../../core/plan';
 import { writeJsonAtomicSync } from '../../core/atomic';
 import { FIT_METHODS, FitInputError, readPointsFile, type FitMethod, type FitOptions, type FitReport } from '../../core/fit';
 import { fmt } from '../../core/fit/fit';
-import { addExtras, readHyperRunsFile, type ExtraOptions } from '../../core/fit/extras';
+import { addExtras, extraOptionsFromConfig, readHyperRunsFile, type ExtraOptions } from '../../core/fit/extras';
 import { HYPER_FORMS, type HyperForm } from '../../core/fit/extraTypes';
 import { MAX_DEFAULT_FIT_WORKERS, defaultFitWorkers, fitRunDirAsync, fitScalingLawsAsync } from '../../core/fit/parallel';
 import { CliError, numberOption, parseArgs, type ParsedArgs } from '../util';
@@ -97,12 +97,14 @@ export async function run(args: string[]): Promise<number> {
       // The config documents the default target as 10× the largest budget.
       target: c.fit.target ?? 10 * (Array.isArray(c.budgets) ? Math.max(...c.budgets) : c.budgets.max),
       tableBudgets: c.fit.tableBudgets,
+      extras: extraOptionsFromConfig(c.fit),
       flopsPerParamPerToken: c.planning.flopsPerParamPerToken,
     };
   } else if (parsed.values['run-dir'] !== undefined) {
     runDir = path.resolve(parsed.values['run-dir']);
   }
-  options = { ...options, ...cliOptions(parsed) };
+  const fromCli = cliOptions(parsed);
+  options = { ...options, ...fromCli, ...(options.extras || fromCli.extras ? { extras: { ...options.extras, ...fromCli.extras } } : {}) };
   const workers = numberOption(parsed, 'workers', { integer: true, min: 1 }) ?? defaultFitWorkers();
   const par = { workers, notice: (line: string) => void process.stderr.write(line + '\n') };
 

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { loadSweepConfig, formatDiagnostic, type SweepConfig } from '../../core/config';
 import type { Plan } from '../../core/contracts';
 import { type FitOptions } from '../../core/fit';
+import { extraOptionsFromConfig } from '../../core/fit/extras';
 import { fitRunDirAsync } from '../../core/fit/parallel';
 import { LockHeldError, lockHolderAlive, lockPath, readLock } from '../../core/manifest';
 import { buildPlan, createCommandParamCounter, resolveConfigPath, resolveRunDir } from '../../core/plan';
@@ -85,6 +86,7 @@ export function fitOptions(config: SweepConfig, plan: Plan): FitOptions {
     ...(f.target !== undefined ? { target: f.target } : {}),
     ...(f.tableBudgets !== undefined ? { tableBudgets: f.tableBudgets } : {}),
     flopsPerParamPerToken: plan.experiments[0]?.flopsPerParamPerToken ?? 6,
+    extras: extraOptionsFromConfig(f),
   };
 }
 

@@ -286,6 +286,23 @@ export const FitConfig = z
     seed: int().default(0).describe('Seed of the bootstrap.'),
     target: flops().optional().describe('A budget (FLOPs) to predict the compute-optimal N, D and the loss for.'),
     tableBudgets: z.array(flops()).max(LIMITS.budgets).optional().describe('Budgets (FLOPs) listed in the prediction table.'),
+    hyper: z
+      .strictObject({
+        form: z.enum(['C', 'ND', 'N', 'off']).default('C').describe('C: η* = k·C^e (DeepSeek); ND: k·N^a·D^b (Step Law); N: k·N^a; off: no hyperparameter laws.'),
+        band: z.number().min(0).lt(1).default(0.0025).describe("Runs within this fraction of their (N, D) cell's best loss enter the law (0.0025 = 0.25 %)."),
+      })
+      .optional()
+      .describe('Hyperparameter scaling laws, fitted whenever a numeric hyperparameter axis is swept.'),
+    approach1: z
+      .strictObject({
+        points: z
+          .enum(['all', 'final', 'after', 'off'])
+          .default('all')
+          .describe("Evaluation points in the envelope: all; each run's final one; those after afterFraction of each run; off: no Approach 1."),
+        afterFraction: z.number().min(0).max(1).default(0.8).describe("With points: after, the fraction of each run's planned tokens before which points are left out."),
+      })
+      .optional()
+      .describe("Chinchilla Approach 1: the lower envelope of the runs' evaluation-loss curves."),
   })
   .describe('Scaling-law fit settings.');
 
