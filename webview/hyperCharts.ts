@@ -2,7 +2,7 @@
  * The fit report's sections beyond Approaches 2 and 3 in the results panel (fit.json → hyper,
  * approach1, vpnls, decision, presets; src/core/fit/extraTypes.ts):
  *  - on the Frontier chart: the Approach 1 envelope and laws, the VPNLS prediction, and the
- *    published allocations (Chinchilla, Epoch, Kaplan, DeepSeek) as dashed overlays;
+ *    published allocations' N_opt (Chinchilla, Epoch, Kaplan, DeepSeek) as faint dashed lines;
  *  - in the Fit tab: one heat map per budget of loss over learning rate × batch size (each cell the
  *    best loss at that setting over the budget's runs, near-optimal settings outlined, the best
  *    marked), the fitted hyperparameter laws next to the published ones, and the decision table
@@ -85,23 +85,18 @@ export function frontierOverlays(fit: FitReport, theme: Theme, cs: readonly numb
       const lk = Math.log(a[key]) - e * Math.log(a.C);
       return logspace(lo, hi, 24).map((c) => ({ x: c, y: powerLawAt(lk, e, c) }));
     };
-    for (const [key, color] of [
-      ['N', nColor],
-      ['D', dColor],
-    ] as const) {
-      out.push({
-        type: 'line',
-        label: `${key}_opt, ${p.name}`,
-        group: `published: ${p.name}`,
-        legendColor: theme.fg,
-        data: line(key),
-        borderColor: withAlpha(color, 0.45),
-        borderWidth: 1,
-        borderDash: [6, 4],
-        pointRadius: 0,
-        hidden: true,
-      });
-    }
+    // N_opt only (D_opt = C/(6·N_opt) adds nothing but clutter); a legend click hides a preset
+    out.push({
+      type: 'line',
+      label: `N_opt, ${p.name}`,
+      group: `published: ${p.name}`,
+      legendColor: theme.fg,
+      data: line('N'),
+      borderColor: withAlpha(nColor, 0.45),
+      borderWidth: 1,
+      borderDash: [6, 4],
+      pointRadius: 0,
+    });
   }
   return out;
 }
@@ -126,7 +121,8 @@ export function hyperHeatMaps(h: HyperFit): HTMLElement {
   const wrap = el('div', { class: 'hyper-heatmaps' });
   const names = h.names.length ? h.names : [...new Set(h.runs.flatMap((r) => Object.keys(r.values)))];
   if (names.length === 0) return wrap;
-  const [rowName, colName] = [names.find((n) => /learning|lr/i.test(n)) ?? names[0], names.find((n) => !/learning|lr/i.test(n) && n !== names[0]) ?? names[1]];
+  const rowName = names.find((n) => /learning|lr/i.test(n)) ?? names[0];
+  const colName: string | undefined = names.find((n) => n !== rowName);
   const budgets = [...new Set(h.cells.map((c) => c.budget))].sort((a, b) => a - b);
   for (const b of budgets) {
     const cellIds = new Set(h.cells.filter((c) => c.budget === b).map((c) => c.index));
@@ -194,10 +190,10 @@ export function extraSection(fit: FitReport): HTMLElement {
       const at = p.points.find((q) => q.C === fit.prediction?.budget) ?? p.points[p.points.length - 1];
       if (!at) continue;
       for (const name of ['learningRate', 'batchSize']) {
-        if (at[name] !== undefined) rows.push([`${name} (${p.name})`, p.source.split(': ').slice(1).join(': ') || p.source, '–', `${sci(at[name], 3)} at ${sci(at.C)}`]);
+        if (at[name] !== undefined) rows.push([`${name}, ${p.name}`, p.formulas?.[name] ?? '', '–', `${sci(at[name], 3)} at ${sci(at.C)}`]);
       }
     }
-    sec.append(table(['hyperparameter', `law (${h.form} form)`, 'band runs', 'value'], rows, { numeric: [false, false, true, true], caption: `Hyperparameter scaling laws from the near-optimal band (${+(h.band * 100).toFixed(3)} % of each cell's best loss), with published laws for comparison` }));
+    sec.append(table(['hyperparameter', `law (${h.form} form)`, 'band runs', 'value'], rows, { numeric: [false, false, true, true], caption: `Hyperparameter scaling laws from the near-optimal band (${+(h.band * 100).toFixed(3)} % of each cell's best loss), with published laws for comparison (their batch sizes are in tokens; a sweep's batchSize is in sequences)` }));
     sec.append(hyperHeatMaps(h));
   }
   const d = fit.decision;

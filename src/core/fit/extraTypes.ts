@@ -152,6 +152,8 @@ export const PresetCurve = z.object({
   name: z.string(),
   source: z.string(),
   kind: z.enum(['allocation', 'hyper']),
+  /** the law of each quantity as text, e.g. { learningRate: '0.3118·C^-0.125' } */
+  formulas: z.record(z.string(), z.string()).optional(),
   /** evaluated at the report's table budgets and target: { C, N?, D?, learningRate?, batchSize? } */
   points: z.array(z.record(z.string(), num)),
 });

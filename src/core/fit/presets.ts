@@ -129,6 +129,24 @@ export function presetHyper(law: NonNullable<HyperPreset['learningRate']>, at: {
   return Math.exp(y);
 }
 
+const num = (v: number) => String(+v.toPrecision(5));
+
+/** A preset's laws as text. */
+export function presetFormulas(p: Preset): Record<string, string> {
+  const pow = (law: { coefficient: number; exponents: Partial<Record<string, number>> }) =>
+    `${num(law.coefficient)}·${Object.entries(law.exponents)
+      .map(([x, e]) => `${x}^${num(e as number)}`)
+      .join('·')}`;
+  if (p.kind === 'hyper') {
+    return { ...(p.learningRate ? { learningRate: pow(p.learningRate) } : {}), ...(p.batchSize ? { batchSize: `${pow(p.batchSize)} tokens` } : {}) };
+  }
+  if (p.kind === 'loss') return { loss: `${num(p.E)} + ${num(p.A)}/N^${num(p.alpha)} + ${num(p.B)}/D^${num(p.beta)}` };
+  return {
+    ...(p.nOpt ? { N: `${num(p.nOpt.coefficient)}·(C${p.nOpt.cUnit ? `/${num(p.nOpt.cUnit)}` : ''})^${num(p.nOpt.exponent)}` } : {}),
+    ...(p.dOpt ? { D: `${num(p.dOpt.coefficient)}·C^${num(p.dOpt.exponent)}` } : {}),
+  };
+}
+
 /**
  * Every preset evaluated at the given budgets; `allocationAt(C)` gives N and D for the laws of N
  * and D (the fit's compute-optimal allocation), when there is one.
@@ -149,6 +167,6 @@ export function evaluatePresets(budgets: readonly number[], k = 6, allocationAt?
         if (a) points.push({ C, N: a.N, D: a.D, ...(a.loss !== undefined ? { loss: a.loss } : {}) });
       }
     }
-    return { id: p.id, name: p.name, source: p.source, kind: p.kind === 'hyper' ? ('hyper' as const) : ('allocation' as const), points };
+    return { id: p.id, name: p.name, source: p.source, kind: p.kind === 'hyper' ? ('hyper' as const) : ('allocation' as const), formulas: presetFormulas(p), points };
   });
 }
