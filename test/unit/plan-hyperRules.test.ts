@@ -7,6 +7,7 @@ import { parseSweepConfig } from '../../src/core/config';
 import { buildPlan } from '../../src/core/plan';
 import { formatPlanTable } from '../../src/core/plan/format';
 import { formatNumber } from '../../src/core/plan/grid';
+import { displayedSettings, ruledSettings } from '../../src/core/plan/ruledSettings';
 import { fitHyperLaws } from '../../src/core/fit/hyperLaws';
 import { fitScalingLaws } from '../../src/core/fit/fit';
 import { isoflopGrid } from './fit-helpers';
@@ -34,6 +35,14 @@ training:
     for (const e of p.experiments) assert.ok(Math.abs(e.training.learningRate - 0.3118 * e.budget ** -0.125) < 1e-15);
     assert.equal(new Set(p.experiments.map((e) => e.training.learningRate)).size, 2);
     const text = formatPlanTable(p);
+    assert.deepEqual(ruledSettings(p.experiments), ['learningRate']);
+    assert.equal(displayedSettings(p.experiments[0], ['learningRate']).learningRate, p.experiments[0].training.learningRate);
+    // an axis of the same name is shown as a hyperparameter already
+    const axis = plan(`name: r
+budgets: [1e12]
+sweep: { hyperparameters: { learningRate: [1e-3, 2e-3] } }
+`);
+    assert.deepEqual(ruledSettings(axis.experiments), []);
     assert.match(text, / lr /);
     for (const e of p.experiments) {
       const row = text.split('\n').find((l) => l.startsWith(e.id))!;

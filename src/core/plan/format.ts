@@ -1,6 +1,7 @@
 /** The plan as a readable text table (`flopsfit plan` without --json). */
 import type { Plan } from '../contracts';
 import { formatNumber as fmt } from './grid';
+import { ruledSettings } from './ruledSettings';
 
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '∞';
@@ -52,7 +53,7 @@ export function formatPlanTable(plan: Plan, opts: { maxRows?: number; warnings?:
     out.push('');
     const max = opts.maxRows ?? Infinity;
     // settings that vary without a hyperparameter axis (set by a rule: training.learningRate / batchSize)
-    const ruled = (['learningRate', 'batchSize'] as const).filter((k) => new Set(plan.experiments.map((e) => e.training[k])).size > 1 && !plan.experiments.some((e) => k in e.hyperparameters));
+    const ruled = ruledSettings(plan.experiments);
     const rows = [['id', 'budget', sizeParam, 'N', 'D (tokens)', 'D/N', 'hyperparameters', ...ruled.map((k) => (k === 'learningRate' ? 'lr' : 'batch')), 'seed']];
     for (const e of plan.experiments.slice(0, max)) {
       rows.push([e.id, fmt(e.budget), String(e.sizeValue), fmt(e.params), fmt(e.tokens), e.tokensPerParam.toFixed(1), hyper(e.hyperparameters), ...ruled.map((k) => fmt(e.training[k])), String(e.seed)]);
