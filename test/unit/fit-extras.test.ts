@@ -180,3 +180,31 @@ describe('fit options from the config', () => {
     assert.deepEqual(extraOptionsFromConfig(parseSweepConfig('name: x\nbudgets: [1e12]\n', 'x.sweep.yaml').config!.fit), {});
   });
 });
+
+describe('flopsfit fit --input with learning-rate columns', () => {
+  it('fits the hyperparameter law from the file (ND form) and writes it into the report', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-hyper-csv-'));
+    const file = path.join(dir, 'runs.csv');
+    const rows = ['N,D,loss,lr,batch_size'];
+    for (const N of [1e8, 2e8, 4e8]) {
+      for (const D of [1e9, 4e9]) {
+        const eta = 2 * N ** -0.7 * D ** 0.3;
+        for (let i = -2; i <= 2; i++) rows.push([N, D, (2 + 400 / N ** 0.34 + 400 / D ** 0.28) * (1 + 0.02 * i * i), eta * 2 ** i, 64].join(','));
+      }
+    }
+    fs.writeFileSync(file, rows.join('\n') + '\n');
+    const out = path.join(dir, 'fit.json');
+    const orig = process.stdout.write.bind(process.stdout);
+    (process.stdout as { write: unknown }).write = () => true;
+    try {
+      assert.equal(await runFit(['--input', file, '--method', 'vpnls', '--bootstrap', '0', '--hyper', 'ND', '--hyper-band', '0', '--workers', '1', '--out', out]), 0);
+    } finally {
+      (process.stdout as { write: unknown }).write = orig;
+    }
+    const report = FitReport.parse(JSON.parse(fs.readFileSync(out, 'utf8')));
+    const lr = report.hyper!.laws.find((l) => l.name === 'learningRate')!;
+    assert.equal(report.hyper!.form, 'ND');
+    assert.ok(Math.abs(lr.exponents.N + 0.7) < 1e-9 && Math.abs(lr.exponents.D - 0.3) < 1e-9, JSON.stringify(lr.exponents));
+    assert.ok(!report.hyper!.names.includes('batchSize'), 'a constant column has no law');
+  });
+});
