@@ -4,8 +4,9 @@
  *
  * For fixed (α, β) the model is linear in (E, A, B): they are solved exactly by non-negative least
  * squares (three columns, so every active set is tried and the best feasible one kept). What is
- * left is a 2-D problem in (α, β), the "projected" residual sum of squares RSS(α, β), whose
- * condition number is small (≈ 11 on Chinchilla's data, against ≈ 3.5e11 for the 5-D problem). It
+ * left is a 2-D problem in (α, β), the "projected" residual sum of squares RSS(α, β), which is
+ * well conditioned (on the 217 Chinchilla rows the RSS Hessian's condition number is ≈ 1.6 in
+ * (α, β), against ≈ 1.5e5 in (E, A, B, α, β) with N in millions and D in billions). It
  * is searched on a grid and the best grid point refined with L-BFGS (./lbfgs), the gradient coming
  * from the envelope theorem (Golub & Pereyra 1973): at the inner optimum, ∂RSS/∂α =
  * 2·Σ r_i·A·ln N_i·N_i^−α, and likewise for β.
