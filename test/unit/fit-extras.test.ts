@@ -12,6 +12,7 @@ import { FitReport } from '../../src/core/fit/types';
 import { PRESETS, evaluatePresets, presetAllocation, presetHyper, type HyperPreset } from '../../src/core/fit/presets';
 import { run as runFit } from '../../src/cli/commands/fit';
 import { CliError } from '../../src/cli/util';
+import { fitSummaryLines } from '../../src/engine/runner/fitSummary';
 import { TRUTH, goldenMin, trueLoss, trueOptimalN } from './fit-helpers';
 
 /** Curves of the ground-truth loss: 24 sizes, each trained to 400 tokens per parameter. */
@@ -152,6 +153,10 @@ describe('fit.json from a run directory with a learning-rate axis and eval curve
     assert.ok(report.decision!.rows.find((r) => r.method === 'vpnls')!.deadweight! < 1e-9);
     assert.equal(report.decision!.hyper[0].name, 'learningRate');
     assert.ok(report.presets!.some((p) => p.id === 'deepseek-hyper' && p.points.length > 0));
+    const summary = fitSummaryLines(report, 'fit.json').join('\n');
+    assert.match(summary, /learningRate\* = 0\.3118·C\^-0\.125 → /);
+    assert.match(summary, /Approach 1 \(envelope of \d+ curves\)/);
+    assert.match(summary, /VPNLS \(least squares\)/);
   });
 
   it('the CLI rejects bad --hyper and --approach1 values with a usage error', async () => {
