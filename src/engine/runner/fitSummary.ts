@@ -41,11 +41,11 @@ export function fitSummaryLines(report: FitReport, fitFile: string): string[] {
     const terms = Object.entries(l.exponents)
       .map(([v, e]) => `${v}^${f(e)}`)
       .join('·');
-    lines.push(`  ${l.name}* = ${f(l.coefficient)}·${terms}${l.prediction ? ` → ${f(l.prediction.value)} at C = ${f(l.prediction.budget)}` : ''}`);
+    lines.push(`  ${l.name}* = ${f(l.coefficient, 4)}·${terms}${l.prediction ? ` → ${f(l.prediction.value)} at C = ${f(l.prediction.budget)}` : ''}`);
   }
   const pr = report.prediction;
   if (pr) {
-    const v = pr.parametric ?? pr.isoflop;
+    const v = pr.parametric ?? pr.vpnls ?? pr.isoflop;
     if (v) lines.push(`  at C = ${f(pr.budget)}: N_opt ≈ ${f(v.nOpt)}, D_opt ≈ ${f(v.dOpt)} (${f(v.tokensPerParam)} tokens/param), loss ≈ ${f(v.loss)}`);
   }
   for (const w of report.warnings.slice(0, 5)) lines.push(`  warning: ${w}`);
