@@ -4,7 +4,7 @@
  * string from a file is ever parsed as HTML.
  */
 import type { Manifest, Plan, ResultsRow } from '../src/core/contracts';
-import { budgetKey, duration, sci, si } from './logic';
+import { budgetKey, duration, formatLoss, sci, si } from './logic';
 import { displayedSettings, ruledSettings } from '../src/core/plan/ruledSettings';
 
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: { class?: string; text?: string; title?: string } = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
@@ -109,7 +109,7 @@ export function renderPlan(container: HTMLElement, plan: Plan | null, manifest: 
           String(e.seed),
           hyper(displayedSettings(e, ruled)),
           el('span', { class: `status status-${status}`, text: status, title: m?.reason ?? '' }),
-          loss !== undefined ? loss.toFixed(4) : '–',
+          formatLoss(loss),
         ];
       }),
       { numeric: [false, true, true, true, true, true, true, false, false, true] },

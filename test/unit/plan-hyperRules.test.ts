@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { parseSweepConfig } from '../../src/core/config';
 import { buildPlan } from '../../src/core/plan';
 import { formatPlanTable } from '../../src/core/plan/format';
-import { formatNumber } from '../../src/core/plan/grid';
+import { formatValue } from '../../src/core/format';
 import { displayedSettings, ruledSettings } from '../../src/core/plan/ruledSettings';
 import { fitHyperLaws } from '../../src/core/fit/hyperLaws';
 import { fitScalingLaws } from '../../src/core/fit/fit';
@@ -46,7 +46,7 @@ sweep: { hyperparameters: { learningRate: [1e-3, 2e-3] } }
     assert.match(text, / lr /);
     for (const e of p.experiments) {
       const row = text.split('\n').find((l) => l.startsWith(e.id))!;
-      assert.ok(row.includes(formatNumber(e.training.learningRate)), row);
+      assert.ok(row.includes(formatValue(e.training.learningRate)), row);
     }
   });
 

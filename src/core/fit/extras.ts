@@ -11,7 +11,7 @@ import { ExperimentSpec, MetricsLine, RUN_FILES } from '../contracts';
 import { experimentDir, readJsonFile, readResults } from '../manifest';
 import { deadweight, hasAllocation, type LossModel } from './allocation';
 import { fitApproach1, type TrainingCurve } from './approach1';
-import type { Decision, ExtraOptions, HyperForm } from './extraTypes';
+import type { Decision, ExtraOptions } from './extraTypes';
 import { fitHyperLaws, hyperColumnName, hyperRunsFromResults, type HyperRun } from './hyperLaws';
 import { parseCsv, recordsToPoints } from './io';
 import { parametricAllocation } from './parametric';
@@ -23,14 +23,6 @@ export type { ExtraOptions };
 export interface ExtraInputs {
   hyperRuns?: HyperRun[];
   curves?: TrainingCurve[];
-}
-
-/** ExtraOptions from a config's `fit` section (`fit.hyper`, `fit.approach1`). */
-export function extraOptionsFromConfig(f: { hyper?: { form: HyperForm | 'off'; band: number }; approach1?: { points: 'all' | 'final' | 'after' | 'off'; afterFraction: number } }): ExtraOptions {
-  const o: ExtraOptions = {};
-  if (f.hyper) o.hyper = f.hyper.form === 'off' ? false : { form: f.hyper.form, band: f.hyper.band };
-  if (f.approach1) o.approach1 = f.approach1.points === 'off' ? false : { restrict: f.approach1.points, ...(f.approach1.points === 'after' ? { afterFraction: f.approach1.afterFraction } : {}) };
-  return o;
 }
 
 /** The allocation (N, D) at C of the best available fitted law: VPNLS, parametric, then IsoFLOP. */
