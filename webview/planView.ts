@@ -89,7 +89,7 @@ export function renderPlan(container: HTMLElement, plan: Plan | null, manifest: 
     ),
   );
   const sizeParam = plan.experiments[0]?.sizeParam ?? 'size';
-  const ruled = ruledSettings(plan.experiments); // learning rate / batch size set by a rule
+  const ruled = ruledSettings(plan); // learning rate / batch size set by a rule
   container.append(el('h3', { text: 'Experiments' }));
   container.append(
     table(

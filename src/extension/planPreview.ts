@@ -45,7 +45,7 @@ export function renderPlan(sweep: Sweep, plan: Plan): string {
     );
   }
   out.push('');
-  const ruled = ruledSettings(plan.experiments); // learning rate / batch size set by a rule
+  const ruled = ruledSettings(plan); // learning rate / batch size set by a rule
   const shown = plan.experiments.map((e) => displayedSettings(e, ruled));
   const hyperKeys = [...new Set(shown.flatMap((h) => Object.keys(h)))].sort();
   out.push('## Experiments', '');

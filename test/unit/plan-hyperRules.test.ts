@@ -35,14 +35,16 @@ training:
     for (const e of p.experiments) assert.ok(Math.abs(e.training.learningRate - 0.3118 * e.budget ** -0.125) < 1e-15);
     assert.equal(new Set(p.experiments.map((e) => e.training.learningRate)).size, 2);
     const text = formatPlanTable(p);
-    assert.deepEqual(ruledSettings(p.experiments), ['learningRate']);
+    assert.deepEqual(ruledSettings(p), ['learningRate']);
+    assert.equal(p.rules?.learningRate, '0.3118·C^-0.125');
+    assert.match(text, /learningRate from a rule: 0\.3118·C\^-0\.125/);
     assert.equal(displayedSettings(p.experiments[0], ['learningRate']).learningRate, p.experiments[0].training.learningRate);
     // an axis of the same name is shown as a hyperparameter already
     const axis = plan(`name: r
 budgets: [1e12]
 sweep: { hyperparameters: { learningRate: [1e-3, 2e-3] } }
 `);
-    assert.deepEqual(ruledSettings(axis.experiments), []);
+    assert.deepEqual(ruledSettings(axis), []);
     assert.match(text, / lr /);
     for (const e of p.experiments) {
       const row = text.split('\n').find((l) => l.startsWith(e.id))!;

@@ -41,7 +41,8 @@ export function formatPlanTable(plan: Plan, opts: { maxRows?: number; warnings?:
     out.push('');
     const max = opts.maxRows ?? Infinity;
     // settings that vary without a hyperparameter axis (set by a rule: training.learningRate / batchSize)
-    const ruled = ruledSettings(plan.experiments);
+    const ruled = ruledSettings(plan);
+    for (const k of ruled) out.push(`${k} from a rule: ${plan.rules![k]}`);
     const rows = [['id', 'budget', sizeParam, 'N', 'D (tokens)', 'D/N', 'hyperparameters', ...ruled.map((k) => (k === 'learningRate' ? 'lr' : 'batch')), 'seed']];
     for (const e of plan.experiments.slice(0, max)) {
       rows.push([e.id, formatFlops(e.budget), formatValue(e.sizeValue), formatCount(e.params), formatCount(e.tokens), e.tokensPerParam.toFixed(1), hyper(e.hyperparameters), ...ruled.map((k) => formatValue(e.training[k])), String(e.seed)]);

@@ -375,6 +375,7 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
     estimatedSeconds,
     estimatedSecondsRange,
     throughputSource: `${tp.source}; ${parallel} at once`,
+    ...(Object.keys(rules.describe).length ? { rules: rules.describe as Record<string, string> } : {}),
     warnings,
   };
 }

@@ -1,16 +1,16 @@
 /**
  * Which training settings a plan's experiments take from a rule (training.learningRate /
- * batchSize given as a law, see ./hyperRules): those that vary across experiments without a
- * hyperparameter axis of the same name. The plan table, the plan preview and the results panel show
+ * batchSize given as a law, see ./hyperRules; recorded in `plan.rules`), unless a hyperparameter
+ * axis of the same name overrides it. The plan table, the plan preview and the results panel show
  * them beside the hyperparameters, through this one function. Pure TypeScript (no Node imports:
  * the webview uses it too).
  */
-import type { ExperimentSpec } from '../contracts';
+import type { ExperimentSpec, Plan } from '../contracts';
 
 export const RULABLE_SETTINGS = ['learningRate', 'batchSize'] as const;
 
-export function ruledSettings(experiments: readonly Pick<ExperimentSpec, 'training' | 'hyperparameters'>[]): ('learningRate' | 'batchSize')[] {
-  return RULABLE_SETTINGS.filter((k) => new Set(experiments.map((e) => e.training[k])).size > 1 && !experiments.some((e) => k in e.hyperparameters));
+export function ruledSettings(plan: Pick<Plan, 'rules'> & { experiments: readonly Pick<ExperimentSpec, 'training' | 'hyperparameters'>[] }): ('learningRate' | 'batchSize')[] {
+  return RULABLE_SETTINGS.filter((k) => plan.rules?.[k] !== undefined && !plan.experiments.some((e) => k in e.hyperparameters));
 }
 
 /** An experiment's hyperparameters with its ruled settings added (for display). */
