@@ -12,6 +12,7 @@ import type { FitReport } from '../src/core/fit/types';
 import type { ChartId, ChartView } from '../src/shared/protocol';
 import { countRendered, makeChart, type GroupedDataset, type ManagedChart, type Theme } from './chartKit';
 import { budgetColor, budgetKey, formatLoss, logspace, parabolaAt, powerLawAt, sci, si, withAlpha } from './logic';
+import { extraSection, frontierOverlays } from './hyperCharts';
 import { el, table } from './planView';
 
 type FitChartId = Exclude<ChartId, 'loss'>;
@@ -102,6 +103,7 @@ export class FitCharts {
     this.drawFrontier(fit);
     this.drawResiduals(fit);
     this.drawTables(fit);
+    if (fit) this.c.tables.append(extraSection(fit));
     this.reportAll();
   }
 
@@ -358,6 +360,7 @@ export class FitCharts {
         }
       }
     }
+    datasets.push(...frontierOverlays(fit, this.theme, cs));
     this.setData('frontier', datasets);
 
     // summary beside the chart

@@ -288,6 +288,8 @@ export const Plan = z.object({
   estimatedSecondsRange: z.tuple([z.number().min(0), z.number().min(0)]),
   /** where the throughput behind the estimate came from */
   throughputSource: z.string(),
+  /** training settings given by a rule (training.learningRate / batchSize), as text, e.g. { learningRate: '0.3118·C^-0.125' } */
+  rules: z.record(z.string(), z.string()).optional(),
   warnings: z.array(PlanWarning),
 });
 export type Plan = z.infer<typeof Plan>;

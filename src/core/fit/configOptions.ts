@@ -4,6 +4,7 @@
  * same way. Pure TypeScript.
  */
 import type { SweepConfig } from '../config';
+import type { ExtraOptions, HyperForm } from './extraTypes';
 import type { FitOptions } from './types';
 
 /** The default prediction target: this many times the sweep's largest budget. */
@@ -21,6 +22,7 @@ export function largestBudget(config: Pick<SweepConfig, 'budgets'>): number {
  */
 export function fitOptionsFromConfig(config: Pick<SweepConfig, 'fit' | 'budgets' | 'planning'>): FitOptions {
   const f = config.fit;
+  const extras = extraOptionsFromConfig(f);
   return {
     methods: f.methods,
     bootstrap: f.bootstrap,
@@ -29,5 +31,15 @@ export function fitOptionsFromConfig(config: Pick<SweepConfig, 'fit' | 'budgets'
     target: f.target ?? DEFAULT_TARGET_FACTOR * largestBudget(config),
     ...(f.tableBudgets !== undefined ? { tableBudgets: f.tableBudgets } : {}),
     flopsPerParamPerToken: config.planning.flopsPerParamPerToken,
+    ...(Object.keys(extras).length ? { extras } : {}),
   };
 }
+
+/** ExtraOptions from a config's `fit` section (`fit.hyper`, `fit.approach1`). */
+export function extraOptionsFromConfig(f: { hyper?: { form: HyperForm | 'off'; band: number }; approach1?: { points: 'all' | 'final' | 'after' | 'off'; afterFraction: number } }): ExtraOptions {
+  const o: ExtraOptions = {};
+  if (f.hyper) o.hyper = f.hyper.form === 'off' ? false : { form: f.hyper.form, band: f.hyper.band };
+  if (f.approach1) o.approach1 = f.approach1.points === 'off' ? false : { restrict: f.approach1.points, ...(f.approach1.points === 'after' ? { afterFraction: f.approach1.afterFraction } : {}) };
+  return o;
+}
+

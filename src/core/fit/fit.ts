@@ -22,6 +22,7 @@ import {
   type PolishedFit,
 } from './parametric';
 import { Rng } from './rng';
+import { runVpnls, vpnlsResampleParams, type VpnlsState } from './vpnls';
 import {
   DEFAULT_FIT_OPTIONS,
   FIT_METHODS,
@@ -169,26 +170,27 @@ function isoQuantities(groups: readonly GroupFit[], used: readonly number[], law
   return q;
 }
 
-function paramQuantities(p: ParametricParams, budgets: readonly number[], target: number | undefined, k: number): Record<string, number> {
+/** The quantities of an L(N, D) fit, named `<method>.*` (parametric, or vpnls: the same law fitted another way). */
+function paramQuantities(p: ParametricParams, budgets: readonly number[], target: number | undefined, k: number, method: 'parametric' | 'vpnls' = 'parametric'): Record<string, number> {
   const q: Record<string, number> = {
-    'parametric.E': p.E,
-    'parametric.A': p.A,
-    'parametric.B': p.B,
-    'parametric.alpha': p.alpha,
-    'parametric.beta': p.beta,
+    [`${method}.E`]: p.E,
+    [`${method}.A`]: p.A,
+    [`${method}.B`]: p.B,
+    [`${method}.alpha`]: p.alpha,
+    [`${method}.beta`]: p.beta,
   };
-  if (p.alpha > 0 && p.beta > 0) {
-    q['parametric.a'] = p.a;
-    q['parametric.b'] = p.b;
-    q['parametric.G'] = p.G;
+  if (p.alpha > 0 && p.beta > 0 && p.A > 0 && p.B > 0) {
+    q[`${method}.a`] = p.a;
+    q[`${method}.b`] = p.b;
+    q[`${method}.G`] = p.G;
   }
   if (target !== undefined) {
     const pr = paramPrediction(p, target, k);
-    if (pr) for (const key of PRED_KEYS) q[`prediction.parametric.${key}`] = pr[key];
+    if (pr) for (const key of PRED_KEYS) q[`prediction.${method}.${key}`] = pr[key];
   }
   budgets.forEach((b, i) => {
     const pr = paramPrediction(p, b, k);
-    if (pr) for (const key of PRED_KEYS) q[`table.parametric.${i}.${key}`] = pr[key];
+    if (pr) for (const key of PRED_KEYS) q[`table.${method}.${i}.${key}`] = pr[key];
   });
   return q;
 }
@@ -445,7 +447,16 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
       warnings.push(...r.warnings);
     }
   }
-  if (!iso && !par) throw new FitInputError(failures.join('; '));
+  let vp: VpnlsState | undefined;
+  if (o.methods.includes('vpnls')) {
+    const r = runVpnls(points);
+    if (typeof r === 'string') failures.push(r);
+    else {
+      vp = r;
+      warnings.push(...r.warnings);
+    }
+  }
+  if (!iso && !par && !vp) throw new FitInputError(failures.join('; '));
   for (const f of failures) warnings.push(`skipped: ${f}`);
   if (iso) warnings.push(...iso.fit.warnings);
 
@@ -459,6 +470,7 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
   const estimates: Record<string, number> = {
     ...(iso ? isoQuantities(iso.groupFits, iso.used, iso.laws, tableBudgets, o.target, o.k) : {}),
     ...(par ? paramQuantities(par.params, tableBudgets, o.target, o.k) : {}),
+    ...(vp ? paramQuantities(vp.params, tableBudgets, o.target, o.k, 'vpnls') : {}),
   };
 
   // Bootstrap.
@@ -574,6 +586,28 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
       const cw = bootstrapCountWarning('parametric bootstrap', ok, o.confidence);
       if (cw) bw.push(cw);
     }
+    if (vp) {
+      const rng = new Rng(o.seed, 3);
+      const n = points.length;
+      let ok = 0;
+      let bad = 0;
+      for (let s = 0; s < o.bootstrap; s++) {
+        const idx = new Int32Array(n);
+        for (let j = 0; j < n; j++) idx[j] = rng.int(n);
+        const p = vpnlsResampleParams(vp, idx);
+        if (!p) {
+          bad++;
+          continue;
+        }
+        ok++;
+        push(paramQuantities(p, tableBudgets, o.target, o.k, 'vpnls'));
+      }
+      succeeded.vpnls = ok;
+      failed.vpnls = bad;
+      if (bad > 0) bw.push(`VPNLS bootstrap: ${bad} of ${o.bootstrap} resamples failed (no allocation: A or B held at 0, or α, β ≤ 0) and are excluded from the intervals`);
+      const cw = bootstrapCountWarning('VPNLS bootstrap', ok, o.confidence);
+      if (cw) bw.push(cw);
+    }
     const intervals: Record<string, Interval> = {};
     const se: Record<string, number | null> = {};
     for (const [name, vals] of samples) {
@@ -617,14 +651,16 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
     const isoV = iso ? values('prediction.isoflop') : undefined;
     const parV = par ? values('prediction.parametric') : undefined;
     if (par && !parV) pw.push('parametric prediction unavailable: the fit has no compute-optimal allocation (α or β ≤ 0)');
-    prediction = { budget: o.target, extrapolation, ...(isoV ? { isoflop: isoV } : {}), ...(parV ? { parametric: parV } : {}), warnings: pw };
+    const vpV = vp ? values('prediction.vpnls') : undefined;
+    if (vp && !vpV) pw.push('VPNLS prediction unavailable: the fit has no compute-optimal allocation (A or B is 0, or α or β ≤ 0)');
+    prediction = { budget: o.target, extrapolation, ...(isoV ? { isoflop: isoV } : {}), ...(parV ? { parametric: parV } : {}), ...(vpV ? { vpnls: vpV } : {}), warnings: pw };
     warnings.push(...pw);
   }
 
   const table: TableRow[] = [];
   tableBudgets.forEach((b, i) => {
     for (const m of o.methods) {
-      if ((m === 'isoflop' && !iso) || (m === 'parametric' && !par)) continue;
+      if ((m === 'isoflop' && !iso) || (m === 'parametric' && !par) || (m === 'vpnls' && !vp)) continue;
       const v = values(`table.${m}.${i}`);
       if (v) table.push({ budget: b, method: m, ...v });
     }
@@ -661,6 +697,7 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
     })),
     ...(iso ? { isoflop: iso.fit } : {}),
     ...(par ? { parametric: par.fit } : {}),
+    ...(vp ? { vpnls: vp.fit } : {}),
     ...(bootstrap ? { bootstrap } : {}),
     ...(prediction ? { prediction } : {}),
     table,

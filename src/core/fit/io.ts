@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomicSync } from '../atomic';
 import { ResultsRow, RUN_FILES } from '../contracts';
+import { addRunDirExtras } from './extras';
 import { fitScalingLaws } from './fit';
 import { FitInputError, serializeFitReport, type FitOptions, type FitPoint, type FitReport } from './types';
 
@@ -113,7 +114,7 @@ export function reduceRepeats(points: FitPoint[], meta: readonly { seed: number;
  */
 export function fitRunDir(runDir: string, options: FitOptions = {}): FitReport {
   const { points, warnings } = readRunDirPoints(runDir);
-  return writeRunDirFit(runDir, fitScalingLaws(points, options), warnings);
+  return writeRunDirFit(runDir, addRunDirExtras(fitScalingLaws(points, options), runDir, options), warnings);
 }
 
 /** The points of a run directory's results.jsonl; throws FitInputError when there are none. */

@@ -15,11 +15,16 @@
  *     the same schema, so writer and readers cannot disagree.
  */
 import { z } from 'zod';
+import { Approach1Fit, Decision, HyperFit, PresetCurve, VpnlsFit } from './extraTypes';
+import type { ExtraOptions } from './extraTypes';
 import { OPTIMUM_METHODS, type OptimumMethod } from './isoflop';
 
 export const OptimumMethodSchema = z.enum(OPTIMUM_METHODS);
 
-export const FIT_METHODS = ['isoflop', 'parametric'] as const;
+/** vpnls: L(N, D) by variable projection, least squares on raw loss (./vpnls); not run by default */
+export const FIT_METHODS = ['isoflop', 'parametric', 'vpnls'] as const;
+/** the methods run when none are chosen */
+export const DEFAULT_FIT_METHODS = ['isoflop', 'parametric'] as const;
 export const FitMethod = z.enum(FIT_METHODS);
 export type FitMethod = z.infer<typeof FitMethod>;
 
@@ -69,10 +74,12 @@ export interface FitOptions {
   keepEdgeBudgets?: boolean;
   /** clock for `createdAt` (tests) */
   now?: () => Date;
+  /** hyperparameter laws, Approach 1 and presets (run directories and files with lr / batch columns) */
+  extras?: ExtraOptions;
 }
 
 export const DEFAULT_FIT_OPTIONS = {
-  methods: FIT_METHODS,
+  methods: DEFAULT_FIT_METHODS,
   bootstrap: 200,
   confidence: 0.95,
   seed: 0,
@@ -251,6 +258,7 @@ export const Prediction = z.object({
   extrapolation: z.number().min(0),
   isoflop: PredictionValues.optional(),
   parametric: PredictionValues.optional(),
+  vpnls: PredictionValues.optional(),
   warnings: z.array(z.string()),
 });
 export type Prediction = z.infer<typeof Prediction>;
@@ -267,9 +275,9 @@ export const BootstrapReport = z.object({
   confidence: z.number().gt(0).lt(1),
   seed: z.number().int(),
   /** successful resamples per method */
-  succeeded: z.object({ isoflop: z.number().int().min(0).optional(), parametric: z.number().int().min(0).optional() }),
+  succeeded: z.object({ isoflop: z.number().int().min(0).optional(), parametric: z.number().int().min(0).optional(), vpnls: z.number().int().min(0).optional() }),
   /** failed resamples per method (counted, never silently dropped) */
-  failed: z.object({ isoflop: z.number().int().min(0).optional(), parametric: z.number().int().min(0).optional() }),
+  failed: z.object({ isoflop: z.number().int().min(0).optional(), parametric: z.number().int().min(0).optional(), vpnls: z.number().int().min(0).optional() }),
   /** percentile intervals by name (absent where fewer than 2 resamples succeeded) */
   intervals: z.record(z.string(), Interval),
   /** standard errors by name; null where the standard error is not a finite number (it overflowed) */
@@ -285,6 +293,16 @@ export const FitReport = z.object({
   points: z.array(ReportPoint),
   isoflop: IsoflopFit.optional(),
   parametric: ParametricFit.optional(),
+  /** L(N, D) by variable projection (least squares on raw loss) */
+  vpnls: VpnlsFit.optional(),
+  /** hyperparameter scaling laws (learning rate, batch size) from the near-optimal band */
+  hyper: HyperFit.optional(),
+  /** Chinchilla Approach 1: the lower envelope of the training curves */
+  approach1: Approach1Fit.optional(),
+  /** allocations at the target budget and the compute a different allocation wastes */
+  decision: Decision.optional(),
+  /** published laws evaluated at the table budgets, for comparison */
+  presets: z.array(PresetCurve).optional(),
   bootstrap: BootstrapReport.optional(),
   prediction: Prediction.optional(),
   /** Chinchilla-style table: one row per budget and fitted method */

@@ -1,6 +1,7 @@
 /** The plan as a readable text table (`flopsfit plan` without --json); numbers as src/core/format.ts writes them. */
 import type { Plan } from '../contracts';
 import { formatCount, formatDuration, formatFlops, formatValue } from '../format';
+import { ruledSettings } from './ruledSettings';
 
 function table(rows: string[][], align: ('l' | 'r')[]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
@@ -39,11 +40,14 @@ export function formatPlanTable(plan: Plan, opts: { maxRows?: number; warnings?:
   if (n) {
     out.push('');
     const max = opts.maxRows ?? Infinity;
-    const rows = [['id', 'budget', sizeParam, 'N', 'D (tokens)', 'D/N', 'hyperparameters', 'seed']];
+    // settings that vary without a hyperparameter axis (set by a rule: training.learningRate / batchSize)
+    const ruled = ruledSettings(plan);
+    for (const k of ruled) out.push(`${k} from a rule: ${plan.rules![k]}`);
+    const rows = [['id', 'budget', sizeParam, 'N', 'D (tokens)', 'D/N', 'hyperparameters', ...ruled.map((k) => (k === 'learningRate' ? 'lr' : 'batch')), 'seed']];
     for (const e of plan.experiments.slice(0, max)) {
-      rows.push([e.id, formatFlops(e.budget), formatValue(e.sizeValue), formatCount(e.params), formatCount(e.tokens), e.tokensPerParam.toFixed(1), hyper(e.hyperparameters), String(e.seed)]);
+      rows.push([e.id, formatFlops(e.budget), formatValue(e.sizeValue), formatCount(e.params), formatCount(e.tokens), e.tokensPerParam.toFixed(1), hyper(e.hyperparameters), ...ruled.map((k) => formatValue(e.training[k])), String(e.seed)]);
     }
-    out.push(table(rows, ['l', 'r', 'r', 'r', 'r', 'r', 'l', 'r']));
+    out.push(table(rows, ['l', 'r', 'r', 'r', 'r', 'r', 'l', ...ruled.map(() => 'r' as const), 'r']));
     if (n > max) out.push(`… and ${n - max} more (--json lists them all)`);
   }
   if (plan.warnings.length && opts.warnings !== false) {

@@ -24,6 +24,7 @@ import { portablePath } from '../runDir/identity';
 import { formatNumber as fmt, probeSizes, selectSizes, sizeMultiple, tokensFor, type ParamCounter, type SizeCandidate } from './grid';
 import { builtinThroughput, calibratedThroughput, experimentSeconds, measuredThroughput, wallSeconds, type ThroughputEstimate } from './throughput';
 import { readCalibration } from './calibration';
+import { applyHyperRules, resolveHyperRules } from './hyperRules';
 
 export type { ParamCounter } from './grid';
 export { candidateValues, selectSizes, probeSizes } from './grid';
@@ -179,8 +180,13 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
   const comboCount = Object.values(config.sweep.hyperparameters).reduce((n, values) => n * values.length, 1);
   const combos = comboCount * seeds.length * budgets.length > LIMITS.experiments ? [] : cartesian(config.sweep.hyperparameters);
   const contextLength = config.model.contextLength;
+  // training.learningRate / batchSize given by a rule are evaluated per experiment (./hyperRules)
+  const rules = resolveHyperRules(config, (p) => resolveConfigPath(p, configPath, opts.workspaceRoot));
+  for (const e of rules.errors) warn('hyper-rule', `${e.path.join('.')}: ${e.message}; no experiments are planned until it resolves`, e.path);
   const batchSizes = config.sweep.hyperparameters.batchSize?.filter((v): v is number => typeof v === 'number') ?? [];
-  const minBatchTokens = (batchSizes.length ? batchSizes.reduce((a, b) => Math.min(a, b), Infinity) : config.training.batchSize) * contextLength;
+  // a batch-size rule counts as 1 sequence here: each cell is checked with its own value below
+  const trainingBatch = typeof config.training.batchSize === 'number' ? config.training.batchSize : 1;
+  const minBatchTokens = (batchSizes.length ? batchSizes.reduce((a, b) => Math.min(a, b), Infinity) : trainingBatch) * contextLength;
 
   const workCwd = config.model.family === 'command' ? commandCwd(config.model, configPath) : base;
   let cwdMissing = false;
@@ -266,6 +272,7 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
   const hashedModels = new Map<SizeCandidate, ExperimentSpec['model']>();
   const shared = { memo, hashedData, hashedModels, cells: new Map<SizeCandidate, Map<Record<string, HyperValue>, Hash>>(), base };
 
+  const ruleErrors = new Set<string>();
   budgets.forEach((budget, index) => {
     const sel = probe.unknown ? undefined : selectSizes(budget, probe.sizes, settings);
     const bp: BudgetPlan = {
@@ -307,8 +314,18 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
     for (const size of sel.chosen) {
       const tokens = tokensFor(budget, k, size.params);
       for (let ci = 0; ci < combos.length; ci++) {
-        const combo = combos[ci];
-        const training = comboTraining[ci];
+        let combo = combos[ci];
+        let training = comboTraining[ci];
+        if (rules.active) {
+          const r = applyHyperRules(training, rules, { C: budget, N: size.params, D: tokens });
+          if (r.error && !ruleErrors.has(r.error.message)) {
+            ruleErrors.add(r.error.message);
+            warn('hyper-rule', `${r.error.path.join('.')}: ${r.error.message}; that cell is dropped`, r.error.path, budget);
+          }
+          if (!r.training) continue;
+          training = r.training;
+          combo = { ...combo }; // the cell's id hash depends on the budget now (see makeExperiment)
+        }
         const stepTokens = training.batchSize * contextLength;
         if (tokens < config.planning.minSteps * stepTokens) {
           droppedCells.push(`C=${fmt(budget)} N=${fmt(size.params)} ${JSON.stringify(combo)}`);
@@ -360,6 +377,7 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
     estimatedSeconds,
     estimatedSecondsRange,
     throughputSource: `${tp.source}; ${parallel} at once`,
+    ...(Object.keys(rules.describe).length ? { rules: rules.describe as Record<string, string> } : {}),
     warnings,
   };
 }
