@@ -29,8 +29,9 @@ Huber δ = 1e-3 on log loss, L-BFGS from 4500 starts, as Besiroglu et al. 2024),
 confidence intervals, a prediction at a target budget and a compute-optimal table.
 With a config or --run-dir it reads <runDir>/results.jsonl and writes <runDir>/fit.json.
 
-Input files: columns N (params), D (tokens) or C (FLOPs; C = 6·N·D when absent), loss; optional
-budget (IsoFLOP group), id, and exclude/epoch_excluded (rows marked 1 are left out).
+Input files: any two of N (params), D (tokens) and C (FLOPs), the third derived with C = k·N·D
+(a budget column stands in for C when there is none); loss; optional budget (IsoFLOP group; else
+runs are grouped by C within --tolerance), id, and exclude/epoch_excluded (rows marked 1 are left out).
 
 Options:
   --method <m>           isoflop | parametric | all (default: the config's fit.methods, else all)

@@ -145,9 +145,9 @@ export function writeFitReport(file: string, report: FitReport): void {
 const ALIASES: Record<'N' | 'D' | 'C' | 'loss' | 'budget' | 'id' | 'exclude', string[]> = {
   N: ['n', 'params', 'parameters', 'model_size', 'modelsize', 'num_params', 'nparams'],
   D: ['d', 'tokens', 'data', 'training_tokens', 'num_tokens', 'ntokens'],
-  C: ['c', 'flops', 'compute', 'training_flop', 'training_flops'],
+  C: ['c', 'flops', 'compute', 'training_flop', 'training_flops', 'flop'],
   loss: ['loss', 'final_loss', 'finalloss', 'eval_loss', 'evalloss', 'val_loss', 'valloss'],
-  budget: ['budget'],
+  budget: ['budget', 'compute_budget', 'flop_budget', 'isoflop_budget'],
   id: ['id', 'name', 'run'],
   exclude: ['exclude', 'excluded', 'epoch_excluded'],
 };
@@ -181,19 +181,32 @@ function truthy(raw: unknown): boolean {
 }
 
 /**
- * Converts records (objects keyed by column name) to points. Columns: N, D or C (or both), loss;
- * optional budget, id and exclude (rows with a true exclude/epoch_excluded are dropped).
- * C = k·N·D when absent; D = C/(k·N) when absent. Errors name the row.
+ * Converts records (objects keyed by column name) to points. Columns: any two of N (parameters),
+ * D (tokens) and C (FLOPs), the third derived with C = k·N·D; loss; optional budget, id and
+ * exclude (rows with a true exclude/epoch_excluded are dropped). Errors name the row.
  */
-export function recordsToPoints(records: readonly Record<string, unknown>[], where: (i: number) => string, k = 6): LoadedPoints {
+export function recordsToPoints(records: readonly Record<string, unknown>[], where: (i: number) => string, k = 6, file?: string): LoadedPoints {
+  const inFile = file ? `${file}: ` : '';
   const keys = [...new Set(records.flatMap((r) => Object.keys(r)))];
   const cols = mapColumns(keys);
+  const budgetAsC = !cols.C && cols.budget !== undefined && !(cols.N && cols.D);
+  if (budgetAsC) cols.C = cols.budget;
+  const have = (['N', 'D', 'C'] as const).filter((f) => cols[f]);
   const missing: string[] = [];
-  if (!cols.N) missing.push('N (model parameters)');
-  if (!cols.D && !cols.C) missing.push('D (tokens) or C (FLOPs)');
+  if (have.length < 2) {
+    const names = { N: 'N (parameters)', D: 'D (tokens)', C: 'C (FLOPs)' };
+    missing.push(
+      have.length === 0
+        ? 'two of N (parameters), D (tokens), C (FLOPs)'
+        : `one more of ${(['N', 'D', 'C'] as const)
+            .filter((f) => !cols[f])
+            .map((f) => names[f])
+            .join(' or ')} (found only ${names[have[0]]}; the third is derived with C = ${k}·N·D)`,
+    );
+  }
   if (!cols.loss) missing.push('loss');
   if (missing.length) {
-    throw new FitInputError(`missing column${missing.length > 1 ? 's' : ''}: ${missing.join(', ')} (found: ${keys.join(', ') || 'none'})`);
+    throw new FitInputError(`${inFile}missing column${missing.length > 1 ? 's' : ''}: ${missing.join(', ')} (found: ${keys.join(', ') || 'none'})`);
   }
   const points: FitPoint[] = [];
   const warnings: string[] = [];
@@ -213,10 +226,15 @@ export function recordsToPoints(records: readonly Record<string, unknown>[], whe
       if (!Number.isFinite(v) || v <= 0) throw new FitInputError(`${where(i)}: column '${col}' must be a positive finite number, got '${String(r[col])}'`);
       return v;
     };
-    const N = get('N', true)!;
-    let D = get('D', !cols.C);
-    let C = get('C', !cols.D);
-    if (D === undefined && C === undefined) throw new FitInputError(`${where(i)}: needs D (tokens) or C (FLOPs)`);
+    let N = get('N', false);
+    let D = get('D', false);
+    let C = get('C', false);
+    const given = [N, D, C].filter((v) => v !== undefined).length;
+    if (given < 2) {
+      const absent = (['N', 'D', 'C'] as const).filter((f, j) => [N, D, C][j] === undefined && cols[f]).map((f) => `'${cols[f]}'`);
+      throw new FitInputError(`${where(i)}: needs two of N, D, C; missing value for column ${absent.join(' and ')}`);
+    }
+    if (N === undefined) N = C! / (k * D!);
     if (D === undefined) D = C! / (k * N);
     if (C === undefined) C = k * N * D;
     const loss = get('loss', true)!;
@@ -225,6 +243,8 @@ export function recordsToPoints(records: readonly Record<string, unknown>[], whe
     points.push({ N, D, C, loss, ...(budget !== undefined ? { budget } : {}), ...(idRaw !== undefined && idRaw !== '' ? { id: String(idRaw) } : {}) });
   });
   if (excluded) warnings.push(`${excluded} row(s) marked in column '${cols.exclude}' were left out`);
+  if (budgetAsC) warnings.push(`there is no C (FLOPs) column: C is taken from column '${cols.budget}' (each run's nominal budget)`);
+  if (points.length === 0) throw new FitInputError(`${inFile}no rows to fit${excluded ? ` (all ${excluded} are marked excluded)` : ''}`);
   return { points, warnings };
 }
 
@@ -281,7 +301,7 @@ export function readPointsFile(file: string, k = 6): LoadedPoints {
       if (cells.length !== header.length) throw new FitInputError(`${name} line ${i + 2}: has ${cells.length} field(s), the header has ${header.length}`);
       return Object.fromEntries(header.map((h, j) => [h, cells[j]]));
     });
-    return recordsToPoints(records, (i) => `${name} line ${i + 2}`, k);
+    return recordsToPoints(records, (i) => `${name} line ${i + 2}`, k, name);
   }
   if (ext === '.jsonl' || ext === '.ndjson') {
     const records: Record<string, unknown>[] = [];
@@ -298,7 +318,7 @@ export function readPointsFile(file: string, k = 6): LoadedPoints {
       records.push(v as Record<string, unknown>);
       lines.push(i + 1);
     });
-    return recordsToPoints(records, (i) => `${name} line ${lines[i]}`, k);
+    return recordsToPoints(records, (i) => `${name} line ${lines[i]}`, k, name);
   }
   let json: unknown;
   try {
@@ -315,5 +335,5 @@ export function readPointsFile(file: string, k = 6): LoadedPoints {
   arr.forEach((r, i) => {
     if (!r || typeof r !== 'object' || Array.isArray(r)) throw new FitInputError(`${name} row ${i + 1}: expected an object with N, D or C, and loss`);
   });
-  return recordsToPoints(arr as Record<string, unknown>[], (i) => `${name} row ${i + 1}`, k);
+  return recordsToPoints(arr as Record<string, unknown>[], (i) => `${name} row ${i + 1}`, k, name);
 }

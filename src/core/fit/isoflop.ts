@@ -15,7 +15,7 @@ export interface IsoPoint {
 }
 
 export interface BudgetGroup {
-  /** nominal budget: the shared `budget` when the points carry one, else the geometric mean of C */
+  /** nominal budget: the value the group's points share (budget, else C), else the geometric mean of theirs to 3 significant digits */
   budget: number;
   /** indices into the input points */
   members: number[];
@@ -33,10 +33,11 @@ export function groupByBudget(points: readonly IsoPoint[], tolerance: number): B
   let current: number[] = [];
   const flush = () => {
     if (current.length === 0) return;
-    const vals = current.map((i) => points[i].budget);
-    const nominal = vals.every((v) => v !== undefined && v === vals[0])
-      ? (vals[0] as number)
-      : Math.exp(current.reduce((s, i) => s + Math.log(points[i].budget ?? points[i].C), 0) / current.length);
+    const vals = current.map((i) => points[i].budget ?? points[i].C);
+    // One shared value is the budget as given (to 12 significant digits, which drops the rounding
+    // noise of a C computed as k·N·D); otherwise the geometric mean to 3 significant digits:
+    // 6e18, not 6000000000000074000.
+    const nominal = vals.every((v) => v === vals[0]) ? +vals[0].toPrecision(12) : +Math.exp(vals.reduce((s, v) => s + Math.log(v), 0) / vals.length).toPrecision(3);
     groups.push({ budget: nominal, members: current.slice().sort((a, b) => a - b) });
     current = [];
   };
