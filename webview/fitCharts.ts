@@ -459,7 +459,23 @@ export class FitCharts {
     if (par) {
       const rows = (['E', 'A', 'B', 'alpha', 'beta', 'a', 'b', 'G'] as const)
         .filter((k) => par[k] !== undefined)
-        .map((k) => [k, sig(par[k] as number), fmtInterval(interval(fit, `parametric.${k}`), sig), se(`parametric.${k}`)]);
+        .map((k) =>
+          par.identifiability?.parameters[k] === false && fit.bootstrap
+            ? [k, sig(par[k] as number), 'not identified', '–']
+            : [k, sig(par[k] as number), fmtInterval(interval(fit, `parametric.${k}`), sig), se(`parametric.${k}`)],
+        );
+      const id = par.identifiability;
+      if (id) {
+        const box = el('div', { class: id.identified ? 'notice' : 'notice notice-warning' });
+        box.append(el('p', { text: `${id.identified ? 'Identified' : 'Not identified'}: ${id.summary}.` }));
+        if (id.reasons.length) {
+          const ul = el('ul');
+          for (const why of id.reasons) ul.append(el('li', { text: why }));
+          box.append(ul);
+        }
+        if (par.eCapped) box.append(el('p', { text: 'E is held at the lowest observed loss, its upper bound.' }));
+        t.append(box);
+      }
       t.append(
         table(['parameter', 'value', `${conf}% interval`, 'bootstrap SE'], rows, {
           numeric: [false, true, true, true],

@@ -222,9 +222,19 @@ export function formatReport(r: FitReport): string {
       const name = `parametric.${k}`;
       const iv = r.bootstrap?.intervals[name];
       const se = r.bootstrap?.se[name];
+      // an unidentified parameter's interval and SE say nothing but "any value": say that in words
+      if (r.bootstrap && p.identifiability?.parameters[k] === false) {
+        rows.push([k, fmt(v), 'not identified', '-']);
+        continue;
+      }
       rows.push([k, fmt(v), ...(r.bootstrap ? [iv ? `[${fmt(iv[0])}, ${fmt(iv[1])}]` : '-', se === undefined ? '-' : se === null ? 'not finite' : fmt(se)] : [])]);
     }
     out.push(table(rows).trimEnd());
+    if (p.identifiability) {
+      out.push(`  ${p.identifiability.identified ? 'identified' : 'NOT IDENTIFIED'}: ${p.identifiability.summary}`);
+      for (const why of p.identifiability.reasons) out.push(`    - ${why}`);
+    }
+    if (p.eCapped) out.push(`  E is held at the lowest observed loss (its upper bound)`);
     out.push(`  objective ${fmt(p.objective)} (Σ Huber); best of ${p.starts} starts${p.converged ? ', converged' : ', NOT converged'}; rms ln-residual ${fmt(p.rmsLogResidual)}`);
   }
   if (r.prediction) {

@@ -4,12 +4,15 @@
  * Pure TypeScript (no I/O; see ./io for files).
  */
 import { bootstrapCountWarning, summarise } from './bootstrap';
+import { assessIdentifiability } from './identifiability';
 import { OPTIMUM_METHODS, fitGroup, fitIsoflopLaws, groupByBudget, logLossNoise, type BudgetGroup, type GroupFit, type IsoflopLaws, type OptimumOptions } from './isoflop';
 import {
   HUBER_DELTA,
   START_GRID_SIZE,
   besirogluGrid,
+  capLogE,
   logResiduals,
+  maxLogE,
   makeParametricData,
   fitParametricData,
   paramsFromVector,
@@ -50,7 +53,7 @@ export const ISOFLOP_NOISE_BOOTSTRAP =
   'IsoFLOP: each point\'s ln L is perturbed by Gaussian noise of the σ estimated from the scatter of ln L about local parabolas (pooled over budgets) and every budget\'s optimum re-estimated (a used budget whose lowest loss moves to an end size takes that size, counted in the warnings). ';
 export const BOOTSTRAP_STRATEGY =
   'IsoFLOP (optimum "parabola"): points are resampled within each budget (redrawn until a budget has 3 distinct sizes); a resample in which a used budget has no bracketed optimum fails. ' +
-  `Parametric: rows are resampled; each resample starts L-BFGS from the full-data optimum, the next ${BOOTSTRAP_WARM_OPTIMA - 1} distinct local optima of the ` +
+  `Parametric: rows are resampled (E held at most at each resample's lowest loss); each resample starts L-BFGS from the full-data optimum, the next ${BOOTSTRAP_WARM_OPTIMA - 1} distinct local optima of the ` +
   `full-data multi-start and ${BOOTSTRAP_GRID_STARTS} evenly strided points of the ${START_GRID_SIZE}-point grid, keeping the best and polishing it`;
 
 /** Extrapolating beyond this factor of the fitted budgets gives a warning. */
@@ -347,11 +350,18 @@ export function* runParametricSteps(points: readonly FitPoint[]): FitSteps<Param
     points.map((p) => p.loss),
   );
   const ms = (yield { kind: 'multistart', data, starts: besirogluGrid(), opts: { keepOptima: BOOTSTRAP_WARM_OPTIMA + 1 } }) as PolishedFit;
-  const x = ms.x;
-  const objective = ms.f;
+  // E ≤ the lowest observed loss: a floor above a measured loss is not a floor
+  const cap = capLogE(data, { x: ms.x, f: ms.f }, maxLogE(data), ms.optima.map((o) => o.x));
+  const x = cap.x;
+  const objective = cap.f;
   const params = paramsFromVector(x);
   const res = logResiduals(data, x);
   const warnings: string[] = [];
+  if (cap.capped) {
+    warnings.push(
+      `parametric fit: the unconstrained optimum put the irreducible loss E = ${fmt(paramsFromVector(ms.x).E)} above the lowest observed loss; E is held at that loss (${fmt(params.E)}), the upper bound the data allow`,
+    );
+  }
   let ss = 0;
   for (const r of res) ss += r * r;
   const warm = new Float64Array(5 * (BOOTSTRAP_WARM_OPTIMA + BOOTSTRAP_GRID_STARTS));
@@ -387,6 +397,7 @@ export function* runParametricSteps(points: readonly FitPoint[]): FitSteps<Param
     beta: params.beta,
     ...(params.alpha > 0 && params.beta > 0 ? { a: params.a, b: params.b, G: params.G } : {}),
     objective,
+    ...(cap.capped ? { eCapped: true } : {}),
     starts: ms.starts,
     converged: ms.best.converged,
     convergedStarts: ms.convergedStarts,
@@ -402,7 +413,7 @@ export function* runParametricSteps(points: readonly FitPoint[]): FitSteps<Param
 export function fitParametricResample(base: Pick<ParamState, 'data' | 'warmStarts'>, indices: Int32Array): ResampleFit {
   const data = resampleParametricData(base.data, indices);
   try {
-    const ms = fitParametricData(data, base.warmStarts);
+    const ms = capLogE(data, fitParametricData(data, base.warmStarts), maxLogE(data));
     const p = paramsFromVector(ms.x);
     if (![p.E, p.A, p.B, p.alpha, p.beta].every(Number.isFinite)) return undefined;
     if (!(p.alpha > 0 && p.beta > 0)) return undefined;
@@ -588,6 +599,12 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
     }
     bootstrap = { samples: o.bootstrap, confidence: o.confidence, seed: o.seed, succeeded, failed, intervals, se, warnings: bw };
     warnings.push(...bw);
+  }
+
+  if (par) {
+    const id = assessIdentifiability(par.fit, bootstrap, points.length);
+    par.fit.identifiability = id;
+    if (!id.identified) warnings.push(id.summary);
   }
 
   const values = (prefix: string): PredictionValues | undefined => {

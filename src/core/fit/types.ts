@@ -206,6 +206,19 @@ export const ParametricResidual = z.object({
   residual: num,
 });
 
+/** Whether the parametric fit is identified by the data (src/core/fit/identifiability.ts). */
+export const Identifiability = z.object({
+  /** every parameter identified and no reason for doubt */
+  identified: z.boolean(),
+  /** per quantity (E, A, B, alpha, beta, a, b): whether it is identified */
+  parameters: z.record(z.string(), z.boolean()),
+  /** why not, in words */
+  reasons: z.array(z.string()),
+  /** one sentence for the CLI and the Fit tab */
+  summary: z.string(),
+});
+export type Identifiability = z.infer<typeof Identifiability>;
+
 export const ParametricFit = z.object({
   E: pos,
   A: pos,
@@ -220,6 +233,8 @@ export const ParametricFit = z.object({
   G: pos.optional(),
   /** Σ Huber_δ(ln L − ln L̂) at the optimum */
   objective: z.number().min(0),
+  /** E is constrained to at most the lowest observed loss; true when that bound is active */
+  eCapped: z.boolean().optional(),
   /** number of L-BFGS starts */
   starts: z.number().int().positive(),
   /** whether the best start met a convergence criterion */
@@ -230,6 +245,8 @@ export const ParametricFit = z.object({
   residuals: z.array(ParametricResidual),
   /** root mean square of ln L − ln L̂ */
   rmsLogResidual: z.number().min(0),
+  /** whether the data identify the parameters (judged after the bootstrap) */
+  identifiability: Identifiability.optional(),
 });
 export type ParametricFit = z.infer<typeof ParametricFit>;
 
