@@ -34,6 +34,12 @@ function fmtInterval(iv: [number, number] | undefined, f: (v: number) => string)
   return iv ? `[${f(iv[0])}, ${f(iv[1])}]` : '–';
 }
 
+const OPTIMUM_LABEL: Record<string, string> = {
+  akima: 'minimum of the Akima interpolant of ln L in ln N',
+  'local-parabola': 'parabola through the sizes around the lowest loss',
+  parabola: 'one parabola through all points (Chinchilla)',
+};
+
 const fix = (d: number) => (v: number) => (Number.isFinite(v) ? v.toFixed(d) : '–');
 const sig = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : '–');
 
@@ -489,9 +495,9 @@ export class FitCharts {
         ['a (N_opt ∝ C^a)', sig(iso.a), fmtInterval(interval(fit, 'isoflop.a'), sig), se('isoflop.a')],
         ['b (D_opt ∝ C^b)', sig(iso.b), fmtInterval(interval(fit, 'isoflop.b'), sig), se('isoflop.b')],
         ['k_N (N_opt = k_N·C^a)', sig(Math.exp(iso.logCoefficient)), '–', '–'],
-        ['L_opt exponent', sig(iso.lossOpt.exponent), fmtInterval(interval(fit, 'isoflop.lossOpt.exponent'), sig), se('isoflop.lossOpt.exponent')],
+        ['L_opt exponent', sig(iso.lossOpt.exponent), fmtInterval(interval(fit, 'isoflop.lossExponent'), sig), se('isoflop.lossExponent')],
       ];
-      t.append(table(['IsoFLOP law', 'value', `${conf}% interval`, 'bootstrap SE'], rows, { numeric: [false, true, true, true], caption: `IsoFLOP profiles (Approach 2): ${iso.usedGroups} of ${iso.groups.length} budgets used` }));
+      t.append(table(['IsoFLOP law', 'value', `${conf}% interval`, 'bootstrap SE'], rows, { numeric: [false, true, true, true], caption: `IsoFLOP profiles (Approach 2): ${iso.usedGroups} of ${iso.groups.length} budgets used; per-budget optimum: ${OPTIMUM_LABEL[iso.optimum?.method ?? 'parabola']}` }));
     }
     if (fit.table.length) {
       t.append(
@@ -509,7 +515,26 @@ export class FitCharts {
         ),
       );
     }
-    const warnings = [...fit.warnings, ...(iso?.warnings ?? []), ...(fit.bootstrap?.warnings ?? []), ...(iso?.groups.flatMap((g) => g.warnings.map((w) => `${budgetKey(g.budget)}: ${w}`)) ?? [])];
+    const bt = fit.backtest;
+    if (bt) {
+      const pct = (v: number) => `${(v * 100).toFixed(2)} %`;
+      const held = bt.split.kind === 'budgets' ? `the largest ${bt.split.k} budget(s)` : `every run with C ≥ ${sci(bt.split.above)}`;
+      const caption = `Backtest: fitted on ${bt.train.points} runs (C ≤ ${sci(bt.train.largestC)}), predicting ${bt.test.points} held-out runs (${held})`;
+      const rows: string[][] = [];
+      if (bt.parametric) {
+        rows.push(['parametric: loss of the held-out runs', `mean |error| ${pct(bt.parametric.meanAbsRelError)}`, `worst ${pct(bt.parametric.worstAbsRelError)}`, `bias ${pct(bt.parametric.bias)}`]);
+      }
+      for (const g of bt.isoflop?.budgets ?? []) {
+        rows.push([
+          `IsoFLOP: budget ${sci(g.budget)}`,
+          `N_opt ${si(g.predictedNOpt)} predicted`,
+          g.observedNOpt !== undefined ? `${si(g.observedNOpt)} observed (×${g.nOptRatio!.toPrecision(3)})` : 'no bracketed optimum',
+          g.lossOptRelError !== undefined ? `L_opt error ${pct(g.lossOptRelError)}` : '–',
+        ]);
+      }
+      t.append(table(['backtest', 'prediction', 'observed', 'error'], rows, { caption }));
+    }
+    const warnings = [...fit.warnings, ...(bt?.warnings ?? []), ...(iso?.warnings ?? []), ...(fit.bootstrap?.warnings ?? []), ...(iso?.groups.flatMap((g) => g.warnings.map((w) => `${budgetKey(g.budget)}: ${w}`)) ?? [])];
     if (warnings.length) {
       const ul = el('ul', { class: 'warnings' });
       for (const w of [...new Set(warnings)]) ul.append(el('li', { text: w }));

@@ -10,12 +10,13 @@
 import * as path from 'node:path';
 import { formatDiagnostic, loadSweepConfig } from '../../core/config';
 import { resolveRunDir } from '../../core/plan';
-import { FIT_METHODS, FitInputError, readPointsFile, serializeFitReport, type FitMethod, type FitOptions, type FitReport } from '../../core/fit';
+import { FIT_METHODS, FitInputError, readPointsFile, serializeFitReport, type BacktestSplit, type FitMethod, type FitOptions, type FitReport } from '../../core/fit';
 import { fmt } from '../../core/fit/fit';
-import { writeFitReport } from '../../core/fit/io';
+import { readRunDirPoints, writeFitReport, writeRunDirFit } from '../../core/fit/io';
 import { fitOptionsFromConfig } from '../../core/fit/configOptions';
 import { OPTIMUM_METHODS, type OptimumMethod } from '../../core/fit/isoflop';
-import { MAX_DEFAULT_FIT_WORKERS, defaultFitWorkers, fitRunDirAsync, fitScalingLawsAsync } from '../../core/fit/parallel';
+import { MAX_DEFAULT_FIT_WORKERS, defaultFitWorkers, fitScalingLawsAsync } from '../../core/fit/parallel';
+import { backtest } from '../../core/fit/backtest';
 import { CliError, numberOption, parseArgs, type ParsedArgs } from '../util';
 
 export const summary = 'fit scaling laws to a sweep\'s results or to a CSV/JSON file';
@@ -49,6 +50,10 @@ Options:
   --window <n>           sizes each side of the lowest loss for --optimum local-parabola
   --keep-edges           also use budgets whose lowest loss is at the smallest or largest size
                          (not bracketed; left out by default) in the IsoFLOP power laws
+  --backtest <k>         also fit on all but the largest k budgets and score the predictions of
+                         the held-out points' loss and the held-out budgets' N_opt (fit.json
+                         "backtest"; the Fit tab's Backtest table)
+  --backtest-above <C>   the same, holding out every run with C ≥ this many FLOPs
   --workers <n>          threads for the parametric multi-start and bootstrap (default: the
                          cores, at most ${MAX_DEFAULT_FIT_WORKERS}; 1: no worker threads); the result is identical
   --out <file>           also write the report (fit.json format) to this file
@@ -63,7 +68,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const parsed = parseArgs(args, {
     flags: ['json', 'keep-edges'],
-    values: ['input', 'run-dir', 'method', 'bootstrap', 'confidence', 'seed', 'target', 'table', 'k', 'tolerance', 'out', 'workspace', 'workers', 'optimum', 'window'],
+    values: ['input', 'run-dir', 'method', 'bootstrap', 'confidence', 'seed', 'target', 'table', 'k', 'tolerance', 'out', 'workspace', 'workers', 'optimum', 'window', 'backtest', 'backtest-above'],
   });
   const sources = [parsed.positionals.length > 0, parsed.values.input !== undefined, parsed.values['run-dir'] !== undefined].filter(Boolean).length;
   if (sources !== 1 || parsed.positionals.length > 1) {
@@ -91,15 +96,14 @@ export async function run(args: string[]): Promise<number> {
   const workers = numberOption(parsed, 'workers', { integer: true, min: 1 }) ?? defaultFitWorkers();
   const par = { workers, notice: (line: string) => void process.stderr.write(line + '\n') };
 
+  const split = backtestSplit(parsed);
   let report: FitReport;
   try {
-    if (runDir !== undefined) {
-      report = await fitRunDirAsync(runDir, options, par);
-    } else {
-      const loaded = readPointsFile(path.resolve(parsed.values.input!), options.flopsPerParamPerToken ?? 6);
-      report = await fitScalingLawsAsync(loaded.points, options, par);
-      report.warnings.unshift(...loaded.warnings);
-    }
+    const loaded = runDir !== undefined ? readRunDirPoints(runDir) : readPointsFile(path.resolve(parsed.values.input!), options.flopsPerParamPerToken ?? 6);
+    report = await fitScalingLawsAsync(loaded.points, options, par);
+    if (split) report.backtest = await backtest(loaded.points, options, split, (pts, o) => fitScalingLawsAsync(pts, o, par));
+    if (runDir !== undefined) writeRunDirFit(runDir, report, loaded.warnings);
+    else report.warnings.unshift(...loaded.warnings);
   } catch (err) {
     if (err instanceof FitInputError) throw new CliError(err.message, 1);
     throw err;
@@ -114,6 +118,14 @@ export async function run(args: string[]): Promise<number> {
     if (parsed.values.out) process.stdout.write(`${runDir !== undefined ? '' : '\n'}wrote ${parsed.values.out}\n`);
   }
   return 0;
+}
+
+function backtestSplit(parsed: ParsedArgs): BacktestSplit | undefined {
+  const k = numberOption(parsed, 'backtest', { integer: true, min: 1 });
+  const above = numberOption(parsed, 'backtest-above');
+  if (k !== undefined && above !== undefined) throw new CliError('give one of --backtest <k> and --backtest-above <C>', 2);
+  if (above !== undefined && !(above > 0)) throw new CliError(`option --backtest-above: '${parsed.values['backtest-above']}' must be a positive number of FLOPs`, 2);
+  return k !== undefined ? { kind: 'budgets', k } : above !== undefined ? { kind: 'above', above } : undefined;
 }
 
 function cliOptions(parsed: ParsedArgs): FitOptions {
@@ -257,6 +269,23 @@ export function formatReport(r: FitReport): string {
     const rows = [['budget C', 'method', 'N_opt', 'D_opt', 'D/N', 'loss']];
     for (const t of r.table) rows.push([fmt(t.budget), t.method, fmt(t.nOpt), fmt(t.dOpt), fmt(t.tokensPerParam), fmt(t.loss)]);
     out.push(table(rows).trimEnd());
+  }
+  if (r.backtest) {
+    const b = r.backtest;
+    const pctOf = (v: number) => `${(v * 100).toFixed(2)} %`;
+    const held = b.split.kind === 'budgets' ? `the largest ${b.split.k} budget(s)` : `every run with C ≥ ${fmt(b.split.above)}`;
+    out.push('', `Backtest: fitted on ${b.train.points} runs (C ≤ ${fmt(b.train.largestC)}), predicting ${b.test.points} held-out runs (${held})`);
+    if (b.parametric) {
+      out.push(`  parametric loss: mean |error| ${pctOf(b.parametric.meanAbsRelError)}, worst ${pctOf(b.parametric.worstAbsRelError)}, bias ${b.parametric.bias >= 0 ? '+' : ''}${pctOf(b.parametric.bias)}`);
+    }
+    if (b.isoflop) {
+      const rows = [['budget C', 'N_opt predicted', 'N_opt observed', 'ratio', 'L_opt error']];
+      for (const g of b.isoflop.budgets) {
+        rows.push([fmt(g.budget), fmt(g.predictedNOpt), g.observedNOpt !== undefined ? fmt(g.observedNOpt) : '-', g.nOptRatio !== undefined ? fmt(g.nOptRatio) : '-', g.lossOptRelError !== undefined ? pctOf(g.lossOptRelError) : '-']);
+      }
+      out.push(table(rows).trimEnd());
+    }
+    for (const w of b.warnings) out.push(`  - ${w}`);
   }
   if (r.warnings.length) {
     out.push('', 'Warnings:');

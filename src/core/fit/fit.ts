@@ -604,7 +604,7 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
   if (par) {
     const id = assessIdentifiability(par.fit, bootstrap, points.length);
     par.fit.identifiability = id;
-    if (!id.identified) warnings.push(id.summary);
+    if (Object.values(id.parameters).some((v) => !v)) warnings.push(id.summary);
   }
 
   const values = (prefix: string): PredictionValues | undefined => {

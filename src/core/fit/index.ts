@@ -3,3 +3,5 @@ export { fitScalingLaws, validatePoints, BOOTSTRAP_STRATEGY, EXTRAPOLATION_WARN_
 export { fitRunDir, readResultsRows, readPointsFile, recordsToPoints, parseCsv } from './io';
 export { parametricAllocation, parametricLoss, paramsFromVector, HUBER_DELTA, START_GRID_SIZE } from './parametric';
 export * from './types';
+export { backtest, splitPoints } from './backtest';
+export { fitOptionsFromConfig } from './configOptions';

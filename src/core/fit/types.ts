@@ -295,6 +295,50 @@ export const BootstrapReport = z.object({
 });
 export type BootstrapReport = z.infer<typeof BootstrapReport>;
 
+export const BacktestSplit = z.discriminatedUnion('kind', [
+  /** the largest k budget groups are held out */
+  z.object({ kind: z.literal('budgets'), k: z.number().int().positive() }),
+  /** every point with C ≥ above is held out */
+  z.object({ kind: z.literal('above'), above: pos }),
+]);
+export type BacktestSplit = z.infer<typeof BacktestSplit>;
+
+/** Fit on the smaller budgets, predict the held-out larger ones (src/core/fit/backtest.ts). */
+export const Backtest = z.object({
+  split: BacktestSplit,
+  train: z.object({ points: z.number().int().min(0), largestC: pos }),
+  test: z.object({ points: z.number().int().min(0), smallestC: pos }),
+  /** the parametric fit's prediction of each held-out point's loss; relError = (predicted − loss)/loss */
+  parametric: z
+    .object({
+      meanAbsRelError: z.number().min(0),
+      worstAbsRelError: z.number().min(0),
+      /** mean signed relative error (> 0: the fit predicts too high a loss) */
+      bias: num,
+      points: z.array(z.object({ index: z.number().int().min(0), loss: pos, predicted: pos, relError: num })),
+    })
+    .optional(),
+  /** the IsoFLOP power laws' N_opt and L_opt at each held-out budget, against the budget's own optimum */
+  isoflop: z
+    .object({
+      budgets: z.array(
+        z.object({
+          budget: pos,
+          predictedNOpt: pos,
+          predictedLossOpt: pos,
+          observedNOpt: pos.optional(),
+          /** predicted / observed N_opt */
+          nOptRatio: pos.optional(),
+          observedLossOpt: pos.optional(),
+          lossOptRelError: num.optional(),
+        }),
+      ),
+    })
+    .optional(),
+  warnings: z.array(z.string()),
+});
+export type Backtest = z.infer<typeof Backtest>;
+
 export const FitReport = z.object({
   version: z.literal(1),
   createdAt: z.string(),
@@ -306,6 +350,8 @@ export const FitReport = z.object({
   prediction: Prediction.optional(),
   /** Chinchilla-style table: one row per budget and fitted method */
   table: z.array(TableRow),
+  /** `--backtest`: the fit on the smaller budgets scored on the held-out larger ones */
+  backtest: Backtest.optional(),
   warnings: z.array(z.string()),
 });
 export type FitReport = z.infer<typeof FitReport>;
