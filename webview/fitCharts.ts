@@ -515,6 +515,18 @@ export class FitCharts {
         ),
       );
     }
+    if (fit.conventions?.length) {
+      t.append(
+        table(
+          ['convention', 'N range', 'budgets used', 'a (N_opt ∝ C^a)', 'b (D_opt ∝ C^b)'],
+          fit.conventions.map((c) => [`${c.convention}${c.headline ? ' (headline)' : ''}`, `${si(c.nRange[0])}–${si(c.nRange[1])}`, String(c.usedGroups), c.a !== undefined ? sig(c.a) : '–', c.b !== undefined ? sig(c.b) : '–']),
+          {
+            numeric: [false, true, true, true, true],
+            caption: 'IsoFLOP exponents by parameter convention (non-embedding = Kaplan; last-layer = + output head; total; attention = last-layer + attention FLOPs; C = k·N·D in each)',
+          },
+        ),
+      );
+    }
     const bt = fit.backtest;
     if (bt) {
       const pct = (v: number) => `${(v * 100).toFixed(2)} %`;

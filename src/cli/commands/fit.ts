@@ -15,6 +15,7 @@ import { fmt } from '../../core/fit/fit';
 import { readRunDirPoints, writeFitReport, writeRunDirFit } from '../../core/fit/io';
 import { fitOptionsFromConfig } from '../../core/fit/configOptions';
 import { OPTIMUM_METHODS, type OptimumMethod } from '../../core/fit/isoflop';
+import { CONVENTIONS } from '../../core/fit/conventions';
 import { MAX_DEFAULT_FIT_WORKERS, defaultFitWorkers, fitScalingLawsAsync } from '../../core/fit/parallel';
 import { backtest } from '../../core/fit/backtest';
 import { CliError, numberOption, parseArgs, type ParsedArgs } from '../util';
@@ -48,6 +49,10 @@ Options:
                          --window sizes each side, default 2) or parabola (one parabola through
                          all of a budget's points, as Chinchilla; biased on wide grids)
   --window <n>           sizes each side of the lowest loss for --optimum local-parabola
+  --convention <c>       headline parameter convention: non-embedding (Kaplan), last-layer
+                         (+ output head), total, attention (+ attention FLOPs); needs the runs'
+                         shapes (built-in transformer) or N_<convention> columns. The IsoFLOP
+                         exponents under every available convention are shown side by side
   --keep-edges           also use budgets whose lowest loss is at the smallest or largest size
                          (not bracketed; left out by default) in the IsoFLOP power laws
   --backtest <k>         also fit on all but the largest k budgets and score the predictions of
@@ -68,7 +73,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const parsed = parseArgs(args, {
     flags: ['json', 'keep-edges'],
-    values: ['input', 'run-dir', 'method', 'bootstrap', 'confidence', 'seed', 'target', 'table', 'k', 'tolerance', 'out', 'workspace', 'workers', 'optimum', 'window', 'backtest', 'backtest-above'],
+    values: ['input', 'run-dir', 'method', 'bootstrap', 'confidence', 'seed', 'target', 'table', 'k', 'tolerance', 'out', 'workspace', 'workers', 'optimum', 'window', 'backtest', 'backtest-above', 'convention'],
   });
   const sources = [parsed.positionals.length > 0, parsed.values.input !== undefined, parsed.values['run-dir'] !== undefined].filter(Boolean).length;
   if (sources !== 1 || parsed.positionals.length > 1) {
@@ -172,6 +177,10 @@ function cliOptions(parsed: ParsedArgs): FitOptions {
   const window = numberOption(parsed, 'window', { integer: true, min: 1 });
   if (window !== undefined) o.optimumWindow = window;
   if (parsed.flags['keep-edges']) o.keepEdgeBudgets = true;
+  if (parsed.values.convention !== undefined) {
+    if (!(CONVENTIONS as readonly string[]).includes(parsed.values.convention)) throw new CliError(`option --convention: '${parsed.values.convention}' is not one of ${CONVENTIONS.join(', ')}`, 2);
+    o.convention = parsed.values.convention;
+  }
   return o;
 }
 
@@ -191,7 +200,7 @@ function withInterval(report: FitReport, name: string, value: number): string {
 export function formatReport(r: FitReport): string {
   const out: string[] = [];
   const pct = `${+(r.settings.confidence * 100).toFixed(2)}%`;
-  out.push(`${r.points.length} points; methods: ${r.settings.methods.join(', ')}`);
+  out.push(`${r.points.length} points; methods: ${r.settings.methods.join(', ')}${r.settings.convention ? `; N and C counted as ${r.settings.convention}` : ''}`);
   if (r.bootstrap) {
     const s = r.bootstrap.succeeded;
     const parts = (['isoflop', 'parametric'] as const).filter((m) => s[m] !== undefined).map((m) => `${m} ${s[m]}/${r.bootstrap!.samples}`);
@@ -216,6 +225,14 @@ export function formatReport(r: FitReport): string {
     out.push(`  N_opt ∝ C^a: a = ${withInterval(r, 'isoflop.a', iso.a)}, ln k_N = ${withInterval(r, 'isoflop.logCoefficient', iso.logCoefficient)}`);
     out.push(`  D_opt ∝ C^b: b = ${withInterval(r, 'isoflop.b', iso.b)}`);
     out.push(`  L_opt ∝ C^${fmt(iso.lossOpt.exponent)}`);
+  }
+  if (r.conventions?.length) {
+    out.push('', 'IsoFLOP exponents by parameter convention (C = k·N·D in each)');
+    const rows = [['convention', 'N range', 'budgets', 'a (N_opt)', 'b (D_opt)']];
+    for (const c of r.conventions) {
+      rows.push([`${c.convention}${c.headline ? ' (headline)' : ''}`, `${fmt(c.nRange[0])}–${fmt(c.nRange[1])}`, String(c.usedGroups), c.a !== undefined ? fmt(c.a) : '-', c.b !== undefined ? fmt(c.b) : '-']);
+    }
+    out.push(table(rows).trimEnd());
   }
   if (r.parametric) {
     const p = r.parametric;

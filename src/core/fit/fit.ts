@@ -5,6 +5,7 @@
  */
 import { bootstrapCountWarning, summarise } from './bootstrap';
 import { assessIdentifiability } from './identifiability';
+import { CONVENTIONS, availableConventions, conventionFits, detectConvention, underConvention, type Convention } from './conventions';
 import { OPTIMUM_METHODS, fitGroup, fitIsoflopLaws, groupByBudget, logLossNoise, type BudgetGroup, type GroupFit, type IsoflopLaws, type OptimumOptions } from './isoflop';
 import {
   HUBER_DELTA,
@@ -431,10 +432,25 @@ export function fitScalingLaws(points: readonly FitPoint[], options: FitOptions 
 }
 
 /** `fitScalingLaws` as steps: the expensive parts are yielded as FitRequests to the driver. */
-export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOptions = {}): FitSteps<FitReport> {
+export function* fitScalingLawsSteps(input: readonly FitPoint[], options: FitOptions = {}): FitSteps<FitReport> {
   const o = resolveOptions(options);
-  validatePoints(points);
-  if (points.length === 0) throw new FitInputError('no points to fit');
+  validatePoints(input);
+  if (input.length === 0) throw new FitInputError('no points to fit');
+  // the headline convention: as given, or the one asked for when the runs' shapes allow it
+  let points = input;
+  let convention = detectConvention(input);
+  if (options.convention !== undefined) {
+    const want = options.convention as Convention;
+    if (!CONVENTIONS.includes(want)) throw new FitInputError(`unknown parameter convention '${options.convention}' (expected ${CONVENTIONS.join(', ')})`);
+    const avail = availableConventions(input);
+    if (!avail.includes(want)) {
+      throw new FitInputError(
+        `convention '${want}' needs N under that convention for every run (the built-in transformer's shapes, or N_<convention> columns); ${avail.length ? `available: ${avail.join(', ')}` : 'these runs carry none'}`,
+      );
+    }
+    if (want !== convention) points = underConvention(input, want, o.k, o.tolerance);
+    convention = want;
+  }
   const warnings: string[] = [];
   const groups = groupByBudget(points, o.tolerance);
   const groupOf = new Int32Array(points.length);
@@ -659,6 +675,7 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
     optimum: o.optimum.method,
     ...(o.optimum.method === 'local-parabola' ? { optimumWindow: o.optimum.window } : {}),
     keepEdgeBudgets: o.optimum.keepEdges,
+    ...(convention ? { convention } : {}),
     huberDelta: HUBER_DELTA,
     startGrid: START_GRID_SIZE,
     bootstrapStrategy: o.optimum.method === 'parabola' ? BOOTSTRAP_STRATEGY : ISOFLOP_NOISE_BOOTSTRAP + BOOTSTRAP_STRATEGY.slice(BOOTSTRAP_STRATEGY.indexOf('Parametric:')),
@@ -674,12 +691,14 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
       loss: p.loss,
       ...(p.budget !== undefined ? { budget: p.budget } : {}),
       ...(p.id !== undefined ? { id: p.id } : {}),
+      ...(p.nBy ? { nBy: p.nBy } : {}),
       group: groupOf[i],
     })),
     ...(iso ? { isoflop: iso.fit } : {}),
     ...(par ? { parametric: par.fit } : {}),
     ...(bootstrap ? { bootstrap } : {}),
     ...(prediction ? { prediction } : {}),
+    ...(availableConventions(points).length >= 2 ? { conventions: conventionFits(points, convention, o.k, o.tolerance, o.optimum) } : {}),
     table,
     warnings,
   };

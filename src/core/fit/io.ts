@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomicSync } from '../atomic';
-import { ResultsRow, RUN_FILES } from '../contracts';
+import { Plan, ResultsRow, RUN_FILES } from '../contracts';
+import { CONVENTIONS, conventionCounts } from './conventions';
 import { fitScalingLaws } from './fit';
 import { FitInputError, serializeFitReport, type FitOptions, type FitPoint, type FitReport } from './types';
 
@@ -116,9 +117,34 @@ export function fitRunDir(runDir: string, options: FitOptions = {}): FitReport {
   return writeRunDirFit(runDir, fitScalingLaws(points, options), warnings);
 }
 
+/**
+ * N under every parameter-counting convention for each built-in transformer experiment of the run
+ * directory's plan.json (by experiment id); empty when there is no readable plan.
+ */
+export function planConventionCounts(runDir: string): Map<string, Record<string, number>> {
+  const out = new Map<string, Record<string, number>>();
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.plan), 'utf8'));
+  } catch {
+    return out;
+  }
+  const plan = Plan.safeParse(raw);
+  if (!plan.success) return out;
+  for (const e of plan.data.experiments) if (e.model.family === 'transformer') out.set(e.id, conventionCounts(e.model));
+  return out;
+}
+
 /** The points of a run directory's results.jsonl; throws FitInputError when there are none. */
 export function readRunDirPoints(runDir: string): LoadedPoints {
   const loaded = readResultsRows(path.join(runDir, RUN_FILES.results));
+  const counts = planConventionCounts(runDir);
+  if (counts.size > 0) {
+    for (const p of loaded.points) {
+      const c = p.id !== undefined ? counts.get(p.id) : undefined;
+      if (c) p.nBy = c;
+    }
+  }
   if (loaded.points.length === 0) {
     throw new FitInputError(
       `no usable results in ${path.join(runDir, RUN_FILES.results)}${loaded.warnings.length ? ` (${loaded.warnings.length} malformed line(s) skipped)` : ''}`,
@@ -208,6 +234,14 @@ export function recordsToPoints(records: readonly Record<string, unknown>[], whe
   if (missing.length) {
     throw new FitInputError(`${inFile}missing column${missing.length > 1 ? 's' : ''}: ${missing.join(', ')} (found: ${keys.join(', ') || 'none'})`);
   }
+  // N under named conventions: columns N_non_embedding (or N_kaplan), N_last_layer (N_standard), N_total, N_attention
+  const CONV_ALIASES: Record<string, string> = { non_embedding: 'non-embedding', kaplan: 'non-embedding', last_layer: 'last-layer', standard: 'last-layer', total: 'total', attention: 'attention' };
+  const convCols: [string, string][] = [];
+  for (const key of keys) {
+    const m = /^(?:n|params)_(.+)$/.exec(normaliseKey(key));
+    const conv = m ? CONV_ALIASES[m[1]] : undefined;
+    if (conv && CONVENTIONS.includes(conv as (typeof CONVENTIONS)[number])) convCols.push([conv, key]);
+  }
   const points: FitPoint[] = [];
   const warnings: string[] = [];
   let excluded = 0;
@@ -240,7 +274,13 @@ export function recordsToPoints(records: readonly Record<string, unknown>[], whe
     const loss = get('loss', true)!;
     const budget = get('budget', false);
     const idRaw = cols.id ? r[cols.id] : undefined;
-    points.push({ N, D, C, loss, ...(budget !== undefined ? { budget } : {}), ...(idRaw !== undefined && idRaw !== '' ? { id: String(idRaw) } : {}) });
+    let nBy: Record<string, number> | undefined;
+    for (const [conv, col] of convCols) {
+      const v = parseNumber(r[col]);
+      if (!Number.isFinite(v) || v <= 0) throw new FitInputError(`${where(i)}: column '${col}' must be a positive finite number, got '${String(r[col])}'`);
+      (nBy ??= {})[conv] = v;
+    }
+    points.push({ N, D, C, loss, ...(budget !== undefined ? { budget } : {}), ...(idRaw !== undefined && idRaw !== '' ? { id: String(idRaw) } : {}), ...(nBy ? { nBy } : {}) });
   });
   if (excluded) warnings.push(`${excluded} row(s) marked in column '${cols.exclude}' were left out`);
   if (budgetAsC) warnings.push(`there is no C (FLOPs) column: C is taken from column '${cols.budget}' (each run's nominal budget)`);

@@ -41,6 +41,8 @@ export const FitPoint = z.object({
   /** nominal budget of the run's IsoFLOP group, when known (grouping uses it instead of C) */
   budget: pos.optional(),
   id: z.string().optional(),
+  /** N under each parameter-counting convention, when known (src/core/fit/conventions.ts) */
+  nBy: z.record(z.string(), pos).optional(),
 });
 export type FitPoint = z.infer<typeof FitPoint>;
 
@@ -67,6 +69,8 @@ export interface FitOptions {
   optimumWindow?: number;
   /** use budgets whose optimum is not bracketed in the IsoFLOP power laws; default false */
   keepEdgeBudgets?: boolean;
+  /** the headline parameter-counting convention, when the points carry `nBy`; default: as given */
+  convention?: string;
   /** clock for `createdAt` (tests) */
   now?: () => Date;
 }
@@ -104,6 +108,8 @@ export const FitSettings = z.object({
   optimumWindow: z.number().int().positive().optional(),
   /** IsoFLOP: whether budgets whose optimum is not bracketed enter the power laws */
   keepEdgeBudgets: z.boolean().optional(),
+  /** the parameter-counting convention N and C are in (when known) */
+  convention: z.string().optional(),
 });
 export type FitSettings = z.infer<typeof FitSettings>;
 
@@ -339,6 +345,19 @@ export const Backtest = z.object({
 });
 export type Backtest = z.infer<typeof Backtest>;
 
+/** The IsoFLOP exponents under one parameter-counting convention (src/core/fit/conventions.ts). */
+export const ConventionFit = z.object({
+  convention: z.string(),
+  /** the convention of the rest of the report */
+  headline: z.boolean(),
+  nRange: z.tuple([pos, pos]),
+  usedGroups: z.number().int().min(0),
+  /** N_opt ∝ C^a, D_opt ∝ C^b in this convention (absent: fewer than 2 bracketed budgets) */
+  a: num.optional(),
+  b: num.optional(),
+});
+export type ConventionFit = z.infer<typeof ConventionFit>;
+
 export const FitReport = z.object({
   version: z.literal(1),
   createdAt: z.string(),
@@ -350,6 +369,8 @@ export const FitReport = z.object({
   prediction: Prediction.optional(),
   /** Chinchilla-style table: one row per budget and fitted method */
   table: z.array(TableRow),
+  /** the IsoFLOP exponents under every parameter-counting convention the runs allow, side by side */
+  conventions: z.array(ConventionFit).optional(),
   /** `--backtest`: the fit on the smaller budgets scored on the held-out larger ones */
   backtest: Backtest.optional(),
   warnings: z.array(z.string()),
