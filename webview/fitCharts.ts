@@ -364,6 +364,21 @@ export class FitCharts {
         }
       }
     }
+    const fr = fit.frontier;
+    if (fr) {
+      note.append(
+        table(
+          ['C (FLOPs)', 'L* (budget optimum)', 'L*(C) fitted'],
+          fr.points.map(([c, obs, fitted]) => [sci(c), obs.toFixed(4), fitted.toFixed(4)]),
+          {
+            numeric: [true, true, true],
+            caption: `Optimal-loss frontier L*(C) = E + A·C^−γ: E = ${sig(fr.E)} ${fmtInterval(interval(fit, 'frontier.E'), sig)}, A = ${sig(fr.A)}, γ = ${sig(fr.gamma)} ${fmtInterval(interval(fit, 'frontier.gamma'), sig)} (${fr.usedGroups} budgets; Huber on ln L*; E ≤ the lowest L*)`,
+          },
+        ),
+      );
+    } else if (iso.usedGroups < 3) {
+      note.append(el('p', { class: 'empty', text: `No optimal-loss frontier L*(C): it needs 3 budgets with a bracketed optimum; this fit has ${iso.usedGroups}.` }));
+    }
     this.setData('frontier', datasets);
 
     // summary beside the chart
@@ -393,6 +408,7 @@ export class FitCharts {
           `${v.loss.toFixed(4)} ${fmtInterval(v.intervals?.loss, fix(4))}`,
         ]);
       }
+      if (p.frontier) rows.push(['frontier L*(C)', '–', '–', '–', `${p.frontier.loss.toFixed(4)} ${fmtInterval(p.frontier.interval, fix(4))}`]);
       note.append(table(['method', 'N_opt', 'D_opt', 'D/N', 'loss'], rows, { caption: `Prediction at C = ${sci(p.budget)} (×${p.extrapolation.toFixed(1)} beyond the fitted budgets)` }));
       if (p.warnings.length) {
         const ul = el('ul', { class: 'warnings' });

@@ -226,6 +226,12 @@ export function formatReport(r: FitReport): string {
     out.push(`  D_opt ∝ C^b: b = ${withInterval(r, 'isoflop.b', iso.b)}`);
     out.push(`  L_opt ∝ C^${fmt(iso.lossOpt.exponent)}`);
   }
+  if (r.frontier) {
+    const f = r.frontier;
+    out.push(
+      `  optimal-loss frontier L*(C) = E + A·C^-γ: E = ${withInterval(r, 'frontier.E', f.E)}, A = ${withInterval(r, 'frontier.A', f.A)}, γ = ${withInterval(r, 'frontier.gamma', f.gamma)} (${f.usedGroups} budgets, rms ln-residual ${fmt(f.rmsLogResidual)})`,
+    );
+  }
   if (r.conventions?.length) {
     out.push('', 'IsoFLOP exponents by parameter convention (C = k·N·D in each)');
     const rows = [['convention', 'N range', 'budgets', 'a (N_opt)', 'b (D_opt)']];
@@ -278,6 +284,10 @@ export function formatReport(r: FitReport): string {
         return iv ? `${fmt(v[k])} [${fmt(iv[0])}, ${fmt(iv[1])}]` : fmt(v[k]);
       };
       rows.push([m, cell('nOpt'), cell('dOpt'), cell('tokensPerParam'), cell('loss')]);
+    }
+    if (pr.frontier) {
+      const iv = pr.frontier.interval;
+      rows.push(['frontier L*(C)', '-', '-', '-', iv ? `${fmt(pr.frontier.loss)} [${fmt(iv[0])}, ${fmt(iv[1])}]` : fmt(pr.frontier.loss)]);
     }
     out.push(table(rows).trimEnd());
   }

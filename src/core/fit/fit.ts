@@ -5,6 +5,7 @@
  */
 import { bootstrapCountWarning, summarise } from './bootstrap';
 import { assessIdentifiability } from './identifiability';
+import { fitFrontier, frontierLoss } from './frontier';
 import { CONVENTIONS, availableConventions, conventionFits, detectConvention, underConvention, type Convention } from './conventions';
 import { OPTIMUM_METHODS, fitGroup, fitIsoflopLaws, groupByBudget, logLossNoise, type BudgetGroup, type GroupFit, type IsoflopLaws, type OptimumOptions } from './isoflop';
 import {
@@ -36,6 +37,7 @@ import {
   type FitPoint,
   type FitReport,
   type FitSettings,
+  type FrontierFit,
   type Interval,
   type IsoflopFit,
   type IsoflopGroup,
@@ -194,6 +196,15 @@ function paramQuantities(p: ParametricParams, budgets: readonly number[], target
     const pr = paramPrediction(p, b, k);
     if (pr) for (const key of PRED_KEYS) q[`table.parametric.${i}.${key}`] = pr[key];
   });
+  return q;
+}
+
+function frontierQuantities(groups: readonly GroupFit[], used: readonly number[], target: number | undefined): Record<string, number> {
+  if (used.length < 3) return {};
+  const f = fitFrontier(used.map((gi) => groups[gi].budget), used.map((gi) => groups[gi].lossOpt!));
+  if (!f) return {};
+  const q: Record<string, number> = { 'frontier.E': f.E, 'frontier.A': f.A, 'frontier.gamma': f.gamma };
+  if (target !== undefined) q['prediction.frontier.loss'] = frontierLoss(f, target);
   return q;
 }
 
@@ -476,6 +487,31 @@ export function* fitScalingLawsSteps(input: readonly FitPoint[], options: FitOpt
   for (const f of failures) warnings.push(`skipped: ${f}`);
   if (iso) warnings.push(...iso.fit.warnings);
 
+  // The optimal-loss frontier L*(C) through the used budgets' optimal losses.
+  let frontier: FrontierFit | undefined;
+  if (iso && iso.used.length >= 3) {
+    const budgetsUsed = iso.used.map((gi) => iso!.groupFits[gi].budget);
+    const losses = iso.used.map((gi) => iso!.groupFits[gi].lossOpt!);
+    const f = fitFrontier(budgetsUsed, losses);
+    if (f) {
+      const fw: string[] = [];
+      if (iso.used.length === 3) fw.push('the optimal-loss frontier L*(C) has 3 parameters and rests on only 3 budgets: it passes through them exactly');
+      if (f.eCapped) fw.push('frontier L*(C): E is held at the lowest optimal loss (its upper bound): the optima do not show where the loss levels off');
+      frontier = {
+        E: f.E,
+        A: f.A,
+        gamma: f.gamma,
+        usedGroups: iso.used.length,
+        objective: f.objective,
+        rmsLogResidual: f.rmsLogResidual,
+        eCapped: f.eCapped,
+        points: budgetsUsed.map((b, i) => [b, losses[i], frontierLoss(f, b)] as [number, number, number]),
+        warnings: fw,
+      };
+      warnings.push(...fw);
+    } else warnings.push('the optimal-loss frontier L*(C) could not be fitted (no optimum with γ > 0)');
+  }
+
   // Budgets of the table: the chosen ones, else the sweep's own (one per IsoFLOP group).
   const tableBudgets = o.tableBudgets ?? defaultTableBudgets(groups.map((g) => g.budget));
   const fittedBudgets = groups.map((g) => g.budget);
@@ -485,6 +521,7 @@ export function* fitScalingLawsSteps(input: readonly FitPoint[], options: FitOpt
   // Point estimates of the derived quantities.
   const estimates: Record<string, number> = {
     ...(iso ? isoQuantities(iso.groupFits, iso.used, iso.laws, tableBudgets, o.target, o.k) : {}),
+    ...(frontier && iso ? frontierQuantities(iso.groupFits, iso.used, o.target) : {}),
     ...(par ? paramQuantities(par.params, tableBudgets, o.target, o.k) : {}),
   };
 
@@ -552,6 +589,7 @@ export function* fitScalingLawsSteps(input: readonly FitPoint[], options: FitOpt
         }
         ok++;
         push(isoQuantities(fits, iso.used, laws, tableBudgets, o.target, o.k));
+        if (frontier) push(frontierQuantities(fits, iso.used, o.target));
       }
       if (edgeHits > 0) {
         bw.push(
@@ -650,7 +688,10 @@ export function* fitScalingLawsSteps(input: readonly FitPoint[], options: FitOpt
     const isoV = iso ? values('prediction.isoflop') : undefined;
     const parV = par ? values('prediction.parametric') : undefined;
     if (par && !parV) pw.push('parametric prediction unavailable: the fit has no compute-optimal allocation (α or β ≤ 0)');
-    prediction = { budget: o.target, extrapolation, ...(isoV ? { isoflop: isoV } : {}), ...(parV ? { parametric: parV } : {}), warnings: pw };
+    const fl = estimates['prediction.frontier.loss'];
+    const fiv = summaries.get('prediction.frontier.loss')?.interval;
+    const frontierPred = fl !== undefined && fl > 0 ? { loss: fl, ...(fiv ? { interval: fiv } : {}) } : undefined;
+    prediction = { budget: o.target, extrapolation, ...(isoV ? { isoflop: isoV } : {}), ...(parV ? { parametric: parV } : {}), ...(frontierPred ? { frontier: frontierPred } : {}), warnings: pw };
     warnings.push(...pw);
   }
 
@@ -695,6 +736,7 @@ export function* fitScalingLawsSteps(input: readonly FitPoint[], options: FitOpt
       group: groupOf[i],
     })),
     ...(iso ? { isoflop: iso.fit } : {}),
+    ...(frontier ? { frontier } : {}),
     ...(par ? { parametric: par.fit } : {}),
     ...(bootstrap ? { bootstrap } : {}),
     ...(prediction ? { prediction } : {}),

@@ -268,12 +268,32 @@ export const PredictionValues = z.object({
 });
 export type PredictionValues = z.infer<typeof PredictionValues>;
 
+/** L*(C) = E + A·C^(−γ) through the IsoFLOP budgets' optimal losses (src/core/fit/frontier.ts). */
+export const FrontierFit = z.object({
+  E: pos,
+  A: pos,
+  gamma: pos,
+  /** budgets it rests on */
+  usedGroups: z.number().int().min(0),
+  /** Σ Huber_δ(ln L* − ln L̂*) */
+  objective: z.number().min(0),
+  rmsLogResidual: z.number().min(0),
+  /** E held at the lowest optimal loss (its upper bound) */
+  eCapped: z.boolean(),
+  /** the fitted L* at each used budget: [budget, observed L*, fitted] */
+  points: z.array(z.tuple([pos, pos, pos])),
+  warnings: z.array(z.string()),
+});
+export type FrontierFit = z.infer<typeof FrontierFit>;
+
 export const Prediction = z.object({
   budget: pos,
   /** how far beyond the fitted budgets: max(target / largest, smallest / target), ≥ 1 */
   extrapolation: z.number().min(0),
   isoflop: PredictionValues.optional(),
   parametric: PredictionValues.optional(),
+  /** the loss at the target from the optimal-loss frontier L*(C), with its bootstrap interval */
+  frontier: z.object({ loss: pos, interval: Interval.optional() }).optional(),
   warnings: z.array(z.string()),
 });
 export type Prediction = z.infer<typeof Prediction>;
@@ -364,6 +384,8 @@ export const FitReport = z.object({
   settings: FitSettings,
   points: z.array(ReportPoint),
   isoflop: IsoflopFit.optional(),
+  /** the optimal-loss frontier L*(C) through the IsoFLOP optima (needs 3+ used budgets) */
+  frontier: FrontierFit.optional(),
   parametric: ParametricFit.optional(),
   bootstrap: BootstrapReport.optional(),
   prediction: Prediction.optional(),
