@@ -13,6 +13,7 @@ import type { ChartId, ChartView } from '../src/shared/protocol';
 import { countRendered, makeChart, type GroupedDataset, type ManagedChart, type Theme } from './chartKit';
 import { budgetColor, budgetKey, logspace, parabolaAt, powerLawAt, sci, si, withAlpha } from './logic';
 import { el, table } from './planView';
+import { frontierMessage, isoflopMessage, residualsMessage } from './fitEmpty';
 
 type FitChartId = Exclude<ChartId, 'loss'>;
 
@@ -113,6 +114,21 @@ export class FitCharts {
 
   reportAll(): void {
     for (const id of ['isoflop', 'frontier', 'residuals'] as const) this.onRendered(id, countRendered(this.charts[id]));
+  }
+
+  /** A message above a chart (or instead of it, when there is nothing to draw). */
+  private explain(id: FitChartId, text: string, hideChart: boolean): void {
+    const canvas = id === 'isoflop' ? this.c.isoflop : id === 'frontier' ? this.c.frontier : this.c.residuals;
+    const wrap = canvas.parentElement;
+    if (!wrap) return;
+    let p = wrap.previousElementSibling as HTMLElement | null;
+    if (!p || !p.classList.contains('chart-explain')) {
+      p = el('p', { class: 'empty chart-explain' });
+      wrap.before(p);
+    }
+    p.textContent = text;
+    p.hidden = text === '';
+    wrap.classList.toggle('chart-hidden', hideChart);
   }
 
   private setData(id: FitChartId, datasets: GroupedDataset[]): void {
@@ -216,6 +232,8 @@ export class FitCharts {
       }
     }
     void plan;
+    const m = isoflopMessage(fit, results);
+    this.explain('isoflop', m.text, m.hideChart || datasets.length === 0);
     this.setData('isoflop', datasets);
   }
 
@@ -228,10 +246,11 @@ export class FitCharts {
     const note = this.c.frontierNote;
     note.replaceChildren();
     if (!fit || !iso) {
-      note.append(el('p', { class: 'empty', text: fit ? 'The fit has no IsoFLOP result (too few budgets with a fitted parabola).' : 'No fit yet: run `FlopsFit: Fit Scaling Laws` once experiments have completed.' }));
+      this.explain('frontier', frontierMessage(fit), true);
       this.setData('frontier', datasets);
       return;
     }
+    this.explain('frontier', '', false);
     const used = iso.groups.filter((g) => g.used && g.nOpt !== undefined && g.dOpt !== undefined);
     const target = fit.prediction?.budget;
     const budgets = used.map((g) => g.budget);
@@ -462,6 +481,8 @@ export class FitCharts {
         pointRadius: 0,
       });
     }
+    const rm = residualsMessage(fit);
+    this.explain('residuals', rm, rm !== '');
     this.setData('residuals', datasets);
   }
 
