@@ -217,7 +217,8 @@ interface IsoState {
   laws: IsoflopLaws;
 }
 
-function runIsoflop(points: readonly FitPoint[], groups: readonly BudgetGroup[], k: number, opt: OptimumOptions): IsoState | string {
+/** The IsoFLOP fit, or why it could not be made with its budget groups (so that a report can still show them). */
+function runIsoflop(points: readonly FitPoint[], groups: readonly BudgetGroup[], k: number, opt: OptimumOptions): IsoState | { error: string; groups: IsoflopGroup[] } {
   const groupFits = groups.map((g) => fitGroup(points, g.members, g.budget, k, opt, true));
   const used: number[] = [];
   const outGroups: IsoflopGroup[] = groupFits.map((gf, gi) => {
@@ -268,10 +269,12 @@ function runIsoflop(points: readonly FitPoint[], groups: readonly BudgetGroup[],
   const laws = used.length >= 2 ? fitIsoflopLaws(groupFits, used) : undefined;
   if (!laws) {
     const edges = outGroups.filter((g) => g.status === 'edge').length;
-    return (
-      `IsoFLOP fit needs at least 2 budgets whose optimum is bracketed (3+ distinct model sizes each, the lowest loss at an inner size); found ${used.length} of ${groups.length} budget group(s)` +
-      (edges ? ` (${edges} budget(s) have their lowest loss at the smallest or largest size tried: extend the sizes, see the budgets' warnings)` : '')
-    );
+    return {
+      error:
+        `IsoFLOP fit needs at least 2 budgets whose optimum is bracketed (3+ distinct model sizes each, the lowest loss at an inner size); found ${used.length} of ${groups.length} budget group(s)` +
+        (edges ? ` (${edges} budget(s) have their lowest loss at the smallest or largest size tried: extend the sizes, see the budgets' warnings)` : ''),
+      groups: outGroups,
+    };
   }
   // Per-group warnings stay on the groups; the summary lists them, folding the common
   // "too few sizes" case (data not laid out on an IsoFLOP grid) into one line.
@@ -468,11 +471,15 @@ export function* fitScalingLawsSteps(input: readonly FitPoint[], options: FitOpt
   groups.forEach((g, gi) => g.members.forEach((m) => (groupOf[m] = gi)));
 
   let iso: IsoState | undefined;
+  let isoflopSkipped: FitReport['isoflopSkipped'];
   let par: ParamState | undefined;
   const failures: string[] = [];
   if (o.methods.includes('isoflop')) {
     const r = runIsoflop(points, groups, o.k, o.optimum);
-    if (typeof r === 'string') failures.push(r);
+    if ('error' in r) {
+      failures.push(r.error);
+      isoflopSkipped = { reason: r.error, groups: r.groups };
+    }
     else iso = r;
   }
   if (o.methods.includes('parametric')) {
@@ -483,7 +490,12 @@ export function* fitScalingLawsSteps(input: readonly FitPoint[], options: FitOpt
       warnings.push(...r.warnings);
     }
   }
-  if (!iso && !par) throw new FitInputError(failures.join('; '));
+  if (!iso && !par) {
+    // name the budgets to extend when none of them is bracketed
+    const edges = isoflopSkipped?.groups.filter((g) => g.extend) ?? [];
+    const hint = edges.length ? `; ${edges.map((g) => `budget ${fmt(g.budget)}: add ${g.extend!.direction} models (N ≈ ${g.extend!.sizes.map(fmt).join(', ')})`).join('; ')}` : '';
+    throw new FitInputError(failures.join('; ') + hint);
+  }
   for (const f of failures) warnings.push(`skipped: ${f}`);
   if (iso) warnings.push(...iso.fit.warnings);
 
@@ -736,6 +748,7 @@ export function* fitScalingLawsSteps(input: readonly FitPoint[], options: FitOpt
       group: groupOf[i],
     })),
     ...(iso ? { isoflop: iso.fit } : {}),
+    ...(isoflopSkipped ? { isoflopSkipped } : {}),
     ...(frontier ? { frontier } : {}),
     ...(par ? { parametric: par.fit } : {}),
     ...(bootstrap ? { bootstrap } : {}),

@@ -384,6 +384,8 @@ export const FitReport = z.object({
   settings: FitSettings,
   points: z.array(ReportPoint),
   isoflop: IsoflopFit.optional(),
+  /** when the IsoFLOP fit could not be made: why, and its budgets (their statuses and which way to extend) */
+  isoflopSkipped: z.object({ reason: z.string(), groups: z.array(IsoflopGroup) }).optional(),
   /** the optimal-loss frontier L*(C) through the IsoFLOP optima (needs 3+ used budgets) */
   frontier: FrontierFit.optional(),
   parametric: ParametricFit.optional(),
