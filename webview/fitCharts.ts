@@ -145,7 +145,8 @@ export class FitCharts {
 
   private drawIsoflop(fit: FitReport | null, results: ResultsRow[], plan: Plan | null): void {
     const datasets: GroupedDataset[] = [];
-    const groups = fit?.isoflop?.groups;
+    // a failed IsoFLOP fit still shows its budgets (statuses, edges) from isoflopSkipped
+    const groups = fit?.isoflop?.groups ?? fit?.isoflopSkipped?.groups;
     if (groups && groups.length) {
       const colors = this.budgetColors(groups.map((g) => g.budget));
       for (const g of groups) {

@@ -27,6 +27,7 @@ function isoflopWhy(fit: FitReport): string {
     }
     const most = Math.max(0, ...[...sizes.values()].map((s) => s.size));
     if (most < 3) return `No optimum curves: no budget has 3 model sizes (the most any budget has is ${most}); an optimum needs at least 3 sizes per budget.`;
+    if (fit.isoflopSkipped) return `No IsoFLOP power law: ${fit.isoflopSkipped.reason}.`;
     return `No optimum curves: ${skipped(fit, 'isoflop')}.`;
   }
   return '';
@@ -35,7 +36,7 @@ function isoflopWhy(fit: FitReport): string {
 /** The IsoFLOP tab's message; '' when there is something to draw and nothing to explain. */
 export function isoflopMessage(fit: FitReport | null, results: readonly ResultsRow[]): { text: string; hideChart: boolean } {
   if (!fit) return results.length ? { text: `${NO_FIT} The completed runs are shown without optimum curves.`, hideChart: false } : { text: 'No completed runs yet: each budget\'s final losses appear here as its runs finish.', hideChart: true };
-  if (!fit.isoflop) return { text: `${isoflopWhy(fit)} The runs are shown without optimum curves.`, hideChart: !results.length };
+  if (!fit.isoflop) return { text: fit.isoflopSkipped ? isoflopWhy(fit) : `${isoflopWhy(fit)} The runs are shown without optimum curves.`, hideChart: !results.length && !fit.isoflopSkipped };
   const edge = fit.isoflop.groups.filter((g) => g.status === 'edge');
   const few = fit.isoflop.groups.filter((g) => g.status === 'too-few-sizes');
   const parts: string[] = [];
@@ -47,7 +48,7 @@ export function isoflopMessage(fit: FitReport | null, results: readonly ResultsR
 /** The Frontier tab's message when it has no IsoFLOP result to draw. */
 export function frontierMessage(fit: FitReport | null): string {
   if (!fit) return NO_FIT;
-  if (!fit.isoflop) return `No frontier: ${fit.settings.methods.includes('isoflop') ? isoflopWhy(fit).replace(/^No optimum curves: /, '') : skipped(fit, 'isoflop')}`;
+  if (!fit.isoflop) return `No frontier: ${fit.settings.methods.includes('isoflop') ? isoflopWhy(fit).replace(/^No (optimum curves|IsoFLOP power law): /, '') : skipped(fit, 'isoflop')}`;
   return '';
 }
 

@@ -17,7 +17,7 @@ describe('webview: empty fit tabs explain themselves', () => {
     assert.equal(fit.isoflop, undefined);
     const m = isoflopMessage(fit, []);
     assert.match(m.text, /no budget has 3 model sizes \(the most any budget has is 2\)/);
-    assert.equal(m.hideChart, true);
+    assert.equal(m.hideChart, false, 'the fit\'s budgets (isoflopSkipped) are drawn as points');
     assert.match(frontierMessage(fit), /^No frontier: no budget has 3 model sizes/);
     assert.equal(residualsMessage(fit), '', 'the parametric fit has 6 points and 2 sizes: it exists');
   });
