@@ -134,4 +134,18 @@ describe('fit: Porian et al. (2024) IsoFLOP points (MIT; test/fixtures/porian202
     }
     assert.deepEqual(misses, []);
   });
+
+  it('weighted by the bootstrap variance of ln N* (as the paper), the exponent is within 0.04 of a_weighted', function () {
+    this.timeout(120_000);
+    const points = read('isoflop_points.csv');
+    const misses: string[] = [];
+    for (const f of read('published_fits.csv')) {
+      const rows = points.filter((r) => key(r) === key(f)).map((r) => ({ N: r.N, D: r.D, loss: r.loss, budget: r.C }));
+      const r = fitScalingLaws(recordsToPoints(rows, (i) => `row ${i + 1}`).points, { methods: ['isoflop'], bootstrap: 100, weighted: true });
+      assert.equal(r.settings.weighted, true);
+      assert.equal(r.isoflop!.weights!.length, r.isoflop!.usedGroups);
+      if (!(Math.abs(r.isoflop!.a - Number(f.a_weighted)) <= 0.04)) misses.push(`${f.label}: ${r.isoflop!.a.toFixed(4)} vs ${f.a_weighted}`);
+    }
+    assert.deepEqual(misses, []);
+  });
 });

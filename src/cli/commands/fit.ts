@@ -53,6 +53,8 @@ Options:
                          (+ output head), total, attention (+ attention FLOPs); needs the runs'
                          shapes (built-in transformer) or N_<convention> columns. The IsoFLOP
                          exponents under every available convention are shown side by side
+  --weighted             weight each budget in the IsoFLOP power laws by 1 / the bootstrap
+                         variance of its ln N* (as Porian et al.; needs --bootstrap > 0)
   --keep-edges           also use budgets whose lowest loss is at the smallest or largest size
                          (not bracketed; left out by default) in the IsoFLOP power laws
   --backtest <k>         also fit on all but the largest k budgets and score the predictions of
@@ -72,7 +74,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const parsed = parseArgs(args, {
-    flags: ['json', 'keep-edges'],
+    flags: ['json', 'keep-edges', 'weighted'],
     values: ['input', 'run-dir', 'method', 'bootstrap', 'confidence', 'seed', 'target', 'table', 'k', 'tolerance', 'out', 'workspace', 'workers', 'optimum', 'window', 'backtest', 'backtest-above', 'convention'],
   });
   const sources = [parsed.positionals.length > 0, parsed.values.input !== undefined, parsed.values['run-dir'] !== undefined].filter(Boolean).length;
@@ -177,6 +179,7 @@ function cliOptions(parsed: ParsedArgs): FitOptions {
   const window = numberOption(parsed, 'window', { integer: true, min: 1 });
   if (window !== undefined) o.optimumWindow = window;
   if (parsed.flags['keep-edges']) o.keepEdgeBudgets = true;
+  if (parsed.flags.weighted) o.weighted = true;
   if (parsed.values.convention !== undefined) {
     if (!(CONVENTIONS as readonly string[]).includes(parsed.values.convention)) throw new CliError(`option --convention: '${parsed.values.convention}' is not one of ${CONVENTIONS.join(', ')}`, 2);
     o.convention = parsed.values.convention;
@@ -208,7 +211,7 @@ export function formatReport(r: FitReport): string {
   }
   if (r.isoflop) {
     const iso = r.isoflop;
-    const how = iso.optimum ? `${iso.optimum.method}${iso.optimum.window ? ` (window ±${iso.optimum.window})` : ''}` : 'parabola';
+    const how = (iso.optimum ? `${iso.optimum.method}${iso.optimum.window ? ` (window ±${iso.optimum.window})` : ''}` : 'parabola') + (iso.weights ? '; power laws weighted by 1/var(ln N*)' : '');
     out.push('', `IsoFLOP (approach 2): ${iso.usedGroups} of ${iso.groups.length} budgets used; per-budget optimum: ${how}`);
     const rows = [['budget C', 'points', 'N_opt', 'D_opt', 'L_opt', 'note']];
     for (const g of iso.groups) {

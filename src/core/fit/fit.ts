@@ -72,6 +72,7 @@ interface Resolved {
   k: number;
   tolerance: number;
   optimum: OptimumOptions;
+  weighted: boolean;
   now: () => Date;
 }
 
@@ -99,6 +100,7 @@ function resolveOptions(o: FitOptions): Resolved {
   if (!(Number.isInteger(window) && window >= 1)) throw new FitInputError(`optimumWindow must be a whole number ≥ 1, got ${window}`);
   return {
     optimum: { method, window, keepEdges: o.keepEdgeBudgets ?? DEFAULT_FIT_OPTIONS.keepEdgeBudgets },
+    weighted: o.weighted ?? false,
     methods: FIT_METHODS.filter((m) => methods.includes(m)),
     bootstrap,
     confidence,
@@ -197,6 +199,23 @@ function paramQuantities(p: ParametricParams, budgets: readonly number[], target
     if (pr) for (const key of PRED_KEYS) q[`table.parametric.${i}.${key}`] = pr[key];
   });
   return q;
+}
+
+/** Sets an IsoflopFit's law fields from (re)fitted power laws. */
+function applyLaws(fit: IsoflopFit, laws: IsoflopLaws): void {
+  const law = (l: { slope: number; intercept: number; r2?: number }) => ({
+    exponent: l.slope,
+    logCoefficient: l.intercept,
+    coefficient: Math.exp(l.intercept),
+    ...(l.r2 !== undefined && Number.isFinite(l.r2) ? { r2: l.r2 } : {}),
+  });
+  fit.a = laws.n.slope;
+  fit.b = laws.d.slope;
+  fit.logCoefficient = laws.n.intercept;
+  fit.dLogCoefficient = laws.d.intercept;
+  fit.nOpt = law(laws.n);
+  fit.dOpt = law(laws.d);
+  fit.lossOpt = law(laws.loss);
 }
 
 function frontierQuantities(groups: readonly GroupFit[], used: readonly number[], target: number | undefined): Record<string, number> {
@@ -563,6 +582,7 @@ export function* fitScalingLawsSteps(input: readonly FitPoint[], options: FitOpt
         bw.push('IsoFLOP bootstrap: no budget has 4 or more sizes, so the loss noise cannot be estimated and the optima get no interval; train more sizes per budget');
       }
       const perturbed: FitPoint[] = points.map((p) => ({ ...p }));
+      const sampleFits: GroupFit[][] = [];
       let edgeHits = 0;
       for (let s = 0; s < (o.optimum.method === 'parabola' || noise ? o.bootstrap : 0); s++) {
         let fits: GroupFit[];
@@ -600,6 +620,7 @@ export function* fitScalingLawsSteps(input: readonly FitPoint[], options: FitOpt
           continue;
         }
         ok++;
+        if (o.weighted) sampleFits.push(fits);
         push(isoQuantities(fits, iso.used, laws, tableBudgets, o.target, o.k));
         if (frontier) push(frontierQuantities(fits, iso.used, o.target));
       }
@@ -623,6 +644,32 @@ export function* fitScalingLawsSteps(input: readonly FitPoint[], options: FitOpt
       }
       const cw = o.optimum.method === 'parabola' || noise ? bootstrapCountWarning('IsoFLOP bootstrap', ok, o.confidence) : undefined;
       if (cw) bw.push(cw);
+      if (o.weighted) {
+        // Weighted power laws (as Porian et al.): each budget weighted by 1 / the bootstrap variance
+        // of its ln N*, for the point estimate and for every resample alike.
+        const variances = iso.used.map((gi) => {
+          const v = sampleFits.map((f) => Math.log(f[gi].nOpt!));
+          const m = v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
+          return v.length > 1 ? v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1) : NaN;
+        });
+        if (variances.every((v) => v > 0 && Number.isFinite(v))) {
+          const w = variances.map((v) => 1 / v);
+          const laws = fitIsoflopLaws(iso.groupFits, iso.used, w);
+          if (laws) {
+            iso.laws = laws;
+            applyLaws(iso.fit, laws);
+            iso.fit.weights = iso.used.map((gi, i) => ({ budget: iso!.groupFits[gi].budget, weight: w[i] }));
+            Object.assign(estimates, isoQuantities(iso.groupFits, iso.used, laws, tableBudgets, o.target, o.k));
+            for (const key of [...samples.keys()]) if (/^(isoflop\.|prediction\.isoflop\.|table\.isoflop\.)/.test(key)) samples.delete(key);
+            for (const f of sampleFits) {
+              const l = fitIsoflopLaws(f, iso.used, w);
+              if (l) push(isoQuantities(f, iso.used, l, tableBudgets, o.target, o.k));
+            }
+          }
+        } else {
+          bw.push('IsoFLOP: --weighted needs a bootstrap spread of ln N* at every used budget (some have none); the power laws are unweighted');
+        }
+      }
     }
     if (par) {
       const rng = new Rng(o.seed, 2);
@@ -666,6 +713,8 @@ export function* fitScalingLawsSteps(input: readonly FitPoint[], options: FitOpt
     bootstrap = { samples: o.bootstrap, confidence: o.confidence, seed: o.seed, succeeded, failed, intervals, se, warnings: bw };
     warnings.push(...bw);
   }
+
+  if (o.weighted && o.bootstrap === 0 && iso) warnings.push('IsoFLOP: weighted power laws need the bootstrap (their weights are its variances of ln N*); with --bootstrap 0 they are unweighted');
 
   if (par) {
     const id = assessIdentifiability(par.fit, bootstrap, points.length);
@@ -728,6 +777,7 @@ export function* fitScalingLawsSteps(input: readonly FitPoint[], options: FitOpt
     optimum: o.optimum.method,
     ...(o.optimum.method === 'local-parabola' ? { optimumWindow: o.optimum.window } : {}),
     keepEdgeBudgets: o.optimum.keepEdges,
+    ...(o.weighted ? { weighted: true } : {}),
     ...(convention ? { convention } : {}),
     huberDelta: HUBER_DELTA,
     startGrid: START_GRID_SIZE,

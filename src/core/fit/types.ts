@@ -69,6 +69,8 @@ export interface FitOptions {
   optimumWindow?: number;
   /** use budgets whose optimum is not bracketed in the IsoFLOP power laws; default false */
   keepEdgeBudgets?: boolean;
+  /** IsoFLOP power laws weighted by 1 / the bootstrap variance of each budget's ln N* (needs a bootstrap); default false */
+  weighted?: boolean;
   /** the headline parameter-counting convention, when the points carry `nBy`; default: as given */
   convention?: string;
   /** clock for `createdAt` (tests) */
@@ -110,6 +112,8 @@ export const FitSettings = z.object({
   keepEdgeBudgets: z.boolean().optional(),
   /** the parameter-counting convention N and C are in (when known) */
   convention: z.string().optional(),
+  /** IsoFLOP power laws weighted by 1 / the bootstrap variance of ln N* */
+  weighted: z.boolean().optional(),
 });
 export type FitSettings = z.infer<typeof FitSettings>;
 
@@ -197,6 +201,8 @@ export const IsoflopFit = z.object({
   dOpt: PowerLaw,
   /** L_opt = coefficient·C^exponent (a pure power law through the vertex losses) */
   lossOpt: PowerLaw,
+  /** with `weighted`: each used budget's weight in the power laws (1 / bootstrap variance of ln N*) */
+  weights: z.array(z.object({ budget: pos, weight: pos })).optional(),
   /** how each budget's optimum was estimated (absent: the global parabola of older reports) */
   optimum: z.object({ method: OptimumMethodSchema, window: z.number().int().positive().optional(), edgesKept: z.boolean() }).optional(),
   warnings: z.array(z.string()),
