@@ -221,7 +221,14 @@ describe('flopsfit fit (CLI)', function () {
     const dir = tmpDir();
     const f = path.join(dir, 'few.csv');
     fs.writeFileSync(f, 'N,D,loss\n1e6,1e7,3\n2e6,1e7,2.9\n');
-    await assert.rejects(runFit(['--input', f, '--method', 'parametric']), (e: unknown) => e instanceof CliError && e.exitCode === 1 && /at least 5 points; got 2/.test(e.message));
+    await assert.rejects(runFit(['--input', f, '--method', 'parametric']), (e: unknown) => e instanceof CliError && e.exitCode === 1 && /^few\.csv: .*at least 5 points; got 2/.test(e.message));
+    // every run at one size: the message names the file and says no budget has 3 sizes
+    const one = path.join(dir, 'one.csv');
+    fs.writeFileSync(one, 'N,D,loss\n1e6,1e8,3.1\n1e6,2e8,3.0\n1e6,4e8,2.9\n1e6,8e8,2.85\n1e6,1.6e9,2.8\n');
+    await assert.rejects(
+      runFit(['--input', one, '--bootstrap', '0']),
+      (e: unknown) => e instanceof CliError && /^one\.csv: IsoFLOP fit needs budgets with at least 3 distinct model sizes; no budget has 3 .*the parametric fit needs at least 2 distinct model sizes/.test(e.message),
+    );
   });
 
   it('--run-dir fits results.jsonl and writes fit.json', async () => {

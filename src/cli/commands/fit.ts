@@ -112,7 +112,12 @@ export async function run(args: string[]): Promise<number> {
     if (runDir !== undefined) writeRunDirFit(runDir, report, loaded.warnings);
     else report.warnings.unshift(...loaded.warnings);
   } catch (err) {
-    if (err instanceof FitInputError) throw new CliError(err.message, 1);
+    if (err instanceof FitInputError) {
+      // name the input: a file's own errors already start with its name
+      const where = runDir !== undefined ? path.join(runDir, 'results.jsonl') : path.basename(parsed.values.input!);
+      const named = err.message.startsWith(path.basename(where)) || err.message.includes(where) ? err.message : `${where}: ${err.message}`;
+      throw new CliError(named, 1);
+    }
     throw err;
   }
   if (parsed.values.out) writeFitReport(path.resolve(parsed.values.out), report);

@@ -288,6 +288,13 @@ function runIsoflop(points: readonly FitPoint[], groups: readonly BudgetGroup[],
   const laws = used.length >= 2 ? fitIsoflopLaws(groupFits, used) : undefined;
   if (!laws) {
     const edges = outGroups.filter((g) => g.status === 'edge').length;
+    const most = Math.max(...groupFits.map((g) => g.distinctSizes));
+    if (most < 3) {
+      return {
+        error: `IsoFLOP fit needs budgets with at least 3 distinct model sizes; no budget has 3 (${groups.length} budget group(s), the most sizes in one is ${most}; runs are grouped by budget, or by C within --tolerance)`,
+        groups: outGroups,
+      };
+    }
     return {
       error:
         `IsoFLOP fit needs at least 2 budgets whose optimum is bracketed (3+ distinct model sizes each, the lowest loss at an inner size); found ${used.length} of ${groups.length} budget group(s)` +
