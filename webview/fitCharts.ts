@@ -14,6 +14,7 @@ import { countRendered, makeChart, type GroupedDataset, type ManagedChart, type 
 import { budgetColor, budgetKey, formatLoss, logspace, parabolaAt, powerLawAt, sci, si, withAlpha } from './logic';
 import { extraSection, frontierOverlays } from './hyperCharts';
 import { el, table } from './planView';
+import { frontierMessage, isoflopMessage, residualsMessage } from './fitEmpty';
 
 type FitChartId = Exclude<ChartId, 'loss'>;
 
@@ -34,6 +35,12 @@ function interval(report: FitReport, name: string): [number, number] | undefined
 function fmtInterval(iv: [number, number] | undefined, f: (v: number) => string): string {
   return iv ? `[${f(iv[0])}, ${f(iv[1])}]` : '–';
 }
+
+const OPTIMUM_LABEL: Record<string, string> = {
+  akima: 'minimum of the Akima interpolant of ln L in ln N',
+  'local-parabola': 'parabola through the sizes around the lowest loss',
+  parabola: 'one parabola through all points (Chinchilla)',
+};
 
 const fix = (d: number) => (v: number) => (Number.isFinite(v) ? v.toFixed(d) : '–');
 const sig = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : '–');
@@ -111,6 +118,21 @@ export class FitCharts {
     for (const id of ['isoflop', 'frontier', 'residuals'] as const) this.onRendered(id, countRendered(this.charts[id]));
   }
 
+  /** A message above a chart (or instead of it, when there is nothing to draw). */
+  private explain(id: FitChartId, text: string, hideChart: boolean): void {
+    const canvas = id === 'isoflop' ? this.c.isoflop : id === 'frontier' ? this.c.frontier : this.c.residuals;
+    const wrap = canvas.parentElement;
+    if (!wrap) return;
+    let p = wrap.previousElementSibling as HTMLElement | null;
+    if (!p || !p.classList.contains('chart-explain')) {
+      p = el('p', { class: 'empty chart-explain' });
+      wrap.before(p);
+    }
+    p.textContent = text;
+    p.hidden = text === '';
+    wrap.classList.toggle('chart-hidden', hideChart);
+  }
+
   private setData(id: FitChartId, datasets: GroupedDataset[]): void {
     const m = this.charts[id];
     m.chart.data.datasets = datasets;
@@ -125,7 +147,8 @@ export class FitCharts {
 
   private drawIsoflop(fit: FitReport | null, results: ResultsRow[], plan: Plan | null): void {
     const datasets: GroupedDataset[] = [];
-    const groups = fit?.isoflop?.groups;
+    // a failed IsoFLOP fit still shows its budgets (statuses, edges) from isoflopSkipped
+    const groups = fit?.isoflop?.groups ?? fit?.isoflopSkipped?.groups;
     if (groups && groups.length) {
       const colors = this.budgetColors(groups.map((g) => g.budget));
       for (const g of groups) {
@@ -212,6 +235,8 @@ export class FitCharts {
       }
     }
     void plan;
+    const m = isoflopMessage(fit, results);
+    this.explain('isoflop', m.text, m.hideChart || datasets.length === 0);
     this.setData('isoflop', datasets);
   }
 
@@ -224,10 +249,11 @@ export class FitCharts {
     const note = this.c.frontierNote;
     note.replaceChildren();
     if (!fit || !iso) {
-      note.append(el('p', { class: 'empty', text: fit ? 'The fit has no IsoFLOP result (too few budgets with a fitted parabola).' : 'No fit yet: run `FlopsFit: Fit Scaling Laws` once experiments have completed.' }));
+      this.explain('frontier', frontierMessage(fit), true);
       this.setData('frontier', datasets);
       return;
     }
+    this.explain('frontier', '', false);
     const used = iso.groups.filter((g) => g.used && g.nOpt !== undefined && g.dOpt !== undefined);
     const target = fit.prediction?.budget;
     const budgets = used.map((g) => g.budget);
@@ -361,6 +387,21 @@ export class FitCharts {
       }
     }
     datasets.push(...frontierOverlays(fit, this.theme, cs));
+    const fr = fit.frontier;
+    if (fr) {
+      note.append(
+        table(
+          ['C (FLOPs)', 'L* (budget optimum)', 'L*(C) fitted'],
+          fr.points.map(([c, obs, fitted]) => [sci(c), obs.toFixed(4), fitted.toFixed(4)]),
+          {
+            numeric: [true, true, true],
+            caption: `Optimal-loss frontier L*(C) = E + A·C^−γ: E = ${sig(fr.E)} ${fmtInterval(interval(fit, 'frontier.E'), sig)}, A = ${sig(fr.A)}, γ = ${sig(fr.gamma)} ${fmtInterval(interval(fit, 'frontier.gamma'), sig)} (${fr.usedGroups} budgets; Huber on ln L*; E ≤ the lowest L*)`,
+          },
+        ),
+      );
+    } else if (iso.usedGroups < 3) {
+      note.append(el('p', { class: 'empty', text: `No optimal-loss frontier L*(C): it needs 3 budgets with a bracketed optimum; this fit has ${iso.usedGroups}.` }));
+    }
     this.setData('frontier', datasets);
 
     // summary beside the chart
@@ -390,6 +431,7 @@ export class FitCharts {
           `${formatLoss(v.loss)} ${fmtInterval(v.intervals?.loss, formatLoss)}`,
         ]);
       }
+      if (p.frontier) rows.push(['frontier L*(C)', '–', '–', '–', `${p.frontier.loss.toFixed(4)} ${fmtInterval(p.frontier.interval, fix(4))}`]);
       note.append(table(['method', 'N_opt', 'D_opt', 'D/N', 'loss'], rows, { caption: `Prediction at C = ${sci(p.budget)} (×${p.extrapolation.toFixed(1)} beyond the fitted budgets)` }));
       if (p.warnings.length) {
         const ul = el('ul', { class: 'warnings' });
@@ -443,6 +485,8 @@ export class FitCharts {
         pointRadius: 0,
       });
     }
+    const rm = residualsMessage(fit);
+    this.explain('residuals', rm, rm !== '');
     this.setData('residuals', datasets);
   }
 
@@ -462,7 +506,23 @@ export class FitCharts {
     if (par) {
       const rows = (['E', 'A', 'B', 'alpha', 'beta', 'a', 'b', 'G'] as const)
         .filter((k) => par[k] !== undefined)
-        .map((k) => [k, sig(par[k] as number), fmtInterval(interval(fit, `parametric.${k}`), sig), se(`parametric.${k}`)]);
+        .map((k) =>
+          par.identifiability?.parameters[k] === false && fit.bootstrap
+            ? [k, sig(par[k] as number), 'not identified', '–']
+            : [k, sig(par[k] as number), fmtInterval(interval(fit, `parametric.${k}`), sig), se(`parametric.${k}`)],
+        );
+      const id = par.identifiability;
+      if (id) {
+        const box = el('div', { class: id.identified ? 'notice' : 'notice notice-warning' });
+        box.append(el('p', { text: `${id.identified ? 'Identified' : 'Not identified'}: ${id.summary}.` }));
+        if (id.reasons.length) {
+          const ul = el('ul');
+          for (const why of id.reasons) ul.append(el('li', { text: why }));
+          box.append(ul);
+        }
+        if (par.eCapped) box.append(el('p', { text: 'E is held at the lowest observed loss, its upper bound.' }));
+        t.append(box);
+      }
       t.append(
         table(['parameter', 'value', `${conf}% interval`, 'bootstrap SE'], rows, {
           numeric: [false, true, true, true],
@@ -476,9 +536,9 @@ export class FitCharts {
         ['a (N_opt ∝ C^a)', sig(iso.a), fmtInterval(interval(fit, 'isoflop.a'), sig), se('isoflop.a')],
         ['b (D_opt ∝ C^b)', sig(iso.b), fmtInterval(interval(fit, 'isoflop.b'), sig), se('isoflop.b')],
         ['k_N (N_opt = k_N·C^a)', sig(Math.exp(iso.logCoefficient)), '–', '–'],
-        ['L_opt exponent', sig(iso.lossOpt.exponent), fmtInterval(interval(fit, 'isoflop.lossOpt.exponent'), sig), se('isoflop.lossOpt.exponent')],
+        ['L_opt exponent', sig(iso.lossOpt.exponent), fmtInterval(interval(fit, 'isoflop.lossExponent'), sig), se('isoflop.lossExponent')],
       ];
-      t.append(table(['IsoFLOP law', 'value', `${conf}% interval`, 'bootstrap SE'], rows, { numeric: [false, true, true, true], caption: `IsoFLOP profiles (Approach 2): ${iso.usedGroups} of ${iso.groups.length} budgets used` }));
+      t.append(table(['IsoFLOP law', 'value', `${conf}% interval`, 'bootstrap SE'], rows, { numeric: [false, true, true, true], caption: `IsoFLOP profiles (Approach 2): ${iso.usedGroups} of ${iso.groups.length} budgets used; per-budget optimum: ${OPTIMUM_LABEL[iso.optimum?.method ?? 'parabola']}` }));
     }
     if (fit.table.length) {
       t.append(
@@ -496,7 +556,38 @@ export class FitCharts {
         ),
       );
     }
-    const warnings = [...fit.warnings, ...(iso?.warnings ?? []), ...(fit.bootstrap?.warnings ?? []), ...(iso?.groups.flatMap((g) => g.warnings.map((w) => `${budgetKey(g.budget)}: ${w}`)) ?? [])];
+    if (fit.conventions?.length) {
+      t.append(
+        table(
+          ['convention', 'N range', 'budgets used', 'a (N_opt ∝ C^a)', 'b (D_opt ∝ C^b)'],
+          fit.conventions.map((c) => [`${c.convention}${c.headline ? ' (headline)' : ''}`, `${si(c.nRange[0])}–${si(c.nRange[1])}`, String(c.usedGroups), c.a !== undefined ? sig(c.a) : '–', c.b !== undefined ? sig(c.b) : '–']),
+          {
+            numeric: [false, true, true, true, true],
+            caption: 'IsoFLOP exponents by parameter convention (non-embedding = Kaplan; last-layer = + output head; total; attention = last-layer + attention FLOPs; C = k·N·D in each)',
+          },
+        ),
+      );
+    }
+    const bt = fit.backtest;
+    if (bt) {
+      const pct = (v: number) => `${(v * 100).toFixed(2)} %`;
+      const held = bt.split.kind === 'budgets' ? `the largest ${bt.split.k} budget(s)` : `every run with C ≥ ${sci(bt.split.above)}`;
+      const caption = `Backtest: fitted on ${bt.train.points} runs (C ≤ ${sci(bt.train.largestC)}), predicting ${bt.test.points} held-out runs (${held})`;
+      const rows: string[][] = [];
+      if (bt.parametric) {
+        rows.push(['parametric: loss of the held-out runs', `mean |error| ${pct(bt.parametric.meanAbsRelError)}`, `worst ${pct(bt.parametric.worstAbsRelError)}`, `bias ${pct(bt.parametric.bias)}`]);
+      }
+      for (const g of bt.isoflop?.budgets ?? []) {
+        rows.push([
+          `IsoFLOP: budget ${sci(g.budget)}`,
+          `N_opt ${si(g.predictedNOpt)} predicted`,
+          g.observedNOpt !== undefined ? `${si(g.observedNOpt)} observed (×${g.nOptRatio!.toPrecision(3)})` : 'no bracketed optimum',
+          g.lossOptRelError !== undefined ? `L_opt error ${pct(g.lossOptRelError)}` : '–',
+        ]);
+      }
+      t.append(table(['backtest', 'prediction', 'observed', 'error'], rows, { caption }));
+    }
+    const warnings = [...fit.warnings, ...(bt?.warnings ?? []), ...(iso?.warnings ?? []), ...(fit.bootstrap?.warnings ?? []), ...(iso?.groups.flatMap((g) => g.warnings.map((w) => `${budgetKey(g.budget)}: ${w}`)) ?? [])];
     if (warnings.length) {
       const ul = el('ul', { class: 'warnings' });
       for (const w of [...new Set(warnings)]) ul.append(el('li', { text: w }));

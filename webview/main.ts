@@ -212,7 +212,7 @@ lossChart.setPaused(state.paused);
 // ------------------------------------------------------------------ fit charts
 
 const isoBlock = chartBlock(panels.isoflop, 'isoflop');
-panels.isoflop.append(el('p', { class: 'muted hint', text: 'Final eval loss against N per budget, with the fitted parabola (in ln N) and its vertex N_opt.' }));
+panels.isoflop.append(el('p', { class: 'muted hint', text: 'Final eval loss against N per budget, with the curve each budget\'s optimum N_opt was estimated from (Akima interpolant or parabola, per the fit) and N_opt; dashed: a budget whose optimum is not bracketed.' }));
 const frontierBlock = chartBlock(panels.frontier, 'frontier');
 const frontierNote = el('div', { class: 'frontier-note' });
 panels.frontier.append(frontierNote);

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fitApproach1, type TrainingCurve } from '../../src/core/fit/approach1';
 import { computeForLoss, deadweight, optimalLoss } from '../../src/core/fit/allocation';
-import { fitRunDir } from '../../src/core/fit/io';
+import { fitRunDir } from '../../src/core/fit/runDirFit';
 import { extraOptionsFromConfig } from '../../src/core/fit/configOptions';
 import { parseSweepConfig } from '../../src/core/config';
 import { FitReport } from '../../src/core/fit/types';

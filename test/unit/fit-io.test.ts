@@ -2,8 +2,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FitReport, fitRunDir, parseCsv, readPointsFile, readResultsRows } from '../../src/core/fit';
-import { run as runFit } from '../../src/cli/commands/fit';
+import { FitReport, fitRunDir, fitScalingLaws, parseCsv, readPointsFile, readResultsRows } from '../../src/core/fit';
+import { formatReport, run as runFit } from '../../src/cli/commands/fit';
 import { CliError } from '../../src/cli/util';
 import { isoflopGrid } from './fit-helpers';
 
@@ -71,12 +71,52 @@ describe('fit input files', () => {
     fs.writeFileSync(f, 'N,D,loss\n1,Infinity,3\n');
     assert.throws(() => readPointsFile(f), /line 2: column 'D' must be a positive finite number/);
     fs.writeFileSync(f, 'size,loss\n1,3\n');
-    assert.throws(() => readPointsFile(f), /missing columns: N \(model parameters\), D \(tokens\) or C \(FLOPs\)/);
+    assert.throws(() => readPointsFile(f), /x\.csv: missing column: two of N \(parameters\), D \(tokens\), C \(FLOPs\)/);
+    fs.writeFileSync(f, 'tokens,loss\n1,3\n');
+    assert.throws(() => readPointsFile(f), /x\.csv: missing column: one more of N \(parameters\) or C \(FLOPs\) \(found only D \(tokens\)/);
+    fs.writeFileSync(f, 'N,D,loss\n1,2,NaN\n');
+    assert.throws(() => readPointsFile(f), /x\.csv line 2: column 'loss' must be a positive finite number, got 'NaN'/);
+    fs.writeFileSync(f, 'N,C,D,loss\n1,,,3\n');
+    assert.throws(() => readPointsFile(f), /x\.csv line 2: needs two of N, D, C; missing value for column 'D' and 'C'/);
     const j = path.join(dir, 'y.json');
     fs.writeFileSync(j, '[{"N":1,"D":2,"loss":3},{"N":"big","D":2,"loss":3}]');
     assert.throws(() => readPointsFile(j), /y\.json row 2: column 'N' must be a positive finite number, got 'big'/);
     fs.writeFileSync(j, '{"N": 1');
     assert.throws(() => readPointsFile(j), /y\.json: not valid JSON/);
+  });
+});
+
+describe('fit input: any two of N, D, C; budgets as given', () => {
+  it('derives N from C and D, D from C and N, C from N and D, with the chosen k', () => {
+    const dir = tmpDir();
+    const f = path.join(dir, 'cd.csv');
+    fs.writeFileSync(f, 'compute_budget,tokens,loss\n6e18,1e9,3.1\n');
+    const [p] = readPointsFile(f).points;
+    assert.equal(p.N, 6e18 / (6 * 1e9));
+    assert.equal(p.budget, 6e18);
+    fs.writeFileSync(f, 'flops,tokens,loss\n8e18,1e9,3.1\n');
+    assert.equal(readPointsFile(f, 8).points[0].N, 1e9);
+    fs.writeFileSync(f, 'params,flops,loss\n1e9,6e18,3.1\n');
+    assert.equal(readPointsFile(f).points[0].D, 1e9);
+    // a budget column and no C: the budget is the compute
+    fs.writeFileSync(f, 'budget,tokens,loss\n6e18,1e9,3.1\n');
+    const loaded = readPointsFile(f);
+    assert.equal(loaded.points[0].C, 6e18);
+    assert.match(loaded.warnings.join(), /C is taken from column 'budget'/);
+  });
+
+  it('groups budgets from C with a tolerance and reports them as given (6e18, not 6000000000000074000)', () => {
+    const dir = tmpDir();
+    const f = path.join(dir, 'nd.csv');
+    // C = 6·N·D computed from N and D: within 1e-15 of 6e18 and 2e19, not equal to them
+    const rows = ['N,D,loss'];
+    for (const [C, sizes] of [[6e18, [1e8, 2e8, 4e8]], [2e19, [1e8, 2e8, 4e8]]] as const) {
+      for (const N of sizes) rows.push(`${N},${C / (6 * N) * (1 + 3e-16)},${3 + Math.log(N / 2e8) ** 2}`);
+    }
+    fs.writeFileSync(f, rows.join('\n') + '\n');
+    const r = fitScalingLaws(readPointsFile(f).points, { methods: ['isoflop'], bootstrap: 0 });
+    assert.deepEqual(r.isoflop!.groups.map((g) => g.budget), [6e18, 2e19]);
+    assert.ok(!formatReport(r).includes('6000000000000'), 'the summary prints 6e18');
   });
 });
 
@@ -181,7 +221,14 @@ describe('flopsfit fit (CLI)', function () {
     const dir = tmpDir();
     const f = path.join(dir, 'few.csv');
     fs.writeFileSync(f, 'N,D,loss\n1e6,1e7,3\n2e6,1e7,2.9\n');
-    await assert.rejects(runFit(['--input', f, '--method', 'parametric']), (e: unknown) => e instanceof CliError && e.exitCode === 1 && /at least 5 points; got 2/.test(e.message));
+    await assert.rejects(runFit(['--input', f, '--method', 'parametric']), (e: unknown) => e instanceof CliError && e.exitCode === 1 && /^few\.csv: .*at least 5 points; got 2/.test(e.message));
+    // every run at one size: the message names the file and says no budget has 3 sizes
+    const one = path.join(dir, 'one.csv');
+    fs.writeFileSync(one, 'N,D,loss\n1e6,1e8,3.1\n1e6,2e8,3.0\n1e6,4e8,2.9\n1e6,8e8,2.85\n1e6,1.6e9,2.8\n');
+    await assert.rejects(
+      runFit(['--input', one, '--bootstrap', '0']),
+      (e: unknown) => e instanceof CliError && /^one\.csv: IsoFLOP fit needs budgets with at least 3 distinct model sizes; no budget has 3 .*the parametric fit needs at least 2 distinct model sizes/.test(e.message),
+    );
   });
 
   it('--run-dir fits results.jsonl and writes fit.json', async () => {

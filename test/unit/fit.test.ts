@@ -332,7 +332,7 @@ describe('fit: bad input', () => {
     const r = fitScalingLaws(scattered, { bootstrap: 0 });
     assert.equal(r.isoflop, undefined);
     assert.ok(r.parametric);
-    assert.match(r.warnings.join(), /skipped: IsoFLOP fit needs at least 2 budgets/);
+    assert.match(r.warnings.join(), /skipped: IsoFLOP fit needs budgets with at least 3 distinct model sizes; no budget has 3 \(7 budget group\(s\), the most sizes in one is 2/);
   });
   it('rejects bad options', () => {
     assert.throws(() => fitScalingLaws(base, { confidence: 1 }), /confidence/);

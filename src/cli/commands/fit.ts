@@ -10,14 +10,16 @@
 import * as path from 'node:path';
 import { formatDiagnostic, loadSweepConfig } from '../../core/config';
 import { resolveRunDir } from '../../core/plan';
-import { FIT_METHODS, FitInputError, readPointsFile, serializeFitReport, type FitMethod, type FitOptions, type FitReport } from '../../core/fit';
+import { FIT_METHODS, FitInputError, readPointsFile, serializeFitReport, type BacktestSplit, type FitMethod, type FitOptions, type FitReport } from '../../core/fit';
 import { fmt } from '../../core/fit/fit';
-import { addExtras, readHyperRunsFile, type ExtraOptions } from '../../core/fit/extras';
+import { addExtras, addRunDirExtras, readHyperRunsFile, type ExtraOptions } from '../../core/fit/extras';
 import { HYPER_FORMS, type HyperForm } from '../../core/fit/extraTypes';
-import { writeFitReport } from '../../core/fit/io';
+import { readRunDirPoints, writeFitReport, writeRunDirFit } from '../../core/fit/io';
 import { fitOptionsFromConfig } from '../../core/fit/configOptions';
 import { OPTIMUM_METHODS, type OptimumMethod } from '../../core/fit/isoflop';
-import { MAX_DEFAULT_FIT_WORKERS, defaultFitWorkers, fitRunDirAsync, fitScalingLawsAsync } from '../../core/fit/parallel';
+import { CONVENTIONS } from '../../core/fit/conventions';
+import { MAX_DEFAULT_FIT_WORKERS, defaultFitWorkers, fitScalingLawsAsync } from '../../core/fit/parallel';
+import { backtest } from '../../core/fit/backtest';
 import { CliError, numberOption, parseArgs, type ParsedArgs } from '../util';
 
 export const summary = 'fit scaling laws to a sweep\'s results or to a CSV/JSON file';
@@ -33,8 +35,9 @@ least squares on raw loss), with bootstrap
 confidence intervals, a prediction at a target budget and a compute-optimal table.
 With a config or --run-dir it reads <runDir>/results.jsonl and writes <runDir>/fit.json.
 
-Input files: columns N (params), D (tokens) or C (FLOPs; C = 6·N·D when absent), loss; optional
-budget (IsoFLOP group), id, and exclude/epoch_excluded (rows marked 1 are left out).
+Input files: any two of N (params), D (tokens) and C (FLOPs), the third derived with C = k·N·D
+(a budget column stands in for C when there is none); loss; optional budget (IsoFLOP group; else
+runs are grouped by C within --tolerance), id, and exclude/epoch_excluded (rows marked 1 are left out).
 
 Options:
   --method <m,…>         isoflop | parametric | vpnls | all, or a comma list (default: the
@@ -51,8 +54,18 @@ Options:
                          --window sizes each side, default 2) or parabola (one parabola through
                          all of a budget's points, as Chinchilla; biased on wide grids)
   --window <n>           sizes each side of the lowest loss for --optimum local-parabola
+  --convention <c>       headline parameter convention: non-embedding (Kaplan), last-layer
+                         (+ output head), total, attention (+ attention FLOPs); needs the runs'
+                         shapes (built-in transformer) or N_<convention> columns. The IsoFLOP
+                         exponents under every available convention are shown side by side
+  --weighted             weight each budget in the IsoFLOP power laws by 1 / the bootstrap
+                         variance of its ln N* (as Porian et al.; needs --bootstrap > 0)
   --keep-edges           also use budgets whose lowest loss is at the smallest or largest size
                          (not bracketed; left out by default) in the IsoFLOP power laws
+  --backtest <k>         also fit on all but the largest k budgets and score the predictions of
+                         the held-out points' loss and the held-out budgets' N_opt (fit.json
+                         "backtest"; the Fit tab's Backtest table)
+  --backtest-above <C>   the same, holding out every run with C ≥ this many FLOPs
   --workers <n>          threads for the parametric multi-start and bootstrap (default: the
                          cores, at most ${MAX_DEFAULT_FIT_WORKERS}; 1: no worker threads); the result is identical
   --hyper <form>         hyperparameter laws (learning rate, batch size) from runs with swept
@@ -77,8 +90,8 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const parsed = parseArgs(args, {
-    flags: ['json', 'keep-edges', 'no-presets'],
-    values: ['input', 'run-dir', 'method', 'hyper', 'hyper-band', 'approach1', 'bootstrap', 'confidence', 'seed', 'target', 'table', 'k', 'tolerance', 'out', 'workspace', 'workers', 'optimum', 'window'],
+    flags: ['json', 'keep-edges', 'weighted', 'no-presets'],
+    values: ['input', 'run-dir', 'method', 'hyper', 'hyper-band', 'approach1', 'bootstrap', 'confidence', 'seed', 'target', 'table', 'k', 'tolerance', 'out', 'workspace', 'workers', 'optimum', 'window', 'backtest', 'backtest-above', 'convention'],
   });
   const sources = [parsed.positionals.length > 0, parsed.values.input !== undefined, parsed.values['run-dir'] !== undefined].filter(Boolean).length;
   if (sources !== 1 || parsed.positionals.length > 1) {
@@ -107,18 +120,24 @@ export async function run(args: string[]): Promise<number> {
   const workers = numberOption(parsed, 'workers', { integer: true, min: 1 }) ?? defaultFitWorkers();
   const par = { workers, notice: (line: string) => void process.stderr.write(line + '\n') };
 
+  const split = backtestSplit(parsed);
   let report: FitReport;
   try {
-    if (runDir !== undefined) {
-      report = await fitRunDirAsync(runDir, options, par);
-    } else {
-      const loaded = readPointsFile(path.resolve(parsed.values.input!), options.flopsPerParamPerToken ?? 6);
-      report = await fitScalingLawsAsync(loaded.points, options, par);
+    const loaded = runDir !== undefined ? readRunDirPoints(runDir) : readPointsFile(path.resolve(parsed.values.input!), options.flopsPerParamPerToken ?? 6);
+    report = await fitScalingLawsAsync(loaded.points, options, par);
+    if (split) report.backtest = await backtest(loaded.points, options, split, (pts, o) => fitScalingLawsAsync(pts, o, par));
+    if (runDir !== undefined) writeRunDirFit(runDir, addRunDirExtras(report, runDir, options), loaded.warnings);
+    else {
       report.warnings.unshift(...loaded.warnings);
       addExtras(report, { hyperRuns: readHyperRunsFile(path.resolve(parsed.values.input!), options.flopsPerParamPerToken ?? 6) }, options.extras);
     }
   } catch (err) {
-    if (err instanceof FitInputError) throw new CliError(err.message, 1);
+    if (err instanceof FitInputError) {
+      // name the input: a file's own errors already start with its name
+      const where = runDir !== undefined ? path.join(runDir, 'results.jsonl') : path.basename(parsed.values.input!);
+      const named = err.message.startsWith(path.basename(where)) || err.message.includes(where) ? err.message : `${where}: ${err.message}`;
+      throw new CliError(named, 1);
+    }
     throw err;
   }
   if (parsed.values.out) writeFitReport(path.resolve(parsed.values.out), report);
@@ -131,6 +150,14 @@ export async function run(args: string[]): Promise<number> {
     if (parsed.values.out) process.stdout.write(`${runDir !== undefined ? '' : '\n'}wrote ${parsed.values.out}\n`);
   }
   return 0;
+}
+
+function backtestSplit(parsed: ParsedArgs): BacktestSplit | undefined {
+  const k = numberOption(parsed, 'backtest', { integer: true, min: 1 });
+  const above = numberOption(parsed, 'backtest-above');
+  if (k !== undefined && above !== undefined) throw new CliError('give one of --backtest <k> and --backtest-above <C>', 2);
+  if (above !== undefined && !(above > 0)) throw new CliError(`option --backtest-above: '${parsed.values['backtest-above']}' must be a positive number of FLOPs`, 2);
+  return k !== undefined ? { kind: 'budgets', k } : above !== undefined ? { kind: 'above', above } : undefined;
 }
 
 function cliOptions(parsed: ParsedArgs): FitOptions {
@@ -204,6 +231,11 @@ function cliOptions(parsed: ParsedArgs): FitOptions {
   }
   if (parsed.flags['no-presets']) extras.presets = false;
   if (Object.keys(extras).length) o.extras = extras;
+  if (parsed.flags.weighted) o.weighted = true;
+  if (parsed.values.convention !== undefined) {
+    if (!(CONVENTIONS as readonly string[]).includes(parsed.values.convention)) throw new CliError(`option --convention: '${parsed.values.convention}' is not one of ${CONVENTIONS.join(', ')}`, 2);
+    o.convention = parsed.values.convention;
+  }
   return o;
 }
 
@@ -223,7 +255,7 @@ function withInterval(report: FitReport, name: string, value: number): string {
 export function formatReport(r: FitReport): string {
   const out: string[] = [];
   const pct = `${+(r.settings.confidence * 100).toFixed(2)}%`;
-  out.push(`${r.points.length} points; methods: ${r.settings.methods.join(', ')}`);
+  out.push(`${r.points.length} points; methods: ${r.settings.methods.join(', ')}${r.settings.convention ? `; N and C counted as ${r.settings.convention}` : ''}`);
   if (r.bootstrap) {
     const s = r.bootstrap.succeeded;
     const parts = (['isoflop', 'parametric', 'vpnls'] as const).filter((m) => s[m] !== undefined).map((m) => `${m} ${s[m]}/${r.bootstrap!.samples}`);
@@ -231,7 +263,7 @@ export function formatReport(r: FitReport): string {
   }
   if (r.isoflop) {
     const iso = r.isoflop;
-    const how = iso.optimum ? `${iso.optimum.method}${iso.optimum.window ? ` (window ±${iso.optimum.window})` : ''}` : 'parabola';
+    const how = (iso.optimum ? `${iso.optimum.method}${iso.optimum.window ? ` (window ±${iso.optimum.window})` : ''}` : 'parabola') + (iso.weights ? '; power laws weighted by 1/var(ln N*)' : '');
     out.push('', `IsoFLOP (approach 2): ${iso.usedGroups} of ${iso.groups.length} budgets used; per-budget optimum: ${how}`);
     const rows = [['budget C', 'points', 'N_opt', 'D_opt', 'L_opt', 'note']];
     for (const g of iso.groups) {
@@ -248,6 +280,20 @@ export function formatReport(r: FitReport): string {
     out.push(`  N_opt ∝ C^a: a = ${withInterval(r, 'isoflop.a', iso.a)}, ln k_N = ${withInterval(r, 'isoflop.logCoefficient', iso.logCoefficient)}`);
     out.push(`  D_opt ∝ C^b: b = ${withInterval(r, 'isoflop.b', iso.b)}`);
     out.push(`  L_opt ∝ C^${fmt(iso.lossOpt.exponent)}`);
+  }
+  if (r.frontier) {
+    const f = r.frontier;
+    out.push(
+      `  optimal-loss frontier L*(C) = E + A·C^-γ: E = ${withInterval(r, 'frontier.E', f.E)}, A = ${withInterval(r, 'frontier.A', f.A)}, γ = ${withInterval(r, 'frontier.gamma', f.gamma)} (${f.usedGroups} budgets, rms ln-residual ${fmt(f.rmsLogResidual)})`,
+    );
+  }
+  if (r.conventions?.length) {
+    out.push('', 'IsoFLOP exponents by parameter convention (C = k·N·D in each)');
+    const rows = [['convention', 'N range', 'budgets', 'a (N_opt)', 'b (D_opt)']];
+    for (const c of r.conventions) {
+      rows.push([`${c.convention}${c.headline ? ' (headline)' : ''}`, `${fmt(c.nRange[0])}–${fmt(c.nRange[1])}`, String(c.usedGroups), c.a !== undefined ? fmt(c.a) : '-', c.b !== undefined ? fmt(c.b) : '-']);
+    }
+    out.push(table(rows).trimEnd());
   }
   if (r.parametric) {
     const p = r.parametric;
@@ -266,9 +312,19 @@ export function formatReport(r: FitReport): string {
       const name = `parametric.${k}`;
       const iv = r.bootstrap?.intervals[name];
       const se = r.bootstrap?.se[name];
+      // an unidentified parameter's interval and SE say nothing but "any value": say that in words
+      if (r.bootstrap && p.identifiability?.parameters[k] === false) {
+        rows.push([k, fmt(v), 'not identified', '-']);
+        continue;
+      }
       rows.push([k, fmt(v), ...(r.bootstrap ? [iv ? `[${fmt(iv[0])}, ${fmt(iv[1])}]` : '-', se === undefined ? '-' : se === null ? 'not finite' : fmt(se)] : [])]);
     }
     out.push(table(rows).trimEnd());
+    if (p.identifiability) {
+      out.push(`  ${p.identifiability.identified ? 'identified' : 'NOT IDENTIFIED'}: ${p.identifiability.summary}`);
+      for (const why of p.identifiability.reasons) out.push(`    - ${why}`);
+    }
+    if (p.eCapped) out.push(`  E is held at the lowest observed loss (its upper bound)`);
     out.push(`  objective ${fmt(p.objective)} (Σ Huber); best of ${p.starts} starts${p.converged ? ', converged' : ', NOT converged'}; rms ln-residual ${fmt(p.rmsLogResidual)}`);
   }
   if (r.vpnls) {
@@ -306,6 +362,10 @@ export function formatReport(r: FitReport): string {
       };
       rows.push([m, cell('nOpt'), cell('dOpt'), cell('tokensPerParam'), cell('loss')]);
     }
+    if (pr.frontier) {
+      const iv = pr.frontier.interval;
+      rows.push(['frontier L*(C)', '-', '-', '-', iv ? `${fmt(pr.frontier.loss)} [${fmt(iv[0])}, ${fmt(iv[1])}]` : fmt(pr.frontier.loss)]);
+    }
     out.push(table(rows).trimEnd());
   }
   out.push(...formatExtras(r));
@@ -314,6 +374,23 @@ export function formatReport(r: FitReport): string {
     const rows = [['budget C', 'method', 'N_opt', 'D_opt', 'D/N', 'loss']];
     for (const t of r.table) rows.push([fmt(t.budget), t.method, fmt(t.nOpt), fmt(t.dOpt), fmt(t.tokensPerParam), fmt(t.loss)]);
     out.push(table(rows).trimEnd());
+  }
+  if (r.backtest) {
+    const b = r.backtest;
+    const pctOf = (v: number) => `${(v * 100).toFixed(2)} %`;
+    const held = b.split.kind === 'budgets' ? `the largest ${b.split.k} budget(s)` : `every run with C ≥ ${fmt(b.split.above)}`;
+    out.push('', `Backtest: fitted on ${b.train.points} runs (C ≤ ${fmt(b.train.largestC)}), predicting ${b.test.points} held-out runs (${held})`);
+    if (b.parametric) {
+      out.push(`  parametric loss: mean |error| ${pctOf(b.parametric.meanAbsRelError)}, worst ${pctOf(b.parametric.worstAbsRelError)}, bias ${b.parametric.bias >= 0 ? '+' : ''}${pctOf(b.parametric.bias)}`);
+    }
+    if (b.isoflop) {
+      const rows = [['budget C', 'N_opt predicted', 'N_opt observed', 'ratio', 'L_opt error']];
+      for (const g of b.isoflop.budgets) {
+        rows.push([fmt(g.budget), fmt(g.predictedNOpt), g.observedNOpt !== undefined ? fmt(g.observedNOpt) : '-', g.nOptRatio !== undefined ? fmt(g.nOptRatio) : '-', g.lossOptRelError !== undefined ? pctOf(g.lossOptRelError) : '-']);
+      }
+      out.push(table(rows).trimEnd());
+    }
+    for (const w of b.warnings) out.push(`  - ${w}`);
   }
   if (r.warnings.length) {
     out.push('', 'Warnings:');

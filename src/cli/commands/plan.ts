@@ -14,6 +14,14 @@ import type { SweepConfig } from '../../core/config/schema';
 import type { Plan } from '../../core/contracts';
 import { sweepFilenamePatterns } from '../../core/sweepFiles';
 import { CliError, countParamsWithProgress, numberOption, parseArgs } from '../util';
+import * as fs from 'node:fs';
+import { applyEdits, modify } from 'jsonc-parser';
+import { parseDocument } from 'yaml';
+import { writeFileAtomicSync } from '../../core/atomic';
+import { RUN_FILES } from '../../core/contracts';
+import { parseFitReport } from '../../core/fit/types';
+import { readResults } from '../../core/manifest';
+import { proposeExtension, splitByCompleted } from '../../core/plan/extend';
 
 export const summary = 'validate a sweep config and print its IsoFLOP plan';
 
@@ -34,6 +42,10 @@ Options:
                          <runDir>/calibration.json, and estimate from it (built-in transformer;
                          a command trainer's speed comes from its finished runs)
   --calibrate-seconds <s> time box of --calibrate, at least 3 (default 20)
+  --extend <fit.json>    the follow-up to this sweep when its fit found budgets whose lowest loss
+                         is at the smallest or largest size (not bracketed): the wider size range
+                         and re-centred prior, the experiments to add (completed ones are kept)
+  --write                with --extend: apply those changes to the config file
   -h, --help             this help
 
 Exit code 0 when the config is valid (warnings allowed), 1 when it is not.`;
@@ -43,7 +55,7 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  const parsed = parseArgs(args, { flags: ['json', 'no-count', 'calibrate'], values: ['workspace', 'max-rows', 'throughput', 'calibrate-seconds'] });
+  const parsed = parseArgs(args, { flags: ['json', 'no-count', 'calibrate', 'write'], values: ['workspace', 'max-rows', 'throughput', 'calibrate-seconds', 'extend'] });
   if (parsed.positionals.length !== 1) throw new CliError(`expected one config file\n\n${HELP}`, 2);
   const shown = parsed.positionals[0];
   const file = path.resolve(shown);
@@ -72,6 +84,8 @@ export async function run(args: string[]): Promise<number> {
     commandStartupSeconds: counted?.startupSeconds,
     throughput: throughput ? { flopsPerSecond: throughput, source: `--throughput ${throughput}` } : undefined,
   };
+  if (parsed.values.extend !== undefined) return extend(file, shown, config, planOptions, path.resolve(parsed.values.extend), parsed.flags.write === true, maxRows);
+  if (parsed.flags.write) throw new CliError('--write needs --extend <fit.json>', 2);
   let plan = buildPlan(config, planOptions);
   let calibrationFailed = false;
   if (parsed.flags.calibrate) {
@@ -127,4 +141,53 @@ async function runCalibration(config: SweepConfig, plan: Plan, timeBoxSeconds: n
     note(`calibration failed: ${err instanceof Error ? err.message : String(err)}`);
     return false;
   }
+}
+
+/** `--extend <fit.json>`: the follow-up sweep for budgets whose optimum was not bracketed. */
+function extend(file: string, shown: string, config: SweepConfig, planOptions: Parameters<typeof buildPlan>[1], fitFile: string, write: boolean, maxRows: number | undefined): number {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(fitFile, 'utf8'));
+  } catch (err) {
+    throw new CliError(`--extend: cannot read ${fitFile}: ${(err as Error).message}`, 1);
+  }
+  const fit = parseFitReport(raw);
+  if (!fit.success) {
+    const issue = fit.error.issues[0];
+    throw new CliError(`--extend: ${fitFile} is not a fit report: ${issue.path.join('.') || 'report'}: ${issue.message}`, 1);
+  }
+  const proposal = proposeExtension(fit.data, config);
+  const out: string[] = [];
+  for (const b of proposal.budgets) {
+    out.push(`budget ${b.budget.toExponential(2)}: the lowest loss is at the ${b.direction === 'smaller' ? 'smallest' : 'largest'} size tried; add ${b.direction} models (N ≈ ${b.suggestedN.map((n) => n.toPrecision(3)).join(', ')})`);
+  }
+  for (const n of proposal.notes) out.push(n);
+  if (proposal.changes.length === 0) {
+    process.stdout.write(out.join('\n') + '\n');
+    return 0;
+  }
+  out.push('', `changes to ${shown}:`);
+  for (const c of proposal.changes) out.push(`  ${c.path.join('.')}: ${c.from} → ${c.to}`);
+  const plan = buildPlan(proposal.config, planOptions);
+  const completed = new Set(readResults(path.join(plan.runDir, RUN_FILES.results)).rows.map((r) => r.id));
+  const { kept, toRun } = splitByCompleted(plan, completed);
+  out.push('', `the extended plan: ${plan.experiments.length} experiments; ${kept.length} already completed (kept), ${toRun.length} to run; completed runs outside the new grid stay in results.jsonl and in the fit`);
+  process.stdout.write(out.join('\n') + '\n\n' + formatPlanTable({ ...plan, experiments: toRun }, { maxRows, warnings: false }));
+  if (write) {
+    const text = fs.readFileSync(file, 'utf8');
+    let next: string;
+    if (/\.json$/i.test(file)) {
+      next = text;
+      for (const c of proposal.changes) next = applyEdits(next, modify(next, c.path, c.to, { formattingOptions: { insertSpaces: true, tabSize: 2 } }));
+    } else {
+      const doc = parseDocument(text);
+      for (const c of proposal.changes) doc.setIn(c.path, c.to);
+      next = doc.toString();
+    }
+    writeFileAtomicSync(file, next);
+    process.stdout.write(`\nwrote ${shown}; run \`flopsfit run ${shown}\` to train the ${toRun.length} new experiment(s)\n`);
+  } else {
+    process.stdout.write(`\napply with --write (or edit ${shown}), then \`flopsfit run ${shown}\`\n`);
+  }
+  return 0;
 }

@@ -4,12 +4,17 @@
  * Pure TypeScript (no I/O; see ./io for files).
  */
 import { bootstrapCountWarning, summarise } from './bootstrap';
+import { assessIdentifiability } from './identifiability';
+import { fitFrontier, frontierLoss } from './frontier';
+import { CONVENTIONS, availableConventions, conventionFits, detectConvention, underConvention, type Convention } from './conventions';
 import { OPTIMUM_METHODS, fitGroup, fitIsoflopLaws, groupByBudget, logLossNoise, type BudgetGroup, type GroupFit, type IsoflopLaws, type OptimumOptions } from './isoflop';
 import {
   HUBER_DELTA,
   START_GRID_SIZE,
   besirogluGrid,
+  capLogE,
   logResiduals,
+  maxLogE,
   makeParametricData,
   fitParametricData,
   paramsFromVector,
@@ -33,6 +38,7 @@ import {
   type FitPoint,
   type FitReport,
   type FitSettings,
+  type FrontierFit,
   type Interval,
   type IsoflopFit,
   type IsoflopGroup,
@@ -51,7 +57,7 @@ export const ISOFLOP_NOISE_BOOTSTRAP =
   'IsoFLOP: each point\'s ln L is perturbed by Gaussian noise of the σ estimated from the scatter of ln L about local parabolas (pooled over budgets) and every budget\'s optimum re-estimated (a used budget whose lowest loss moves to an end size takes that size, counted in the warnings). ';
 export const BOOTSTRAP_STRATEGY =
   'IsoFLOP (optimum "parabola"): points are resampled within each budget (redrawn until a budget has 3 distinct sizes); a resample in which a used budget has no bracketed optimum fails. ' +
-  `Parametric: rows are resampled; each resample starts L-BFGS from the full-data optimum, the next ${BOOTSTRAP_WARM_OPTIMA - 1} distinct local optima of the ` +
+  `Parametric: rows are resampled (E held at most at each resample's lowest loss); each resample starts L-BFGS from the full-data optimum, the next ${BOOTSTRAP_WARM_OPTIMA - 1} distinct local optima of the ` +
   `full-data multi-start and ${BOOTSTRAP_GRID_STARTS} evenly strided points of the ${START_GRID_SIZE}-point grid, keeping the best and polishing it`;
 
 /** Extrapolating beyond this factor of the fitted budgets gives a warning. */
@@ -67,6 +73,7 @@ interface Resolved {
   k: number;
   tolerance: number;
   optimum: OptimumOptions;
+  weighted: boolean;
   now: () => Date;
 }
 
@@ -94,6 +101,7 @@ function resolveOptions(o: FitOptions): Resolved {
   if (!(Number.isInteger(window) && window >= 1)) throw new FitInputError(`optimumWindow must be a whole number ≥ 1, got ${window}`);
   return {
     optimum: { method, window, keepEdges: o.keepEdgeBudgets ?? DEFAULT_FIT_OPTIONS.keepEdgeBudgets },
+    weighted: o.weighted ?? false,
     methods: FIT_METHODS.filter((m) => methods.includes(m)),
     bootstrap,
     confidence,
@@ -195,6 +203,32 @@ function paramQuantities(p: ParametricParams, budgets: readonly number[], target
   return q;
 }
 
+/** Sets an IsoflopFit's law fields from (re)fitted power laws. */
+function applyLaws(fit: IsoflopFit, laws: IsoflopLaws): void {
+  const law = (l: { slope: number; intercept: number; r2?: number }) => ({
+    exponent: l.slope,
+    logCoefficient: l.intercept,
+    coefficient: Math.exp(l.intercept),
+    ...(l.r2 !== undefined && Number.isFinite(l.r2) ? { r2: l.r2 } : {}),
+  });
+  fit.a = laws.n.slope;
+  fit.b = laws.d.slope;
+  fit.logCoefficient = laws.n.intercept;
+  fit.dLogCoefficient = laws.d.intercept;
+  fit.nOpt = law(laws.n);
+  fit.dOpt = law(laws.d);
+  fit.lossOpt = law(laws.loss);
+}
+
+function frontierQuantities(groups: readonly GroupFit[], used: readonly number[], target: number | undefined): Record<string, number> {
+  if (used.length < 3) return {};
+  const f = fitFrontier(used.map((gi) => groups[gi].budget), used.map((gi) => groups[gi].lossOpt!));
+  if (!f) return {};
+  const q: Record<string, number> = { 'frontier.E': f.E, 'frontier.A': f.A, 'frontier.gamma': f.gamma };
+  if (target !== undefined) q['prediction.frontier.loss'] = frontierLoss(f, target);
+  return q;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 interface IsoState {
@@ -204,7 +238,8 @@ interface IsoState {
   laws: IsoflopLaws;
 }
 
-function runIsoflop(points: readonly FitPoint[], groups: readonly BudgetGroup[], k: number, opt: OptimumOptions): IsoState | string {
+/** The IsoFLOP fit, or why it could not be made with its budget groups (so that a report can still show them). */
+function runIsoflop(points: readonly FitPoint[], groups: readonly BudgetGroup[], k: number, opt: OptimumOptions): IsoState | { error: string; groups: IsoflopGroup[] } {
   const groupFits = groups.map((g) => fitGroup(points, g.members, g.budget, k, opt, true));
   const used: number[] = [];
   const outGroups: IsoflopGroup[] = groupFits.map((gf, gi) => {
@@ -255,10 +290,19 @@ function runIsoflop(points: readonly FitPoint[], groups: readonly BudgetGroup[],
   const laws = used.length >= 2 ? fitIsoflopLaws(groupFits, used) : undefined;
   if (!laws) {
     const edges = outGroups.filter((g) => g.status === 'edge').length;
-    return (
-      `IsoFLOP fit needs at least 2 budgets whose optimum is bracketed (3+ distinct model sizes each, the lowest loss at an inner size); found ${used.length} of ${groups.length} budget group(s)` +
-      (edges ? ` (${edges} budget(s) have their lowest loss at the smallest or largest size tried: extend the sizes, see the budgets' warnings)` : '')
-    );
+    const most = Math.max(...groupFits.map((g) => g.distinctSizes));
+    if (most < 3) {
+      return {
+        error: `IsoFLOP fit needs budgets with at least 3 distinct model sizes; no budget has 3 (${groups.length} budget group(s), the most sizes in one is ${most}; runs are grouped by budget, or by C within --tolerance)`,
+        groups: outGroups,
+      };
+    }
+    return {
+      error:
+        `IsoFLOP fit needs at least 2 budgets whose optimum is bracketed (3+ distinct model sizes each, the lowest loss at an inner size); found ${used.length} of ${groups.length} budget group(s)` +
+        (edges ? ` (${edges} budget(s) have their lowest loss at the smallest or largest size tried: extend the sizes, see the budgets' warnings)` : ''),
+      groups: outGroups,
+    };
   }
   // Per-group warnings stay on the groups; the summary lists them, folding the common
   // "too few sizes" case (data not laid out on an IsoFLOP grid) into one line.
@@ -349,11 +393,18 @@ export function* runParametricSteps(points: readonly FitPoint[]): FitSteps<Param
     points.map((p) => p.loss),
   );
   const ms = (yield { kind: 'multistart', data, starts: besirogluGrid(), opts: { keepOptima: BOOTSTRAP_WARM_OPTIMA + 1 } }) as PolishedFit;
-  const x = ms.x;
-  const objective = ms.f;
+  // E ≤ the lowest observed loss: a floor above a measured loss is not a floor
+  const cap = capLogE(data, { x: ms.x, f: ms.f }, maxLogE(data), ms.optima.map((o) => o.x));
+  const x = cap.x;
+  const objective = cap.f;
   const params = paramsFromVector(x);
   const res = logResiduals(data, x);
   const warnings: string[] = [];
+  if (cap.capped) {
+    warnings.push(
+      `parametric fit: the unconstrained optimum put the irreducible loss E = ${fmt(paramsFromVector(ms.x).E)} above the lowest observed loss; E is held at that loss (${fmt(params.E)}), the upper bound the data allow`,
+    );
+  }
   let ss = 0;
   for (const r of res) ss += r * r;
   const warm = new Float64Array(5 * (BOOTSTRAP_WARM_OPTIMA + BOOTSTRAP_GRID_STARTS));
@@ -389,6 +440,7 @@ export function* runParametricSteps(points: readonly FitPoint[]): FitSteps<Param
     beta: params.beta,
     ...(params.alpha > 0 && params.beta > 0 ? { a: params.a, b: params.b, G: params.G } : {}),
     objective,
+    ...(cap.capped ? { eCapped: true } : {}),
     starts: ms.starts,
     converged: ms.best.converged,
     convergedStarts: ms.convergedStarts,
@@ -404,7 +456,7 @@ export function* runParametricSteps(points: readonly FitPoint[]): FitSteps<Param
 export function fitParametricResample(base: Pick<ParamState, 'data' | 'warmStarts'>, indices: Int32Array): ResampleFit {
   const data = resampleParametricData(base.data, indices);
   try {
-    const ms = fitParametricData(data, base.warmStarts);
+    const ms = capLogE(data, fitParametricData(data, base.warmStarts), maxLogE(data));
     const p = paramsFromVector(ms.x);
     if (![p.E, p.A, p.B, p.alpha, p.beta].every(Number.isFinite)) return undefined;
     if (!(p.alpha > 0 && p.beta > 0)) return undefined;
@@ -422,21 +474,40 @@ export function fitScalingLaws(points: readonly FitPoint[], options: FitOptions 
 }
 
 /** `fitScalingLaws` as steps: the expensive parts are yielded as FitRequests to the driver. */
-export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOptions = {}): FitSteps<FitReport> {
+export function* fitScalingLawsSteps(input: readonly FitPoint[], options: FitOptions = {}): FitSteps<FitReport> {
   const o = resolveOptions(options);
-  validatePoints(points);
-  if (points.length === 0) throw new FitInputError('no points to fit');
+  validatePoints(input);
+  if (input.length === 0) throw new FitInputError('no points to fit');
+  // the headline convention: as given, or the one asked for when the runs' shapes allow it
+  let points = input;
+  let convention = detectConvention(input);
+  if (options.convention !== undefined) {
+    const want = options.convention as Convention;
+    if (!CONVENTIONS.includes(want)) throw new FitInputError(`unknown parameter convention '${options.convention}' (expected ${CONVENTIONS.join(', ')})`);
+    const avail = availableConventions(input);
+    if (!avail.includes(want)) {
+      throw new FitInputError(
+        `convention '${want}' needs N under that convention for every run (the built-in transformer's shapes, or N_<convention> columns); ${avail.length ? `available: ${avail.join(', ')}` : 'these runs carry none'}`,
+      );
+    }
+    if (want !== convention) points = underConvention(input, want, o.k, o.tolerance);
+    convention = want;
+  }
   const warnings: string[] = [];
   const groups = groupByBudget(points, o.tolerance);
   const groupOf = new Int32Array(points.length);
   groups.forEach((g, gi) => g.members.forEach((m) => (groupOf[m] = gi)));
 
   let iso: IsoState | undefined;
+  let isoflopSkipped: FitReport['isoflopSkipped'];
   let par: ParamState | undefined;
   const failures: string[] = [];
   if (o.methods.includes('isoflop')) {
     const r = runIsoflop(points, groups, o.k, o.optimum);
-    if (typeof r === 'string') failures.push(r);
+    if ('error' in r) {
+      failures.push(r.error);
+      isoflopSkipped = { reason: r.error, groups: r.groups };
+    }
     else iso = r;
   }
   if (o.methods.includes('parametric')) {
@@ -456,9 +527,39 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
       warnings.push(...r.warnings);
     }
   }
-  if (!iso && !par && !vp) throw new FitInputError(failures.join('; '));
+  if (!iso && !par && !vp) {
+    // name the budgets to extend when none of them is bracketed
+    const edges = isoflopSkipped?.groups.filter((g) => g.extend) ?? [];
+    const hint = edges.length ? `; ${edges.map((g) => `budget ${fmt(g.budget)}: add ${g.extend!.direction} models (N ≈ ${g.extend!.sizes.map(fmt).join(', ')})`).join('; ')}` : '';
+    throw new FitInputError(failures.join('; ') + hint);
+  }
   for (const f of failures) warnings.push(`skipped: ${f}`);
   if (iso) warnings.push(...iso.fit.warnings);
+
+  // The optimal-loss frontier L*(C) through the used budgets' optimal losses.
+  let frontier: FrontierFit | undefined;
+  if (iso && iso.used.length >= 3) {
+    const budgetsUsed = iso.used.map((gi) => iso!.groupFits[gi].budget);
+    const losses = iso.used.map((gi) => iso!.groupFits[gi].lossOpt!);
+    const f = fitFrontier(budgetsUsed, losses);
+    if (f) {
+      const fw: string[] = [];
+      if (iso.used.length === 3) fw.push('the optimal-loss frontier L*(C) has 3 parameters and rests on only 3 budgets: it passes through them exactly');
+      if (f.eCapped) fw.push('frontier L*(C): E is held at the lowest optimal loss (its upper bound): the optima do not show where the loss levels off');
+      frontier = {
+        E: f.E,
+        A: f.A,
+        gamma: f.gamma,
+        usedGroups: iso.used.length,
+        objective: f.objective,
+        rmsLogResidual: f.rmsLogResidual,
+        eCapped: f.eCapped,
+        points: budgetsUsed.map((b, i) => [b, losses[i], frontierLoss(f, b)] as [number, number, number]),
+        warnings: fw,
+      };
+      warnings.push(...fw);
+    } else warnings.push('the optimal-loss frontier L*(C) could not be fitted (no optimum with γ > 0)');
+  }
 
   // Budgets of the table: the chosen ones, else the sweep's own (one per IsoFLOP group).
   const tableBudgets = o.tableBudgets ?? defaultTableBudgets(groups.map((g) => g.budget));
@@ -469,6 +570,7 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
   // Point estimates of the derived quantities.
   const estimates: Record<string, number> = {
     ...(iso ? isoQuantities(iso.groupFits, iso.used, iso.laws, tableBudgets, o.target, o.k) : {}),
+    ...(frontier && iso ? frontierQuantities(iso.groupFits, iso.used, o.target) : {}),
     ...(par ? paramQuantities(par.params, tableBudgets, o.target, o.k) : {}),
     ...(vp ? paramQuantities(vp.params, tableBudgets, o.target, o.k, 'vpnls') : {}),
   };
@@ -499,6 +601,7 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
         bw.push('IsoFLOP bootstrap: no budget has 4 or more sizes, so the loss noise cannot be estimated and the optima get no interval; train more sizes per budget');
       }
       const perturbed: FitPoint[] = points.map((p) => ({ ...p }));
+      const sampleFits: GroupFit[][] = [];
       let edgeHits = 0;
       for (let s = 0; s < (o.optimum.method === 'parabola' || noise ? o.bootstrap : 0); s++) {
         let fits: GroupFit[];
@@ -536,7 +639,9 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
           continue;
         }
         ok++;
+        if (o.weighted) sampleFits.push(fits);
         push(isoQuantities(fits, iso.used, laws, tableBudgets, o.target, o.k));
+        if (frontier) push(frontierQuantities(fits, iso.used, o.target));
       }
       if (edgeHits > 0) {
         bw.push(
@@ -558,6 +663,32 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
       }
       const cw = o.optimum.method === 'parabola' || noise ? bootstrapCountWarning('IsoFLOP bootstrap', ok, o.confidence) : undefined;
       if (cw) bw.push(cw);
+      if (o.weighted) {
+        // Weighted power laws (as Porian et al.): each budget weighted by 1 / the bootstrap variance
+        // of its ln N*, for the point estimate and for every resample alike.
+        const variances = iso.used.map((gi) => {
+          const v = sampleFits.map((f) => Math.log(f[gi].nOpt!));
+          const m = v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
+          return v.length > 1 ? v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1) : NaN;
+        });
+        if (variances.every((v) => v > 0 && Number.isFinite(v))) {
+          const w = variances.map((v) => 1 / v);
+          const laws = fitIsoflopLaws(iso.groupFits, iso.used, w);
+          if (laws) {
+            iso.laws = laws;
+            applyLaws(iso.fit, laws);
+            iso.fit.weights = iso.used.map((gi, i) => ({ budget: iso!.groupFits[gi].budget, weight: w[i] }));
+            Object.assign(estimates, isoQuantities(iso.groupFits, iso.used, laws, tableBudgets, o.target, o.k));
+            for (const key of [...samples.keys()]) if (/^(isoflop\.|prediction\.isoflop\.|table\.isoflop\.)/.test(key)) samples.delete(key);
+            for (const f of sampleFits) {
+              const l = fitIsoflopLaws(f, iso.used, w);
+              if (l) push(isoQuantities(f, iso.used, l, tableBudgets, o.target, o.k));
+            }
+          }
+        } else {
+          bw.push('IsoFLOP: --weighted needs a bootstrap spread of ln N* at every used budget (some have none); the power laws are unweighted');
+        }
+      }
     }
     if (par) {
       const rng = new Rng(o.seed, 2);
@@ -624,6 +755,14 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
     warnings.push(...bw);
   }
 
+  if (o.weighted && o.bootstrap === 0 && iso) warnings.push('IsoFLOP: weighted power laws need the bootstrap (their weights are its variances of ln N*); with --bootstrap 0 they are unweighted');
+
+  if (par) {
+    const id = assessIdentifiability(par.fit, bootstrap, points.length);
+    par.fit.identifiability = id;
+    if (Object.values(id.parameters).some((v) => !v)) warnings.push(id.summary);
+  }
+
   const values = (prefix: string): PredictionValues | undefined => {
     const v: Partial<Record<(typeof PRED_KEYS)[number], number>> = {};
     for (const key of PRED_KEYS) {
@@ -653,7 +792,18 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
     if (par && !parV) pw.push('parametric prediction unavailable: the fit has no compute-optimal allocation (α or β ≤ 0)');
     const vpV = vp ? values('prediction.vpnls') : undefined;
     if (vp && !vpV) pw.push('VPNLS prediction unavailable: the fit has no compute-optimal allocation (A or B is 0, or α or β ≤ 0)');
-    prediction = { budget: o.target, extrapolation, ...(isoV ? { isoflop: isoV } : {}), ...(parV ? { parametric: parV } : {}), ...(vpV ? { vpnls: vpV } : {}), warnings: pw };
+    const fl = estimates['prediction.frontier.loss'];
+    const fiv = summaries.get('prediction.frontier.loss')?.interval;
+    const frontierPred = fl !== undefined && fl > 0 ? { loss: fl, ...(fiv ? { interval: fiv } : {}) } : undefined;
+    prediction = {
+      budget: o.target,
+      extrapolation,
+      ...(isoV ? { isoflop: isoV } : {}),
+      ...(parV ? { parametric: parV } : {}),
+      ...(vpV ? { vpnls: vpV } : {}),
+      ...(frontierPred ? { frontier: frontierPred } : {}),
+      warnings: pw,
+    };
     warnings.push(...pw);
   }
 
@@ -678,6 +828,8 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
     optimum: o.optimum.method,
     ...(o.optimum.method === 'local-parabola' ? { optimumWindow: o.optimum.window } : {}),
     keepEdgeBudgets: o.optimum.keepEdges,
+    ...(o.weighted ? { weighted: true } : {}),
+    ...(convention ? { convention } : {}),
     huberDelta: HUBER_DELTA,
     startGrid: START_GRID_SIZE,
     bootstrapStrategy: o.optimum.method === 'parabola' ? BOOTSTRAP_STRATEGY : ISOFLOP_NOISE_BOOTSTRAP + BOOTSTRAP_STRATEGY.slice(BOOTSTRAP_STRATEGY.indexOf('Parametric:')),
@@ -693,13 +845,17 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
       loss: p.loss,
       ...(p.budget !== undefined ? { budget: p.budget } : {}),
       ...(p.id !== undefined ? { id: p.id } : {}),
+      ...(p.nBy ? { nBy: p.nBy } : {}),
       group: groupOf[i],
     })),
     ...(iso ? { isoflop: iso.fit } : {}),
+    ...(isoflopSkipped ? { isoflopSkipped } : {}),
+    ...(frontier ? { frontier } : {}),
     ...(par ? { parametric: par.fit } : {}),
     ...(vp ? { vpnls: vp.fit } : {}),
     ...(bootstrap ? { bootstrap } : {}),
     ...(prediction ? { prediction } : {}),
+    ...(availableConventions(points).length >= 2 ? { conventions: conventionFits(points, convention, o.k, o.tolerance, o.optimum) } : {}),
     table,
     warnings,
   };

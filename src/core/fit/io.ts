@@ -5,10 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomicSync } from '../atomic';
-import { ResultsRow, RUN_FILES } from '../contracts';
-import { addRunDirExtras } from './extras';
-import { fitScalingLaws } from './fit';
-import { FitInputError, serializeFitReport, type FitOptions, type FitPoint, type FitReport } from './types';
+import { Plan, ResultsRow, RUN_FILES } from '../contracts';
+import { CONVENTIONS, conventionCounts } from './conventions';
+import { FitInputError, serializeFitReport, type FitPoint, type FitReport } from './types';
 
 export interface LoadedPoints {
   points: FitPoint[];
@@ -108,18 +107,35 @@ export function reduceRepeats(points: FitPoint[], meta: readonly { seed: number;
   return { points: out, warnings };
 }
 
+
 /**
- * Fits a run directory's results and writes `<runDir>/fit.json` atomically. Returns the report
- * (whose warnings include skipped results lines).
+ * N under every parameter-counting convention for each built-in transformer experiment of the run
+ * directory's plan.json (by experiment id); empty when there is no readable plan.
  */
-export function fitRunDir(runDir: string, options: FitOptions = {}): FitReport {
-  const { points, warnings } = readRunDirPoints(runDir);
-  return writeRunDirFit(runDir, addRunDirExtras(fitScalingLaws(points, options), runDir, options), warnings);
+export function planConventionCounts(runDir: string): Map<string, Record<string, number>> {
+  const out = new Map<string, Record<string, number>>();
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.plan), 'utf8'));
+  } catch {
+    return out;
+  }
+  const plan = Plan.safeParse(raw);
+  if (!plan.success) return out;
+  for (const e of plan.data.experiments) if (e.model.family === 'transformer') out.set(e.id, conventionCounts(e.model));
+  return out;
 }
 
 /** The points of a run directory's results.jsonl; throws FitInputError when there are none. */
 export function readRunDirPoints(runDir: string): LoadedPoints {
   const loaded = readResultsRows(path.join(runDir, RUN_FILES.results));
+  const counts = planConventionCounts(runDir);
+  if (counts.size > 0) {
+    for (const p of loaded.points) {
+      const c = p.id !== undefined ? counts.get(p.id) : undefined;
+      if (c) p.nBy = c;
+    }
+  }
   if (loaded.points.length === 0) {
     throw new FitInputError(
       `no usable results in ${path.join(runDir, RUN_FILES.results)}${loaded.warnings.length ? ` (${loaded.warnings.length} malformed line(s) skipped)` : ''}`,
@@ -146,9 +162,9 @@ export function writeFitReport(file: string, report: FitReport): void {
 const ALIASES: Record<'N' | 'D' | 'C' | 'loss' | 'budget' | 'id' | 'exclude', string[]> = {
   N: ['n', 'params', 'parameters', 'model_size', 'modelsize', 'num_params', 'nparams'],
   D: ['d', 'tokens', 'data', 'training_tokens', 'num_tokens', 'ntokens'],
-  C: ['c', 'flops', 'compute', 'training_flop', 'training_flops'],
+  C: ['c', 'flops', 'compute', 'training_flop', 'training_flops', 'flop'],
   loss: ['loss', 'final_loss', 'finalloss', 'eval_loss', 'evalloss', 'val_loss', 'valloss'],
-  budget: ['budget'],
+  budget: ['budget', 'compute_budget', 'flop_budget', 'isoflop_budget'],
   id: ['id', 'name', 'run'],
   exclude: ['exclude', 'excluded', 'epoch_excluded'],
 };
@@ -182,19 +198,40 @@ function truthy(raw: unknown): boolean {
 }
 
 /**
- * Converts records (objects keyed by column name) to points. Columns: N, D or C (or both), loss;
- * optional budget, id and exclude (rows with a true exclude/epoch_excluded are dropped).
- * C = k·N·D when absent; D = C/(k·N) when absent. Errors name the row.
+ * Converts records (objects keyed by column name) to points. Columns: any two of N (parameters),
+ * D (tokens) and C (FLOPs), the third derived with C = k·N·D; loss; optional budget, id and
+ * exclude (rows with a true exclude/epoch_excluded are dropped). Errors name the row.
  */
-export function recordsToPoints(records: readonly Record<string, unknown>[], where: (i: number) => string, k = 6): LoadedPoints {
+export function recordsToPoints(records: readonly Record<string, unknown>[], where: (i: number) => string, k = 6, file?: string): LoadedPoints {
+  const inFile = file ? `${file}: ` : '';
   const keys = [...new Set(records.flatMap((r) => Object.keys(r)))];
   const cols = mapColumns(keys);
+  const budgetAsC = !cols.C && cols.budget !== undefined && !(cols.N && cols.D);
+  if (budgetAsC) cols.C = cols.budget;
+  const have = (['N', 'D', 'C'] as const).filter((f) => cols[f]);
   const missing: string[] = [];
-  if (!cols.N) missing.push('N (model parameters)');
-  if (!cols.D && !cols.C) missing.push('D (tokens) or C (FLOPs)');
+  if (have.length < 2) {
+    const names = { N: 'N (parameters)', D: 'D (tokens)', C: 'C (FLOPs)' };
+    missing.push(
+      have.length === 0
+        ? 'two of N (parameters), D (tokens), C (FLOPs)'
+        : `one more of ${(['N', 'D', 'C'] as const)
+            .filter((f) => !cols[f])
+            .map((f) => names[f])
+            .join(' or ')} (found only ${names[have[0]]}; the third is derived with C = ${k}·N·D)`,
+    );
+  }
   if (!cols.loss) missing.push('loss');
   if (missing.length) {
-    throw new FitInputError(`missing column${missing.length > 1 ? 's' : ''}: ${missing.join(', ')} (found: ${keys.join(', ') || 'none'})`);
+    throw new FitInputError(`${inFile}missing column${missing.length > 1 ? 's' : ''}: ${missing.join(', ')} (found: ${keys.join(', ') || 'none'})`);
+  }
+  // N under named conventions: columns N_non_embedding (or N_kaplan), N_last_layer (N_standard), N_total, N_attention
+  const CONV_ALIASES: Record<string, string> = { non_embedding: 'non-embedding', kaplan: 'non-embedding', last_layer: 'last-layer', standard: 'last-layer', total: 'total', attention: 'attention' };
+  const convCols: [string, string][] = [];
+  for (const key of keys) {
+    const m = /^(?:n|params)_(.+)$/.exec(normaliseKey(key));
+    const conv = m ? CONV_ALIASES[m[1]] : undefined;
+    if (conv && CONVENTIONS.includes(conv as (typeof CONVENTIONS)[number])) convCols.push([conv, key]);
   }
   const points: FitPoint[] = [];
   const warnings: string[] = [];
@@ -214,18 +251,31 @@ export function recordsToPoints(records: readonly Record<string, unknown>[], whe
       if (!Number.isFinite(v) || v <= 0) throw new FitInputError(`${where(i)}: column '${col}' must be a positive finite number, got '${String(r[col])}'`);
       return v;
     };
-    const N = get('N', true)!;
-    let D = get('D', !cols.C);
-    let C = get('C', !cols.D);
-    if (D === undefined && C === undefined) throw new FitInputError(`${where(i)}: needs D (tokens) or C (FLOPs)`);
+    let N = get('N', false);
+    let D = get('D', false);
+    let C = get('C', false);
+    const given = [N, D, C].filter((v) => v !== undefined).length;
+    if (given < 2) {
+      const absent = (['N', 'D', 'C'] as const).filter((f, j) => [N, D, C][j] === undefined && cols[f]).map((f) => `'${cols[f]}'`);
+      throw new FitInputError(`${where(i)}: needs two of N, D, C; missing value for column ${absent.join(' and ')}`);
+    }
+    if (N === undefined) N = C! / (k * D!);
     if (D === undefined) D = C! / (k * N);
     if (C === undefined) C = k * N * D;
     const loss = get('loss', true)!;
     const budget = get('budget', false);
     const idRaw = cols.id ? r[cols.id] : undefined;
-    points.push({ N, D, C, loss, ...(budget !== undefined ? { budget } : {}), ...(idRaw !== undefined && idRaw !== '' ? { id: String(idRaw) } : {}) });
+    let nBy: Record<string, number> | undefined;
+    for (const [conv, col] of convCols) {
+      const v = parseNumber(r[col]);
+      if (!Number.isFinite(v) || v <= 0) throw new FitInputError(`${where(i)}: column '${col}' must be a positive finite number, got '${String(r[col])}'`);
+      (nBy ??= {})[conv] = v;
+    }
+    points.push({ N, D, C, loss, ...(budget !== undefined ? { budget } : {}), ...(idRaw !== undefined && idRaw !== '' ? { id: String(idRaw) } : {}), ...(nBy ? { nBy } : {}) });
   });
   if (excluded) warnings.push(`${excluded} row(s) marked in column '${cols.exclude}' were left out`);
+  if (budgetAsC) warnings.push(`there is no C (FLOPs) column: C is taken from column '${cols.budget}' (each run's nominal budget)`);
+  if (points.length === 0) throw new FitInputError(`${inFile}no rows to fit${excluded ? ` (all ${excluded} are marked excluded)` : ''}`);
   return { points, warnings };
 }
 
@@ -282,7 +332,7 @@ export function readPointsFile(file: string, k = 6): LoadedPoints {
       if (cells.length !== header.length) throw new FitInputError(`${name} line ${i + 2}: has ${cells.length} field(s), the header has ${header.length}`);
       return Object.fromEntries(header.map((h, j) => [h, cells[j]]));
     });
-    return recordsToPoints(records, (i) => `${name} line ${i + 2}`, k);
+    return recordsToPoints(records, (i) => `${name} line ${i + 2}`, k, name);
   }
   if (ext === '.jsonl' || ext === '.ndjson') {
     const records: Record<string, unknown>[] = [];
@@ -299,7 +349,7 @@ export function readPointsFile(file: string, k = 6): LoadedPoints {
       records.push(v as Record<string, unknown>);
       lines.push(i + 1);
     });
-    return recordsToPoints(records, (i) => `${name} line ${lines[i]}`, k);
+    return recordsToPoints(records, (i) => `${name} line ${lines[i]}`, k, name);
   }
   let json: unknown;
   try {
@@ -316,5 +366,5 @@ export function readPointsFile(file: string, k = 6): LoadedPoints {
   arr.forEach((r, i) => {
     if (!r || typeof r !== 'object' || Array.isArray(r)) throw new FitInputError(`${name} row ${i + 1}: expected an object with N, D or C, and loss`);
   });
-  return recordsToPoints(arr as Record<string, unknown>[], (i) => `${name} row ${i + 1}`, k);
+  return recordsToPoints(arr as Record<string, unknown>[], (i) => `${name} row ${i + 1}`, k, name);
 }

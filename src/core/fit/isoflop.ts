@@ -15,7 +15,7 @@ export interface IsoPoint {
 }
 
 export interface BudgetGroup {
-  /** nominal budget: the shared `budget` when the points carry one, else the geometric mean of C */
+  /** nominal budget: the value the group's points share (budget, else C), else the geometric mean of theirs to 3 significant digits */
   budget: number;
   /** indices into the input points */
   members: number[];
@@ -33,10 +33,11 @@ export function groupByBudget(points: readonly IsoPoint[], tolerance: number): B
   let current: number[] = [];
   const flush = () => {
     if (current.length === 0) return;
-    const vals = current.map((i) => points[i].budget);
-    const nominal = vals.every((v) => v !== undefined && v === vals[0])
-      ? (vals[0] as number)
-      : Math.exp(current.reduce((s, i) => s + Math.log(points[i].budget ?? points[i].C), 0) / current.length);
+    const vals = current.map((i) => points[i].budget ?? points[i].C);
+    // One shared value is the budget as given (to 12 significant digits, which drops the rounding
+    // noise of a C computed as k·N·D); otherwise the geometric mean to 3 significant digits:
+    // 6e18, not 6000000000000074000.
+    const nominal = vals.every((v) => v === vals[0]) ? +vals[0].toPrecision(12) : +Math.exp(vals.reduce((s, v) => s + Math.log(v), 0) / vals.length).toPrecision(3);
     groups.push({ budget: nominal, members: current.slice().sort((a, b) => a - b) });
     current = [];
   };
@@ -382,29 +383,34 @@ export interface LineFit {
   r2?: number;
 }
 
-/** Ordinary least squares y = intercept + slope·x (at least 2 distinct x). */
-export function fitLine(x: ArrayLike<number>, y: ArrayLike<number>): LineFit | undefined {
+/** (Weighted) least squares y = intercept + slope·x (at least 2 distinct x). */
+export function fitLine(x: ArrayLike<number>, y: ArrayLike<number>, w?: ArrayLike<number>): LineFit | undefined {
   const n = x.length;
   if (n < 2) return undefined;
   let mx = 0;
   let my = 0;
+  let sw = 0;
   for (let i = 0; i < n; i++) {
-    mx += x[i];
-    my += y[i];
+    const wi = w ? w[i] : 1;
+    sw += wi;
+    mx += wi * x[i];
+    my += wi * y[i];
   }
-  mx /= n;
-  my /= n;
+  if (!(sw > 0)) return undefined;
+  mx /= sw;
+  my /= sw;
   let sxx = 0;
   let sxy = 0;
   let syy = 0;
   for (let i = 0; i < n; i++) {
+    const wi = w ? w[i] : 1;
     const dx = x[i] - mx;
     const dy = y[i] - my;
-    sxx += dx * dx;
-    sxy += dx * dy;
-    syy += dy * dy;
+    sxx += wi * dx * dx;
+    sxy += wi * dx * dy;
+    syy += wi * dy * dy;
   }
-  if (!(sxx > 1e-24 * Math.max(1, mx * mx))) return undefined;
+  if (!(sxx > 1e-24 * sw * Math.max(1, mx * mx))) return undefined;
   const slope = sxy / sxx;
   const intercept = my - slope * mx;
   if (!Number.isFinite(slope) || !Number.isFinite(intercept)) return undefined;
@@ -413,7 +419,7 @@ export function fitLine(x: ArrayLike<number>, y: ArrayLike<number>): LineFit | u
     let sse = 0;
     for (let i = 0; i < n; i++) {
       const e = y[i] - intercept - slope * x[i];
-      sse += e * e;
+      sse += (w ? w[i] : 1) * e * e;
     }
     fit.r2 = syy > 0 ? 1 - sse / syy : 1;
   }
@@ -430,14 +436,14 @@ export interface IsoflopLaws {
 }
 
 /** Power laws through the usable groups' optima (undefined with fewer than 2). */
-export function fitIsoflopLaws(groups: readonly GroupFit[], used?: readonly number[]): IsoflopLaws | undefined {
+export function fitIsoflopLaws(groups: readonly GroupFit[], used?: readonly number[], weights?: readonly number[]): IsoflopLaws | undefined {
   const ok = used ? used.map((i) => groups[i]).filter((g) => g.nOpt !== undefined) : groups.filter((g) => g.status === 'ok');
   if (used && ok.length !== used.length) return undefined;
   if (ok.length < 2) return undefined;
   const lc = ok.map((g) => Math.log(g.budget));
-  const n = fitLine(lc, ok.map((g) => Math.log(g.nOpt!)));
-  const d = fitLine(lc, ok.map((g) => Math.log(g.dOpt!)));
-  const loss = fitLine(lc, ok.map((g) => Math.log(g.lossOpt!)));
+  const n = fitLine(lc, ok.map((g) => Math.log(g.nOpt!)), weights);
+  const d = fitLine(lc, ok.map((g) => Math.log(g.dOpt!)), weights);
+  const loss = fitLine(lc, ok.map((g) => Math.log(g.lossOpt!)), weights);
   if (!n || !d || !loss) return undefined;
   return { n, d, loss };
 }

@@ -429,3 +429,41 @@ export function polishBest(data: ParametricData, ms: MultiStartResult, delta = H
   if (Number.isFinite(r.f) && r.f <= ms.best.f && allFinite(x)) return { ...ms, x, f: r.f };
   return { ...ms, x: Float64Array.from(ms.best.x), f: ms.best.f };
 }
+
+/** The largest ln E allowed: the lowest observed ln L (E ≤ the lowest loss, as OLMo's and Open Athena's fitters). */
+export function maxLogE(data: ParametricData): number {
+  let m = Infinity;
+  for (let i = 0; i < data.logL.length; i++) if (!data.weight || data.weight[i] > 0) m = Math.min(m, data.logL[i]);
+  return m;
+}
+
+/**
+ * Enforces E ≤ the lowest observed loss: a fit whose e = ln E exceeds `eMax` is re-minimised with e
+ * held at eMax (the constraint is then active), from the fit itself and each of `others`; the best
+ * is returned. A fit that satisfies the bound is returned unchanged (`capped` false).
+ */
+export function capLogE(data: ParametricData, fit: { x: Float64Array; f: number }, eMax: number, others: readonly Float64Array[] = [], delta = HUBER_DELTA): { x: Float64Array; f: number; capped: boolean } {
+  if (!(fit.x[2] > eMax)) return { ...fit, capped: false };
+  const fg = makeHuberObjective(data, delta);
+  const fixed = (x: Float64Array, g: Float64Array): number => {
+    x[2] = eMax;
+    const f = fg(x, g);
+    g[2] = 0; // L-BFGS never moves a coordinate whose gradient is always 0
+    return f;
+  };
+  const solver = new Lbfgs(5, POLISH_OPTIONS);
+  let best: { x: Float64Array; f: number } | undefined;
+  for (const start of [fit.x, ...others]) {
+    const x = Float64Array.from(start);
+    x[2] = eMax;
+    const r = solver.minimize(fixed, x);
+    x[2] = eMax;
+    if (Number.isFinite(r.f) && allFinite(x) && (!best || r.f < best.f)) best = { x, f: r.f };
+  }
+  if (!best) {
+    const x = Float64Array.from(fit.x);
+    x[2] = eMax;
+    return { x, f: fg(x, new Float64Array(5)), capped: true };
+  }
+  return { ...best, capped: true };
+}

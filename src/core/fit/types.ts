@@ -46,6 +46,8 @@ export const FitPoint = z.object({
   /** nominal budget of the run's IsoFLOP group, when known (grouping uses it instead of C) */
   budget: pos.optional(),
   id: z.string().optional(),
+  /** N under each parameter-counting convention, when known (src/core/fit/conventions.ts) */
+  nBy: z.record(z.string(), pos).optional(),
 });
 export type FitPoint = z.infer<typeof FitPoint>;
 
@@ -72,6 +74,10 @@ export interface FitOptions {
   optimumWindow?: number;
   /** use budgets whose optimum is not bracketed in the IsoFLOP power laws; default false */
   keepEdgeBudgets?: boolean;
+  /** IsoFLOP power laws weighted by 1 / the bootstrap variance of each budget's ln N* (needs a bootstrap); default false */
+  weighted?: boolean;
+  /** the headline parameter-counting convention, when the points carry `nBy`; default: as given */
+  convention?: string;
   /** clock for `createdAt` (tests) */
   now?: () => Date;
   /** hyperparameter laws, Approach 1 and presets (run directories and files with lr / batch columns) */
@@ -111,6 +117,10 @@ export const FitSettings = z.object({
   optimumWindow: z.number().int().positive().optional(),
   /** IsoFLOP: whether budgets whose optimum is not bracketed enter the power laws */
   keepEdgeBudgets: z.boolean().optional(),
+  /** the parameter-counting convention N and C are in (when known) */
+  convention: z.string().optional(),
+  /** IsoFLOP power laws weighted by 1 / the bootstrap variance of ln N* */
+  weighted: z.boolean().optional(),
 });
 export type FitSettings = z.infer<typeof FitSettings>;
 
@@ -198,6 +208,8 @@ export const IsoflopFit = z.object({
   dOpt: PowerLaw,
   /** L_opt = coefficient·C^exponent (a pure power law through the vertex losses) */
   lossOpt: PowerLaw,
+  /** with `weighted`: each used budget's weight in the power laws (1 / bootstrap variance of ln N*) */
+  weights: z.array(z.object({ budget: pos, weight: pos })).optional(),
   /** how each budget's optimum was estimated (absent: the global parabola of older reports) */
   optimum: z.object({ method: OptimumMethodSchema, window: z.number().int().positive().optional(), edgesKept: z.boolean() }).optional(),
   warnings: z.array(z.string()),
@@ -213,6 +225,19 @@ export const ParametricResidual = z.object({
   residual: num,
 });
 
+/** Whether the parametric fit is identified by the data (src/core/fit/identifiability.ts). */
+export const Identifiability = z.object({
+  /** every parameter identified and no reason for doubt */
+  identified: z.boolean(),
+  /** per quantity (E, A, B, alpha, beta, a, b): whether it is identified */
+  parameters: z.record(z.string(), z.boolean()),
+  /** why not, in words */
+  reasons: z.array(z.string()),
+  /** one sentence for the CLI and the Fit tab */
+  summary: z.string(),
+});
+export type Identifiability = z.infer<typeof Identifiability>;
+
 export const ParametricFit = z.object({
   E: pos,
   A: pos,
@@ -227,6 +252,8 @@ export const ParametricFit = z.object({
   G: pos.optional(),
   /** Σ Huber_δ(ln L − ln L̂) at the optimum */
   objective: z.number().min(0),
+  /** E is constrained to at most the lowest observed loss; true when that bound is active */
+  eCapped: z.boolean().optional(),
   /** number of L-BFGS starts */
   starts: z.number().int().positive(),
   /** whether the best start met a convergence criterion */
@@ -237,6 +264,8 @@ export const ParametricFit = z.object({
   residuals: z.array(ParametricResidual),
   /** root mean square of ln L − ln L̂ */
   rmsLogResidual: z.number().min(0),
+  /** whether the data identify the parameters (judged after the bootstrap) */
+  identifiability: Identifiability.optional(),
 });
 export type ParametricFit = z.infer<typeof ParametricFit>;
 
@@ -252,6 +281,24 @@ export const PredictionValues = z.object({
 });
 export type PredictionValues = z.infer<typeof PredictionValues>;
 
+/** L*(C) = E + A·C^(−γ) through the IsoFLOP budgets' optimal losses (src/core/fit/frontier.ts). */
+export const FrontierFit = z.object({
+  E: pos,
+  A: pos,
+  gamma: pos,
+  /** budgets it rests on */
+  usedGroups: z.number().int().min(0),
+  /** Σ Huber_δ(ln L* − ln L̂*) */
+  objective: z.number().min(0),
+  rmsLogResidual: z.number().min(0),
+  /** E held at the lowest optimal loss (its upper bound) */
+  eCapped: z.boolean(),
+  /** the fitted L* at each used budget: [budget, observed L*, fitted] */
+  points: z.array(z.tuple([pos, pos, pos])),
+  warnings: z.array(z.string()),
+});
+export type FrontierFit = z.infer<typeof FrontierFit>;
+
 export const Prediction = z.object({
   budget: pos,
   /** how far beyond the fitted budgets: max(target / largest, smallest / target), ≥ 1 */
@@ -259,6 +306,8 @@ export const Prediction = z.object({
   isoflop: PredictionValues.optional(),
   parametric: PredictionValues.optional(),
   vpnls: PredictionValues.optional(),
+  /** the loss at the target from the optimal-loss frontier L*(C), with its bootstrap interval */
+  frontier: z.object({ loss: pos, interval: Interval.optional() }).optional(),
   warnings: z.array(z.string()),
 });
 export type Prediction = z.infer<typeof Prediction>;
@@ -286,12 +335,73 @@ export const BootstrapReport = z.object({
 });
 export type BootstrapReport = z.infer<typeof BootstrapReport>;
 
+export const BacktestSplit = z.discriminatedUnion('kind', [
+  /** the largest k budget groups are held out */
+  z.object({ kind: z.literal('budgets'), k: z.number().int().positive() }),
+  /** every point with C ≥ above is held out */
+  z.object({ kind: z.literal('above'), above: pos }),
+]);
+export type BacktestSplit = z.infer<typeof BacktestSplit>;
+
+/** Fit on the smaller budgets, predict the held-out larger ones (src/core/fit/backtest.ts). */
+export const Backtest = z.object({
+  split: BacktestSplit,
+  train: z.object({ points: z.number().int().min(0), largestC: pos }),
+  test: z.object({ points: z.number().int().min(0), smallestC: pos }),
+  /** the parametric fit's prediction of each held-out point's loss; relError = (predicted − loss)/loss */
+  parametric: z
+    .object({
+      meanAbsRelError: z.number().min(0),
+      worstAbsRelError: z.number().min(0),
+      /** mean signed relative error (> 0: the fit predicts too high a loss) */
+      bias: num,
+      points: z.array(z.object({ index: z.number().int().min(0), loss: pos, predicted: pos, relError: num })),
+    })
+    .optional(),
+  /** the IsoFLOP power laws' N_opt and L_opt at each held-out budget, against the budget's own optimum */
+  isoflop: z
+    .object({
+      budgets: z.array(
+        z.object({
+          budget: pos,
+          predictedNOpt: pos,
+          predictedLossOpt: pos,
+          observedNOpt: pos.optional(),
+          /** predicted / observed N_opt */
+          nOptRatio: pos.optional(),
+          observedLossOpt: pos.optional(),
+          lossOptRelError: num.optional(),
+        }),
+      ),
+    })
+    .optional(),
+  warnings: z.array(z.string()),
+});
+export type Backtest = z.infer<typeof Backtest>;
+
+/** The IsoFLOP exponents under one parameter-counting convention (src/core/fit/conventions.ts). */
+export const ConventionFit = z.object({
+  convention: z.string(),
+  /** the convention of the rest of the report */
+  headline: z.boolean(),
+  nRange: z.tuple([pos, pos]),
+  usedGroups: z.number().int().min(0),
+  /** N_opt ∝ C^a, D_opt ∝ C^b in this convention (absent: fewer than 2 bracketed budgets) */
+  a: num.optional(),
+  b: num.optional(),
+});
+export type ConventionFit = z.infer<typeof ConventionFit>;
+
 export const FitReport = z.object({
   version: z.literal(1),
   createdAt: z.string(),
   settings: FitSettings,
   points: z.array(ReportPoint),
   isoflop: IsoflopFit.optional(),
+  /** when the IsoFLOP fit could not be made: why, and its budgets (their statuses and which way to extend) */
+  isoflopSkipped: z.object({ reason: z.string(), groups: z.array(IsoflopGroup) }).optional(),
+  /** the optimal-loss frontier L*(C) through the IsoFLOP optima (needs 3+ used budgets) */
+  frontier: FrontierFit.optional(),
   parametric: ParametricFit.optional(),
   /** L(N, D) by variable projection (least squares on raw loss) */
   vpnls: VpnlsFit.optional(),
@@ -307,6 +417,10 @@ export const FitReport = z.object({
   prediction: Prediction.optional(),
   /** Chinchilla-style table: one row per budget and fitted method */
   table: z.array(TableRow),
+  /** the IsoFLOP exponents under every parameter-counting convention the runs allow, side by side */
+  conventions: z.array(ConventionFit).optional(),
+  /** `--backtest`: the fit on the smaller budgets scored on the held-out larger ones */
+  backtest: Backtest.optional(),
   warnings: z.array(z.string()),
 });
 export type FitReport = z.infer<typeof FitReport>;

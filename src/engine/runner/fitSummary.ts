@@ -28,6 +28,7 @@ export function fitSummaryLines(report: FitReport, fitFile: string): string[] {
       `  parametric (approach 3)${conf}: L(N, D) = ${f(p.E)}${ci(report, 'parametric.E')} + ${f(p.A)}/N^${f(p.alpha)}${ci(report, 'parametric.alpha')} + ${f(p.B)}/D^${f(p.beta)}${ci(report, 'parametric.beta')}`,
     );
     if (p.a !== undefined && p.b !== undefined) lines.push(`    → N_opt ∝ C^${f(p.a)}${ci(report, 'parametric.a')}, D_opt ∝ C^${f(p.b)}${ci(report, 'parametric.b')}`);
+    if (p.identifiability && !p.identifiability.identified) lines.push(`    NOT IDENTIFIED: ${p.identifiability.summary}`);
   }
   if (report.vpnls) {
     const p = report.vpnls;
