@@ -260,7 +260,9 @@ export const TrainingConfig = z
     backend: z
       .enum(BACKENDS)
       .default('auto')
-      .describe('TensorFlow.js backend: auto picks tensorflow-gpu, webgpu, tensorflow, wasm in that order, whichever loads.'),
+      .describe(
+        'Training engine and device. auto: PyTorch on a GPU when Python with torch is found, else tensorflow-gpu or webgpu, else PyTorch on the CPU, else tensorflow, wasm. torch: PyTorch (cuda, mps or cpu); torch-cpu: PyTorch on the CPU; the others are TensorFlow.js backends. torch falls back to wasm (logged) without Python or torch.',
+      ),
     allowRepeat: z.boolean().default(false).describe('Allow more than one pass over the training data.'),
   })
   .describe('Training settings shared by every experiment (a hyperparameter axis of the same name overrides one).');

@@ -148,7 +148,8 @@ export function defaultParallel(specs: readonly ExperimentSpec[]): number {
   for (const s of specs) {
     if (s.model.family === 'command') cpuOnly = false;
     else if (s.training.backend === 'auto') cpuOnly &&= !gpuLikely();
-    else cpuOnly &&= s.training.backend === 'wasm' || s.training.backend === 'cpu';
+    else if (s.training.backend === 'torch') cpuOnly &&= !fs.existsSync('/dev/nvidiactl') && process.platform !== 'darwin';
+    else cpuOnly &&= s.training.backend === 'wasm' || s.training.backend === 'cpu' || s.training.backend === 'torch-cpu';
   }
   return cpuOnly ? Math.max(1, cores) : 1;
 }
