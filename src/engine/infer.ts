@@ -6,6 +6,8 @@ import { type Backend, isTorchBackend } from '../core/contracts';
 import { Rng } from '../core/data/synthetic';
 import { type BackendInfo, initBackend, tf } from './backend';
 import { loadCheckpoint, type LoadedCheckpoint } from './checkpoint';
+import { findPython } from './python';
+import { evalWithTorch } from './torchEngine';
 import { openExperimentData, dataVocabSize } from './data';
 import type { TransformerModel } from './model';
 import { buildModel, evaluate, planTokens, restoreArrays } from './train';
@@ -49,8 +51,6 @@ export interface EvalResult {
 export async function evalCheckpoint(dir: string, backend?: Backend, log?: (line: string) => void): Promise<EvalResult> {
   const want = backend ?? loadCheckpoint(dir).state.backend;
   if (isTorchBackend(want)) {
-    const { findPython } = await import('./python');
-    const { evalWithTorch } = await import('./torchEngine');
     const { found, skipped } = findPython(log);
     if (found) {
       const r = evalWithTorch(dir, found.command, want === 'torch-cpu' ? 'cpu' : 'auto');

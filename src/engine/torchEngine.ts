@@ -24,8 +24,12 @@ import * as readline from 'node:readline';
 import { writeJsonAtomicSync } from '../core/atomic';
 import { type ExperimentSpec, isTorchBackend, RUN_FILES, RunResult } from '../core/contracts';
 import { findPython, type FoundPython, describeProbe, trainerScript } from './python';
+import { initGpuBackend } from './backend';
+import { experimentSmokeStep } from './backends/modelSmoke';
 import { checkpointExists } from './checkpoint';
 import { DataError, openExperimentData } from './data';
+import { initialValues, parameterLayout } from './model';
+import { planTokens, trainExperiment } from './train';
 
 export type TorchDevice = 'auto' | 'cuda' | 'mps' | 'cpu';
 
@@ -66,8 +70,6 @@ export async function selectEngine(spec: ExperimentSpec, log: (line: string) => 
     log(`backend auto: PyTorch with a GPU: ${found.command} (${describeProbe(found.probe)})`);
     return { engine: 'torch', python: found, device: 'auto' };
   }
-  const { initGpuBackend } = await import('./backend');
-  const { experimentSmokeStep } = await import('./backends/modelSmoke');
   const tfGpu = await initGpuBackend(log, { smokeStep: experimentSmokeStep(spec), smokeStepBackends: ['tensorflow-gpu', 'webgpu'] });
   if (tfGpu.info) return { engine: 'tfjs' };
   if (found) {
@@ -87,7 +89,6 @@ export async function trainAny(spec: ExperimentSpec, runDir: string, opts: Train
     return failedResult(spec, runDir, (err as Error).message);
   }
   if (choice.engine === 'torch') return trainWithTorch(spec, runDir, { ...opts, python: choice.python.command, device: choice.device });
-  const { trainExperiment } = await import('./train');
   return trainExperiment(spec, runDir, opts);
 }
 
@@ -110,7 +111,6 @@ export async function trainWithTorch(spec: ExperimentSpec, runDir: string, opts:
   const resultFile = path.join(runDir, RUN_FILES.result);
   if (spec.model.family !== 'transformer') return failedResult(spec, runDir, 'the built-in trainer needs model.family "transformer"');
   const m = spec.model;
-  const { planTokens } = await import('./train');
   const plan = planTokens(spec.tokens, spec.training.batchSize, m.contextLength);
   // The data checks and messages of the TensorFlow.js engine, before any Python starts.
   try {
@@ -180,8 +180,6 @@ export async function trainWithTorch(spec: ExperimentSpec, runDir: string, opts:
 /** The seeded initial values of the model (src/engine/model.ts), float32 little-endian, layout order. */
 export function writeInitialValues(spec: ExperimentSpec, file: string): void {
   if (spec.model.family !== 'transformer') throw new DataError('the built-in trainer needs a transformer model');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { initialValues, parameterLayout } = require('./model') as typeof import('./model');
   const values = initialValues(parameterLayout(spec.model), spec.seed);
   const fd = fs.openSync(file, 'w');
   try {

@@ -987,6 +987,8 @@ def train(a):
             return result("completed", finalLoss=final_loss, epochs=epochs()), 0
         import torch.nn.functional as F
         clip = tr["gradClip"]
+        # Test hook: FLOPSFIT_TORCH_SIGNAL_AT_STEP=N sends this process SIGTERM after step N.
+        signal_at = int(os.environ.get("FLOPSFIT_TORCH_SIGNAL_AT_STEP", "0") or 0)
         pin = device.type == "cuda"
         while st["step"] < plan["steps"]:
             if Stop.requested:
@@ -1057,6 +1059,8 @@ def train(a):
                 snapshot(final_loss)
             elif ckpt_every > 0 and step % ckpt_every == 0:
                 snapshot()
+            if signal_at == step and not is_last:
+                os.kill(os.getpid(), signal.SIGTERM)  # the test hook: a real signal, delivered here
         log("done: final eval loss %s after %d tokens in %s s" % (_fmt(final_loss), st["tokens"], _fmt(elapsed(), 1)))
         return result("completed", finalLoss=final_loss, epochs=epochs()), 0
     except Exception as e:  # every run-time problem ends up in result.json
