@@ -209,7 +209,7 @@ describe('torch engine', function () {
       assert.equal(code, 130, out);
       const r = readResult(dir);
       assert.equal(r.status, 'stopped');
-      assert.ok(r.steps >= 1 && r.steps < 5000);
+      assert.ok(r.steps < 5000, `stopped at step ${r.steps}`);
       assert.equal(loadCheckpoint(path.join(dir, 'checkpoint')).state.step, r.steps);
     });
 

@@ -587,6 +587,11 @@ def load_checkpoint(d):
 
 
 def import_torch():
+    # One BLAS/OpenMP thread per torch thread unless the user chose: a sweep runs one process per
+    # core, and oversubscribed OpenBLAS threads cost more than they give (set before torch loads).
+    threads = os.environ.get("FLOPSFIT_TORCH_THREADS", "").strip() or "1"
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, threads)
     try:
         import torch  # noqa: F401
         return torch
@@ -653,6 +658,9 @@ def build_model_class(torch):
             self.names = [n for n, _, _ in self.layout]
             self.params = nn.ParameterList([nn.Parameter(torch.zeros(*s)) for _, s, _ in self.layout])
             self.index = {n: i for i, n in enumerate(self.names)}
+            # plain-dict access in forward (ParameterList indexing costs ~1 ms per step on tiny models);
+            # .to(device) keeps the Parameter objects, so these stay valid
+            self.named = {n: p for n, p in zip(self.names, self.params)}
             self.attention = "sdpa" if has_sdpa else "explicit"
             T = m["contextLength"]
             self.register_buffer("mask", torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1), persistent=False)
@@ -661,16 +669,17 @@ def build_model_class(torch):
             return self.params[self.index[name]]
 
         def forward(self, ids):
+            P = self.named
             m = self.m
             d, H = m["dModel"], m["nHeads"]
             dh = d // H
             B, T = ids.shape
-            x = F.embedding(ids, self.p("wte")) + self.p("wpe")[:T]
+            x = F.embedding(ids, P["wte"]) + P["wpe"][:T]
             x = x.reshape(B * T, d)
             for l in range(m["nLayers"]):
                 pre = "h%d." % l
-                h = F.layer_norm(x, (d,), self.p(pre + "ln1.g"), self.p(pre + "ln1.b"), 1e-5)
-                qkv = torch.addmm(self.p(pre + "attn.qkv.b"), h, self.p(pre + "attn.qkv.w"))
+                h = F.layer_norm(x, (d,), P[pre + "ln1.g"], P[pre + "ln1.b"], 1e-5)
+                qkv = torch.addmm(P[pre + "attn.qkv.b"], h, P[pre + "attn.qkv.w"])
                 q, k, v = qkv.view(B, T, 3, H, dh).permute(2, 0, 3, 1, 4).unbind(0)
                 if has_sdpa:
                     y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
@@ -679,14 +688,14 @@ def build_model_class(torch):
                     att = att.masked_fill(self.mask[:T, :T], float("-inf"))
                     y = torch.softmax(att, dim=-1) @ v
                 y = y.transpose(1, 2).reshape(B * T, d)
-                x = x + torch.addmm(self.p(pre + "attn.proj.b"), y, self.p(pre + "attn.proj.w"))
-                h2 = F.layer_norm(x, (d,), self.p(pre + "ln2.g"), self.p(pre + "ln2.b"), 1e-5)
-                f = F.gelu(torch.addmm(self.p(pre + "mlp.fc.b"), h2, self.p(pre + "mlp.fc.w")), approximate="tanh")
-                x = x + torch.addmm(self.p(pre + "mlp.proj.b"), f, self.p(pre + "mlp.proj.w"))
-            hf = F.layer_norm(x, (d,), self.p("lnf.g"), self.p("lnf.b"), 1e-5)
+                x = x + torch.addmm(P[pre + "attn.proj.b"], y, P[pre + "attn.proj.w"])
+                h2 = F.layer_norm(x, (d,), P[pre + "ln2.g"], P[pre + "ln2.b"], 1e-5)
+                f = F.gelu(torch.addmm(P[pre + "mlp.fc.b"], h2, P[pre + "mlp.fc.w"]), approximate="tanh")
+                x = x + torch.addmm(P[pre + "mlp.proj.b"], f, P[pre + "mlp.proj.w"])
+            hf = F.layer_norm(x, (d,), P["lnf.g"], P["lnf.b"], 1e-5)
             if m["tiedEmbeddings"]:
-                return hf @ self.p("wte").t()
-            return hf @ self.p("head.w")
+                return hf @ P["wte"].t()
+            return hf @ P["head.w"]
 
     return Transformer
 
@@ -884,8 +893,8 @@ def train(a):
         if device.type == "cuda" and _torch_major(torch) >= 2:
             opt_kwargs["fused"] = True
             fused = True
-        elif _torch_major(torch) >= 2:
-            opt_kwargs["foreach"] = True
+        else:
+            opt_kwargs["foreach"] = True  # one kernel per op over all tensors (torch >= 1.12)
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": tr["weightDecay"]}, {"params": no_decay, "weight_decay": 0.0}], **opt_kwargs)
         pending = {"lossSum": 0.0, "steps": 0, "tokens": 0, "seconds": 0.0}
         final_loss = None
