@@ -13,7 +13,7 @@ import { type ExperimentSpec, MetricsLine, RunResult, type TransformerModelSpec 
 import { countTransformerParams } from '../../src/core/model/transformer';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
 import { openExperimentData } from '../../src/engine/data';
-import { evalCheckpoint } from '../../src/engine/infer';
+import { evalCheckpoint, sampleCheckpoint } from '../../src/engine/infer';
 import { clearPythonCache, findPython, trainerScript } from '../../src/engine/python';
 import { evalWithTorch, selectEngine, trainAny } from '../../src/engine/torchEngine';
 import { planTokens, trainExperiment } from '../../src/engine/train';
@@ -251,6 +251,11 @@ describe('torch engine', function () {
       // and flopsfit eval on a torch checkpoint uses PyTorch by default (the recorded backend)
       const again = await evalCheckpoint(b);
       assert.ok(Math.abs(again.loss - th.finalLoss!) <= 1e-9);
+      assert.equal(again.backend.name, 'torch');
+      // flopsfit sample reads a PyTorch checkpoint (through TensorFlow.js)
+      const sampled = await sampleCheckpoint(b, { tokens: 12, temperature: 0, seed: 0 });
+      assert.equal(sampled.tokens.length, 12);
+      assert.ok(sampled.tokens.every((t) => Number.isInteger(t) && t >= 0 && t < 16));
     });
   });
 });
