@@ -110,6 +110,10 @@ export const TrainingSpec = z.object({
   backend: Backend,
   /** allow more than one pass over the training data */
   allowRepeat: z.boolean(),
+  /** PyTorch engine: autocast precision (absent: auto) */
+  precision: z.enum(['auto', 'bf16', 'fp32']).optional(),
+  /** PyTorch engine: torch.compile (absent: auto) */
+  compile: z.enum(['auto', 'on', 'off']).optional(),
 });
 export type TrainingSpec = z.infer<typeof TrainingSpec>;
 

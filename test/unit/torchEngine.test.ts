@@ -148,8 +148,9 @@ describe('torch engine', function () {
   describe('same files and semantics', () => {
     it('trains exactly the planned tokens (partial last batch) and writes the run files', async () => {
       const dir = path.join(root, 'exact');
-      const spec = torchSpec({ tokens: 4096 + 40 });
-      const r = await trainAny(spec, dir, { env: env() });
+      const spec = torchSpec({ tokens: 4096 + 40, training: { ...torchSpec().training, precision: 'fp32', compile: 'off' } });
+      const r = await trainAny(spec, dir, { env: env({ FLOPSFIT_TORCH_PRECISION: 'bf16' }) });
+      assert.match(r.device ?? '', /, fp32, /, 'training.precision wins over the environment');
       const plan = planTokens(spec.tokens, spec.training.batchSize, TINY_MODEL.contextLength);
       assert.equal(r.status, 'completed', r.reason);
       assert.equal(r.tokens, plan.tokens);

@@ -762,8 +762,9 @@ def evaluate(torch, model, validation, n_seq, batch, T, device, autocast):
     return total / (n_seq * T)
 
 
-def _precision(torch, device):
-    want = os.environ.get("FLOPSFIT_TORCH_PRECISION", "auto").strip().lower() or "auto"
+def _precision(torch, device, training=None):
+    """training.precision, else FLOPSFIT_TORCH_PRECISION, else auto."""
+    want = (training or {}).get("precision") or os.environ.get("FLOPSFIT_TORCH_PRECISION", "auto").strip().lower() or "auto"
     if want not in ("auto", "bf16", "fp32"):
         raise DataError("FLOPSFIT_TORCH_PRECISION must be auto, bf16 or fp32, not '%s'" % want)
     if device.type == "cuda" and want in ("auto", "bf16"):
@@ -852,7 +853,7 @@ def train(a):
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
         torch.manual_seed(spec["seed"] & MASK32)
-        precision = _precision(torch, device)
+        precision = _precision(torch, device, tr)
         autocast = _make_autocast(torch, device, precision)
         Transformer = build_model_class(torch)
         model = Transformer(m)
@@ -942,12 +943,14 @@ def train(a):
             dev_name = "Apple mps"
         else:
             dev_name = "cpu (%d thread%s, %s)" % (torch.get_num_threads(), "" if torch.get_num_threads() == 1 else "s", platform.processor() or platform.machine())
-        compile_mode = os.environ.get("FLOPSFIT_TORCH_COMPILE", "auto").strip().lower() or "auto"
+        compile_mode = tr.get("compile") or os.environ.get("FLOPSFIT_TORCH_COMPILE", "auto").strip().lower() or "auto"
         use_compile = False
         if compile_mode not in ("auto", "on", "off"):
             raise DataError("FLOPSFIT_TORCH_COMPILE must be auto, on or off, not '%s'" % compile_mode)
         if hasattr(torch, "compile") and (compile_mode == "on" or (compile_mode == "auto" and device.type == "cuda" and plan["steps"] >= 500)):
             use_compile = True
+        if compile_mode == "on" and not use_compile:
+            log("note: training.compile is on, but torch %s has no torch.compile (needs torch >= 2.0); training uncompiled" % torch.__version__)
         fwd = torch.compile(model) if use_compile else model
         st["device"] = "PyTorch %s on %s, %s, %s%s%s" % (
             torch.__version__, dev_name, precision, attn_desc, ", fused AdamW" if fused else "", ", compiled" if use_compile else "")
@@ -1122,7 +1125,7 @@ def eval_cmd(a):
                 raise DataError("checkpoint has no tensor '%s'" % name)
             model.params[i].copy_(_tensor_from_f32(torch, shape, arrays[name][1]))
     model.to(device)
-    precision = _precision(torch, device)
+    precision = _precision(torch, device, tr)
     loss = evaluate(torch, model, validation, n_val, tr["batchSize"], T, device, _make_autocast(torch, device, precision))
     print(json.dumps({"loss": loss, "step": state["step"], "totalSteps": state["totalSteps"], "validationTokens": n_val * T,
                       "recordedFinalLoss": state.get("finalLoss"), "device": "PyTorch %s on %s, %s" % (torch.__version__, device.type, precision)}))
