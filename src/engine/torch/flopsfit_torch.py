@@ -757,7 +757,8 @@ def evaluate(torch, model, validation, n_seq, batch, T, device, autocast):
             w = torch.tensor(validation[s * (T + 1):(s + n) * (T + 1)], dtype=torch.long).view(n, T + 1).to(device)
             with autocast():
                 logits = model(w[:, :-1])
-            total += F.cross_entropy(logits.float(), w[:, 1:].reshape(-1), reduction="sum").double().item()
+            # a float32 sum per batch, accumulated in Python floats (float64), as the TypeScript engine
+            total += F.cross_entropy(logits.float(), w[:, 1:].reshape(-1), reduction="sum").item()
     model.train(was_training)
     return total / (n_seq * T)
 
@@ -964,7 +965,9 @@ def train(a):
             spec["id"], spec["params"], total_params, spec["tokens"], plan["steps"], plan["batch"], T, plan["last"], plan["tokens"], st["device"]))
         peak = device_peak(dev_name) if device.type == "cuda" else None
         d, V = m["dModel"], m["vocabSize"]
-        model_flops_per_token = 6 * (closed_form_params(m) - V * d - T * d + (d * V)) + attn_per_token
+        # model FLOPs per token, as bench/gpu-bench.ts: 6·(non-embedding + output head) + attention
+        non_embedding = closed_form_params(m) - V * d - T * d - (0 if m["tiedEmbeddings"] else d * V)
+        model_flops_per_token = 6 * (non_embedding + d * V) + attn_per_token
         log_every = 1 if plan["steps"] <= 2000 else -(-plan["steps"] // 2000)
         eval_every, ckpt_every = tr["evalInterval"], tr["checkpointInterval"]
         per_epoch = train_data.sequences_per_epoch
