@@ -189,6 +189,19 @@ describe('torch engine', function () {
       assert.deepEqual(fs.readFileSync(path.join(c, 'checkpoint', 'weights.bin')), fs.readFileSync(path.join(a, 'checkpoint', 'weights.bin')));
     });
 
+    it('the GPU step order (next batch prepared during the step) trains and resumes identically', async () => {
+      const spec = torchSpec({ training: { ...torchSpec().training, checkpointInterval: 10 } });
+      const a = path.join(root, 'overlap-a');
+      const ref = await trainAny(spec, a, { env: env() });
+      const c = path.join(root, 'overlap-c');
+      const stopped = await trainAny(spec, c, { env: env({ FLOPSFIT_TORCH_OVERLAP: '1', FLOPSFIT_TORCH_SIGNAL_AT_STEP: '17' }) });
+      assert.equal(stopped.status, 'stopped');
+      assert.equal(stopped.steps, 17);
+      const resumed = await trainAny(spec, c, { env: env({ FLOPSFIT_TORCH_OVERLAP: '1' }), resume: true });
+      assert.equal(resumed.finalLoss, ref.finalLoss);
+      assert.deepEqual(fs.readFileSync(path.join(c, 'checkpoint', 'weights.bin')), fs.readFileSync(path.join(a, 'checkpoint', 'weights.bin')));
+    });
+
     it('flopsfit train: SIGTERM → checkpoint, result "stopped", exit code 130', async () => {
       const dir = path.join(root, 'cli-stop');
       fs.mkdirSync(dir, { recursive: true });

@@ -988,7 +988,7 @@ def train(a):
             state = {
                 "format": "flopsfit-checkpoint", "version": 1, "step": st["step"], "totalSteps": plan["steps"],
                 "tokens": st["tokens"], "optimizer": {"step": opt_step[0], "accBeta1": b1 ** opt_step[0], "accBeta2": b2 ** opt_step[0]},
-                "data": train_data.state(), "elapsedSeconds": elapsed(),
+                "data": feed["consumed"], "elapsedSeconds": elapsed(),
                 "pending": dict(pending, seconds=pending["seconds"] + (time.perf_counter() - last_log[0])),
                 "backend": st["backend"], "device": st["device"], "savedAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
             }
@@ -1004,28 +1004,23 @@ def train(a):
         clip = tr["gradClip"]
         # Test hook: FLOPSFIT_TORCH_SIGNAL_AT_STEP=N sends this process SIGTERM after step N.
         signal_at = int(os.environ.get("FLOPSFIT_TORCH_SIGNAL_AT_STEP", "0") or 0)
+        # On CUDA the next batch is prepared on the CPU while the GPU runs this step (the loss is
+        # read, a sync, only after that), and the update is applied before the loss is checked: a
+        # non-finite loss still fails the run, and its checkpoint is never written. The checkpoint's
+        # data position is the one after the last *trained* batch, so a prefetched batch is re-read
+        # on resume. On the CPU nothing overlaps: a non-finite loss applies no update.
         pin = device.type == "cuda"
-        while st["step"] < plan["steps"]:
-            if Stop.requested:
-                snapshot()
-                log("stopped at step %d/%d; checkpoint written" % (st["step"], plan["steps"]))
-                return result("stopped", reason="stopped by request (checkpoint written; resume continues the run)", epochs=epochs()), EXIT_STOPPED
-            step = st["step"]
-            n_seq = plan["last"] if step == plan["steps"] - 1 else plan["batch"]
-            w = torch.tensor(train_data.next(n_seq), dtype=torch.long).view(n_seq, T + 1)
+        # FLOPSFIT_TORCH_OVERLAP=1 takes the CUDA order on any device (tests run it on the CPU)
+        overlap = pin or os.environ.get("FLOPSFIT_TORCH_OVERLAP") == "1"
+        feed = {"next": None, "consumed": train_data.state()}
+
+        def batch(n):
+            w = torch.tensor(train_data.next(n), dtype=torch.long).view(n, T + 1)
             if pin:
                 w = w.pin_memory().to(device, non_blocking=True)
-            lr = learning_rate(step, plan["steps"], tr)
-            with autocast():
-                logits = fwd(w[:, :-1])
-            loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), w[:, 1:].reshape(-1))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                st["last_train"] = loss_value
-                log("step %d: training loss is %s; stopping" % (step + 1, _js_num(loss_value)))
-                return result("failed", reason="non-finite training loss (%s) at step %d; lower the learning rate or check the data" % (_js_num(loss_value), step + 1), epochs=epochs()), EXIT_FAILED
+            return w, train_data.state()
+
+        def apply_update(lr):
             if clip > 0:
                 grads = [p.grad for p in params if p.grad is not None]
                 norm = torch.sqrt(sum((g.float() * g.float()).sum() for g in grads))
@@ -1035,6 +1030,38 @@ def train(a):
             for group in opt.param_groups:
                 group["lr"] = lr
             opt.step()
+
+        while st["step"] < plan["steps"]:
+            if Stop.requested:
+                snapshot()
+                log("stopped at step %d/%d; checkpoint written" % (st["step"], plan["steps"]))
+                return result("stopped", reason="stopped by request (checkpoint written; resume continues the run)", epochs=epochs()), EXIT_STOPPED
+            step = st["step"]
+            n_seq = plan["last"] if step == plan["steps"] - 1 else plan["batch"]
+            if feed["next"] is not None and feed["next"][0] == n_seq:
+                _, w, feed["consumed"] = feed["next"]
+            else:
+                w, feed["consumed"] = batch(n_seq)
+            feed["next"] = None
+            lr = learning_rate(step, plan["steps"], tr)
+            with autocast():
+                logits = fwd(w[:, :-1])
+            loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), w[:, 1:].reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if overlap:
+                apply_update(lr)
+                if step + 1 < plan["steps"]:
+                    n_next = plan["last"] if step + 1 == plan["steps"] - 1 else plan["batch"]
+                    nw, nstate = batch(n_next)
+                    feed["next"] = (n_next, nw, nstate)
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                st["last_train"] = loss_value
+                log("step %d: training loss is %s; stopping" % (step + 1, _js_num(loss_value)))
+                return result("failed", reason="non-finite training loss (%s) at step %d; lower the learning rate or check the data" % (_js_num(loss_value), step + 1), epochs=epochs()), EXIT_FAILED
+            if not overlap:
+                apply_update(lr)
             opt_step[0] += 1
             st["step"] += 1
             st["tokens"] += n_seq * T
