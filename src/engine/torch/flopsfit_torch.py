@@ -32,6 +32,7 @@ Needs Python >= 3.8 and torch >= 1.13 (torch >= 2.0 for fused attention, fused A
 """
 import argparse
 import json
+from bisect import bisect_right as _bisect_right
 import math
 import os
 import platform
@@ -243,21 +244,17 @@ class MarkovStream:
         rng = self.rng
         a, b, c, d = rng.a, rng.b, rng.c, rng.d
         succ, cums = self.chain["succ"], self.chain["cum"]
+        last = self.chain["K"] - 1
         cur = self.current
         for i in range(offset, offset + count):
             t = (a + b + d) & MASK32
             d = (d + 1) & MASK32
             a = b ^ (b >> 9)
             b = (c + (c << 3)) & MASK32
-            c = ((c << 21) | (c >> 11)) & MASK32
-            c = (c + t) & MASK32
-            u = t / 4294967296.0
-            cum = cums[cur]
-            j = 0
-            last = len(cum) - 1
-            while j < last and u >= cum[j]:
-                j += 1
-            cur = succ[cur][j]
+            c = (((c << 21) | (c >> 11)) + t) & MASK32
+            # the first successor whose cumulative probability exceeds u (the last one at most)
+            j = _bisect_right(cums[cur], t / 4294967296.0)
+            cur = succ[cur][j if j < last else last]
             out[i] = cur
         rng.a, rng.b, rng.c, rng.d = a, b, c, d
         self.current = cur
