@@ -4,7 +4,7 @@
  * string from a file is ever parsed as HTML.
  */
 import type { Manifest, Plan, ResultsRow } from '../src/core/contracts';
-import { budgetKey, duration, sci, si } from './logic';
+import { budgetKey, duration, formatLoss, sci, si } from './logic';
 
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: { class?: string; text?: string; title?: string } = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -107,7 +107,7 @@ export function renderPlan(container: HTMLElement, plan: Plan | null, manifest: 
           String(e.seed),
           hyper(e.hyperparameters),
           el('span', { class: `status status-${status}`, text: status, title: m?.reason ?? '' }),
-          loss !== undefined ? loss.toFixed(4) : '–',
+          formatLoss(loss),
         ];
       }),
       { numeric: [false, true, true, true, true, true, true, false, false, true] },

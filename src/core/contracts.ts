@@ -144,6 +144,8 @@ export const ExperimentSpec = z.object({
   model: ModelSpec,
   data: DataSpec,
   training: TrainingSpec,
+  /** the folder (workspace root) the plan resolved relative paths against; ids hash paths relative to it */
+  root: z.string().optional(),
 });
 export type ExperimentSpec = z.infer<typeof ExperimentSpec>;
 

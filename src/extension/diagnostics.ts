@@ -13,7 +13,7 @@ import * as vscode from 'vscode';
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { SWEEP_FILE_PATTERN, type ConfigDiagnostic, type SweepConfig } from '../core/config';
-import { candidateValues, resolveConfigPath, type ParamCounter } from '../core/plan';
+import { candidateValues, commandCwd, type ParamCounter } from '../core/plan';
 import { sizeMultiple } from '../core/plan/grid';
 import { lastNumber } from '../core/plan/commandCounter';
 import { validateSweepText } from '../core/plan/validate';
@@ -61,10 +61,10 @@ class CommandCounts {
   constructor(private readonly onCounted: () => void) {}
 
   /** A counter when every size is counted; otherwise starts the counting and returns undefined. */
-  counter(config: SweepConfig, configPath: string, workspaceRoot: string | undefined): ParamCounter | undefined {
+  counter(config: SweepConfig, configPath: string, _workspaceRoot: string | undefined): ParamCounter | undefined {
     const m = config.model;
     if (m.family !== 'command') return undefined;
-    const cwd = resolveConfigPath(m.cwd ?? '.', configPath, workspaceRoot);
+    const cwd = commandCwd(m, configPath);
     const base = JSON.stringify([m.countParams, cwd, m.env ?? {}]);
     const values = candidateValues(m.size.min, m.size.max, sizeMultiple(config), m.size.probes);
     const key = (v: number) => `${base}|${v}`;

@@ -10,9 +10,11 @@
 import * as path from 'node:path';
 import { formatDiagnostic, loadSweepConfig } from '../../core/config';
 import { resolveRunDir } from '../../core/plan';
-import { writeJsonAtomicSync } from '../../core/atomic';
-import { FIT_METHODS, FitInputError, readPointsFile, type FitMethod, type FitOptions, type FitReport } from '../../core/fit';
+import { FIT_METHODS, FitInputError, readPointsFile, serializeFitReport, type FitMethod, type FitOptions, type FitReport } from '../../core/fit';
 import { fmt } from '../../core/fit/fit';
+import { writeFitReport } from '../../core/fit/io';
+import { fitOptionsFromConfig } from '../../core/fit/configOptions';
+import { OPTIMUM_METHODS, type OptimumMethod } from '../../core/fit/isoflop';
 import { MAX_DEFAULT_FIT_WORKERS, defaultFitWorkers, fitRunDirAsync, fitScalingLawsAsync } from '../../core/fit/parallel';
 import { CliError, numberOption, parseArgs, type ParsedArgs } from '../util';
 
@@ -39,6 +41,13 @@ Options:
   --table <C,C,…>        budgets of the compute-optimal table (default: the fitted budgets)
   --k <k>                FLOPs per parameter per token in C = k·N·D (default: config, else 6)
   --tolerance <x>        relative spread of C within one IsoFLOP group (default 0.05)
+  --optimum <m>          per-budget optimum: akima (default; minimum of the Akima interpolant
+                         of ln L against ln N), local-parabola (through the lowest-loss size and
+                         --window sizes each side, default 2) or parabola (one parabola through
+                         all of a budget's points, as Chinchilla; biased on wide grids)
+  --window <n>           sizes each side of the lowest loss for --optimum local-parabola
+  --keep-edges           also use budgets whose lowest loss is at the smallest or largest size
+                         (not bracketed; left out by default) in the IsoFLOP power laws
   --workers <n>          threads for the parametric multi-start and bootstrap (default: the
                          cores, at most ${MAX_DEFAULT_FIT_WORKERS}; 1: no worker threads); the result is identical
   --out <file>           also write the report (fit.json format) to this file
@@ -52,8 +61,8 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const parsed = parseArgs(args, {
-    flags: ['json'],
-    values: ['input', 'run-dir', 'method', 'bootstrap', 'confidence', 'seed', 'target', 'table', 'k', 'tolerance', 'out', 'workspace', 'workers'],
+    flags: ['json', 'keep-edges'],
+    values: ['input', 'run-dir', 'method', 'bootstrap', 'confidence', 'seed', 'target', 'table', 'k', 'tolerance', 'out', 'workspace', 'workers', 'optimum', 'window'],
   });
   const sources = [parsed.positionals.length > 0, parsed.values.input !== undefined, parsed.values['run-dir'] !== undefined].filter(Boolean).length;
   if (sources !== 1 || parsed.positionals.length > 1) {
@@ -73,16 +82,7 @@ export async function run(args: string[]): Promise<number> {
     }
     const c = loaded.config;
     runDir = resolveRunDir(c, file, parsed.values.workspace ? path.resolve(parsed.values.workspace) : undefined);
-    options = {
-      methods: c.fit.methods,
-      bootstrap: c.fit.bootstrap,
-      confidence: c.fit.confidence,
-      seed: c.fit.seed,
-      // The config documents the default target as 10× the largest budget.
-      target: c.fit.target ?? 10 * (Array.isArray(c.budgets) ? Math.max(...c.budgets) : c.budgets.max),
-      tableBudgets: c.fit.tableBudgets,
-      flopsPerParamPerToken: c.planning.flopsPerParamPerToken,
-    };
+    options = fitOptionsFromConfig(c);
   } else if (parsed.values['run-dir'] !== undefined) {
     runDir = path.resolve(parsed.values['run-dir']);
   }
@@ -103,10 +103,10 @@ export async function run(args: string[]): Promise<number> {
     if (err instanceof FitInputError) throw new CliError(err.message, 1);
     throw err;
   }
-  if (parsed.values.out) writeJsonAtomicSync(path.resolve(parsed.values.out), report);
+  if (parsed.values.out) writeFitReport(path.resolve(parsed.values.out), report);
 
   if (parsed.flags.json) {
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    process.stdout.write(serializeFitReport(report));
   } else {
     process.stdout.write(formatReport(report));
     if (runDir !== undefined) process.stdout.write(`\nwrote ${path.join(runDir, 'fit.json')}\n`);
@@ -151,6 +151,14 @@ function cliOptions(parsed: ParsedArgs): FitOptions {
   }
   const tol = numberOption(parsed, 'tolerance', { min: 0 });
   if (tol !== undefined) o.budgetTolerance = tol;
+  const optimum = parsed.values.optimum;
+  if (optimum !== undefined) {
+    if (!(OPTIMUM_METHODS as readonly string[]).includes(optimum)) throw new CliError(`option --optimum: '${optimum}' is not one of ${OPTIMUM_METHODS.join(', ')}`, 2);
+    o.optimum = optimum as OptimumMethod;
+  }
+  const window = numberOption(parsed, 'window', { integer: true, min: 1 });
+  if (window !== undefined) o.optimumWindow = window;
+  if (parsed.flags['keep-edges']) o.keepEdgeBudgets = true;
   return o;
 }
 
@@ -178,7 +186,8 @@ export function formatReport(r: FitReport): string {
   }
   if (r.isoflop) {
     const iso = r.isoflop;
-    out.push('', `IsoFLOP (approach 2): ${iso.usedGroups} of ${iso.groups.length} budgets used`);
+    const how = iso.optimum ? `${iso.optimum.method}${iso.optimum.window ? ` (window ±${iso.optimum.window})` : ''}` : 'parabola';
+    out.push('', `IsoFLOP (approach 2): ${iso.usedGroups} of ${iso.groups.length} budgets used; per-budget optimum: ${how}`);
     const rows = [['budget C', 'points', 'N_opt', 'D_opt', 'L_opt', 'note']];
     for (const g of iso.groups) {
       rows.push([
@@ -187,7 +196,7 @@ export function formatReport(r: FitReport): string {
         g.nOpt !== undefined ? fmt(g.nOpt) : '-',
         g.dOpt !== undefined ? fmt(g.dOpt) : '-',
         g.lossOpt !== undefined ? fmt(g.lossOpt) : '-',
-        g.status !== 'ok' ? g.status : g.interior ? '' : 'vertex outside sizes',
+        g.status === 'edge' ? `not bracketed${g.used ? ' (kept)' : ''}: add ${g.extend?.direction ?? ''} sizes`.replace('  ', ' ') : g.status !== 'ok' ? g.status : '',
       ]);
     }
     out.push(table(rows).trimEnd());
@@ -212,7 +221,7 @@ export function formatReport(r: FitReport): string {
       const name = `parametric.${k}`;
       const iv = r.bootstrap?.intervals[name];
       const se = r.bootstrap?.se[name];
-      rows.push([k, fmt(v), ...(r.bootstrap ? [iv ? `[${fmt(iv[0])}, ${fmt(iv[1])}]` : '-', se !== undefined ? fmt(se) : '-'] : [])]);
+      rows.push([k, fmt(v), ...(r.bootstrap ? [iv ? `[${fmt(iv[0])}, ${fmt(iv[1])}]` : '-', se === undefined ? '-' : se === null ? 'not finite' : fmt(se)] : [])]);
     }
     out.push(table(rows).trimEnd());
     out.push(`  objective ${fmt(p.objective)} (Σ Huber); best of ${p.starts} starts${p.converged ? ', converged' : ', NOT converged'}; rms ln-residual ${fmt(p.rmsLogResidual)}`);

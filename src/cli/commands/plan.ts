@@ -9,7 +9,7 @@
  */
 import * as path from 'node:path';
 import { loadSweepConfig, formatDiagnostic, type ConfigDiagnostic } from '../../core/config';
-import { buildPlan, createCommandParamCounter, formatPlanTable, planSemanticDiagnostics, resolveConfigPath } from '../../core/plan';
+import { buildPlan, commandCwd, createCommandParamCounter, formatPlanTable, planSemanticDiagnostics } from '../../core/plan';
 import type { SweepConfig } from '../../core/config/schema';
 import type { Plan } from '../../core/contracts';
 import { CliError, numberOption, parseArgs } from '../util';
@@ -65,7 +65,7 @@ export async function run(args: string[]): Promise<number> {
   const config = loaded.config;
   const countParams =
     config.model.family === 'command' && !parsed.flags['no-count']
-      ? createCommandParamCounter(config.model, resolveConfigPath(config.model.cwd ?? '.', file, workspaceRoot))
+      ? createCommandParamCounter(config.model, commandCwd(config.model, file))
       : undefined;
   const planOptions = {
     configPath: file,

@@ -6,10 +6,10 @@
 import * as path from 'node:path';
 import { loadSweepConfig, formatDiagnostic, type SweepConfig } from '../../core/config';
 import type { Plan } from '../../core/contracts';
-import { type FitOptions } from '../../core/fit';
 import { fitRunDirAsync } from '../../core/fit/parallel';
+import { fitOptionsFromConfig } from '../../core/fit/configOptions';
 import { LockHeldError, lockHolderAlive, lockPath, readLock } from '../../core/manifest';
-import { buildPlan, createCommandParamCounter, resolveConfigPath, resolveRunDir } from '../../core/plan';
+import { buildPlan, commandCwd, createCommandParamCounter, resolveRunDir } from '../../core/plan';
 import { RunnerError, runSweep, type SweepOutcome } from '../../engine/runner';
 import { fitSummaryLines } from '../../engine/runner/fitSummary';
 import { CliError, numberOption, parseArgs } from '../util';
@@ -64,7 +64,7 @@ export function prepareSweep(file: string, opts: { workspace?: string; out?: str
   if (lock.ok && lockHolderAlive(lock.value)) throw new CliError(new LockHeldError(lock.value, lockPath(runDir)).message, 3);
   const countParams =
     config.model.family === 'command'
-      ? createCommandParamCounter(config.model, resolveConfigPath(config.model.cwd ?? '.', configPath, workspaceRoot))
+      ? createCommandParamCounter(config.model, commandCwd(config.model, configPath))
       : undefined;
   const plan = buildPlan(config, { configPath, ...(workspaceRoot ? { workspaceRoot } : {}), ...(countParams ? { countParams } : {}) });
   plan.runDir = runDir;
@@ -73,19 +73,6 @@ export function prepareSweep(file: string, opts: { workspace?: string; out?: str
     throw new CliError(`the plan of ${shown} has no experiments${why ? `:\n${why}` : ''}`, 2);
   }
   return { config: loaded.config, plan, configPath };
-}
-
-export function fitOptions(config: SweepConfig, plan: Plan): FitOptions {
-  const f = config.fit;
-  return {
-    methods: f.methods,
-    bootstrap: f.bootstrap,
-    confidence: f.confidence,
-    seed: f.seed,
-    ...(f.target !== undefined ? { target: f.target } : {}),
-    ...(f.tableBudgets !== undefined ? { tableBudgets: f.tableBudgets } : {}),
-    flopsPerParamPerToken: plan.experiments[0]?.flopsPerParamPerToken ?? 6,
-  };
 }
 
 export interface ExecuteOptions {
@@ -111,7 +98,7 @@ export async function executeSweep(prep: PreparedSweep, o: ExecuteOptions): Prom
         o.fit === false
           ? undefined
           : async (runDir) => {
-              const report = await fitRunDirAsync(runDir, fitOptions(prep.config, prep.plan));
+              const report = await fitRunDirAsync(runDir, fitOptionsFromConfig(prep.config));
               return fitSummaryLines(report, path.join(runDir, 'fit.json'));
             },
     });

@@ -116,7 +116,7 @@ export const CommandModel = z
       .array(z.string())
       .min(1)
       .describe('argv that prints the parameter count N of the model at {size} (the last number printed is used).'),
-    cwd: z.string().optional().describe('Working directory of the commands (workspace-relative or absolute). Default: the workspace.'),
+    cwd: z.string().optional().describe("Working directory of the commands (relative to this config file's folder, or absolute). Default: the config file's folder, so a trainer next to its config runs from anywhere."),
     env: z.record(z.string(), z.string()).optional().describe('Extra environment variables for the commands.'),
     contextLength: posInt()
       .default(1)

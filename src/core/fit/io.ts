@@ -4,10 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeJsonAtomicSync } from '../atomic';
+import { writeFileAtomicSync } from '../atomic';
 import { ResultsRow, RUN_FILES } from '../contracts';
 import { fitScalingLaws } from './fit';
-import { FitInputError, type FitOptions, type FitPoint, type FitReport } from './types';
+import { FitInputError, serializeFitReport, type FitOptions, type FitPoint, type FitReport } from './types';
 
 export interface LoadedPoints {
   points: FitPoint[];
@@ -130,8 +130,13 @@ export function readRunDirPoints(runDir: string): LoadedPoints {
 /** Adds the loading warnings to a run directory's report and writes its fit.json atomically. */
 export function writeRunDirFit(runDir: string, report: FitReport, warnings: readonly string[]): FitReport {
   report.warnings.unshift(...warnings);
-  writeJsonAtomicSync(path.join(runDir, RUN_FILES.fit), report);
+  writeFitReport(path.join(runDir, RUN_FILES.fit), report);
   return report;
+}
+
+/** Writes a report as fit.json (atomically), checked against the FitReport schema first. */
+export function writeFitReport(file: string, report: FitReport): void {
+  writeFileAtomicSync(file, serializeFitReport(report));
 }
 
 // ---------------------------------------------------------------------------------------------

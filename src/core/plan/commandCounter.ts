@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import type { CommandModelConfig } from '../config/schema';
 import type { ParamCounter } from './grid';
+import { substituteSize } from './placeholders';
 
 const NUMBER_RE = /[-+]?(?:\d[\d_,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?/g;
 
@@ -22,9 +23,10 @@ export function createCommandParamCounter(model: CommandModelConfig, cwd: string
   return (size: number) => {
     const hit = cache.get(size);
     if (hit !== undefined) return hit;
-    const argv = model.countParams.map((a) => a.replace(/\{size\}/g, String(size)));
     let result: number | { error: string };
+    let argv: string[] = [];
     try {
+      argv = substituteSize(model.countParams, size);
       const r = spawnSync(argv[0], argv.slice(1), {
         cwd,
         env: { ...process.env, ...(model.env ?? {}) },

@@ -15,11 +15,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DataSpec, ExperimentSpec, HyperValue, Plan, PlanWarning, TrainingSpec, BudgetPlan } from '../contracts';
 import { LIMITS, TRAINING_KEYS, type SweepConfig } from '../config/schema';
-import { diagnosticAt, type ConfigDiagnostic, type Severity } from '../config/diagnostics';
+import { closestKey, diagnosticAt, type ConfigDiagnostic, type Severity } from '../config/diagnostics';
+import { checkPlaceholders } from './placeholders';
+import { defaultParallelism, type Host } from './parallelism';
 import { locate, readSource, type SourceDocument } from '../config/source';
 import { canonicalJson, ID_LENGTH } from './ids';
+import { portablePath } from '../runDir/identity';
 import { formatNumber as fmt, probeSizes, selectSizes, sizeMultiple, tokensFor, type ParamCounter, type SizeCandidate } from './grid';
-import { builtinThroughput, calibratedThroughput, defaultParallel, experimentSeconds, measuredThroughput, wallSeconds, type ThroughputEstimate } from './throughput';
+import { builtinThroughput, calibratedThroughput, experimentSeconds, measuredThroughput, wallSeconds, type ThroughputEstimate } from './throughput';
 import { readCalibration } from './calibration';
 
 export type { ParamCounter } from './grid';
@@ -39,6 +42,8 @@ export interface BuildPlanOptions {
   countParams?: ParamCounter;
   /** skip the file-system checks (data file, finished runs); for fuzzing and benchmarks */
   noFileSystem?: boolean;
+  /** the machine the default parallelism is decided for (tests); default: this one */
+  host?: Host;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -88,16 +93,21 @@ export function resolveRunDir(config: SweepConfig, configPath: string, workspace
   return path.join(base, '.flopsfit', sanitizeName(config.name));
 }
 
-/** Relative paths in the config (data.path, model.cwd) resolve against the same root. */
+/** Relative paths in the config (data.path, run.directory) resolve against the same root (a command's cwd: see commandCwd). */
 export function resolveConfigPath(p: string, configPath: string, workspaceRoot?: string): string {
   return path.resolve(baseDir(configPath, workspaceRoot), p);
 }
 
-/** The form of a path that goes into an id: relative to the root when inside it (portable). */
-function portable(abs: string, base: string): string {
-  const rel = path.relative(base, abs);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : abs;
+/**
+ * The working folder of a command trainer (its `countParams` and `command` run there): `model.cwd`
+ * resolved against the config file's folder, else that folder. So an example trainer next to its
+ * config plans and runs from any current directory, and from a copy of the folder anywhere.
+ */
+export function commandCwd(model: { cwd?: string }, configPath: string): string {
+  const dir = path.dirname(path.resolve(configPath));
+  return model.cwd ? path.resolve(dir, model.cwd) : dir;
 }
+
 
 // ---------------------------------------------------------------------------------------------
 // the plan
@@ -161,16 +171,31 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
 
   const k = config.planning.flopsPerParamPerToken;
   const data = resolveData(config, configPath, opts.workspaceRoot);
-  const combos = cartesian(config.sweep.hyperparameters);
   const seeds = seedList(config.sweep.seeds);
   const budgets = budgetValues(config);
+  // the number of combinations, counted before any is made: 10 axes of 10 values are 10^10
+  const comboCount = Object.values(config.sweep.hyperparameters).reduce((n, values) => n * values.length, 1);
+  const combos = comboCount * seeds.length * budgets.length > LIMITS.experiments ? [] : cartesian(config.sweep.hyperparameters);
   const contextLength = config.model.contextLength;
-  const batchTokens = (combo: Record<string, HyperValue>) => resolveTraining(config, combo).batchSize * contextLength;
-  const minBatchTokens = Math.min(...combos.map(batchTokens));
+  const batchSizes = config.sweep.hyperparameters.batchSize?.filter((v): v is number => typeof v === 'number') ?? [];
+  const minBatchTokens = (batchSizes.length ? batchSizes.reduce((a, b) => Math.min(a, b), Infinity) : config.training.batchSize) * contextLength;
 
-  const workCwd = config.model.family === 'command' && config.model.cwd ? resolveConfigPath(config.model.cwd, configPath, opts.workspaceRoot) : base;
-  if (config.model.family === 'command') checkPlaceholders(config, warn);
-  else {
+  const workCwd = config.model.family === 'command' ? commandCwd(config.model, configPath) : base;
+  let cwdMissing = false;
+  if (config.model.family === 'command') {
+    checkCommandPlaceholders(config, warn);
+    if (!opts.noFileSystem && !isDirectory(workCwd)) {
+      // every count and every experiment would fail with "command not found": say why
+      cwdMissing = true;
+      warn(
+        'cwd-missing',
+        config.model.cwd
+          ? `model.cwd: folder not found: ${workCwd} (a relative model.cwd is relative to the config file's folder)`
+          : `the config file's folder, where the command runs, is not found: ${workCwd}`,
+        config.model.cwd ? ['model', 'cwd'] : ['model'],
+      );
+    }
+  } else {
     for (const name of Object.keys(config.sweep.hyperparameters)) {
       if (!(TRAINING_KEYS as string[]).includes(name)) {
         warn('hyperparameter-unused', `'${name}' is not a training setting, so the built-in transformer ignores it (it only multiplies the experiments)`, [
@@ -182,7 +207,7 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
     }
   }
 
-  const probe = probeSizes(config, workCwd, opts.countParams);
+  const probe = probeSizes(config, workCwd, cwdMissing ? undefined : opts.countParams);
   if (probe.unknown) {
     warn('params-unknown', 'parameter counts of a command model are not computed here (untrusted workspace or no counter); run `flopsfit plan` to count them', [
       'model',
@@ -208,14 +233,15 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
   }
 
   // the total before expanding: a typo must not allocate millions of experiments
-  const perCell = combos.length * seeds.length;
+  const perCell = comboCount * seeds.length;
   const upperBound = budgets.length * Math.min(config.planning.sizesPerBudget, Math.max(1, probe.sizes.length)) * perCell;
-  const tooMany = upperBound > LIMITS.experiments;
+  const tooMany = upperBound > LIMITS.experiments || combos.length === 0;
   if (tooMany) {
+    const count = (n: number) => (Number.isSafeInteger(n) ? n.toLocaleString('en-US') : n.toExponential(2).replace('e+', 'e'));
     warn(
       'too-many-experiments',
-      `the plan would have up to ${upperBound} experiments (${budgets.length} budgets × ${config.planning.sizesPerBudget} sizes × ${combos.length} hyperparameter combinations × ${seeds.length} seeds); the limit is ${LIMITS.experiments}`,
-      ['sweep'],
+      `too many experiments: the plan would have up to ${count(upperBound)} (${budgets.length} budgets × ${config.planning.sizesPerBudget} sizes × ${count(comboCount)} hyperparameter combinations × ${seeds.length} seeds); the limit is ${count(LIMITS.experiments)}`,
+      comboCount > 1 ? ['sweep', 'hyperparameters'] : ['sweep'],
     );
   }
 
@@ -233,7 +259,7 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
 
   // objects shared by many experiments, hashed once (see canonicalJson's memo)
   const memo = new WeakMap<object, string>();
-  const hashedData: DataSpec = 'path' in data ? { ...data, path: portable(data.path, base) } : data;
+  const hashedData: DataSpec = 'path' in data ? { ...data, path: portablePath(data.path, base) } : data;
   const comboTraining = combos.map((combo) => resolveTraining(config, combo));
   const hashedModels = new Map<SizeCandidate, ExperimentSpec['model']>();
   const shared = { memo, hashedData, hashedModels, cells: new Map<SizeCandidate, Map<Record<string, HyperValue>, Hash>>(), base };
@@ -315,7 +341,7 @@ export function buildPlan(config: SweepConfig, opts: BuildPlanOptions): Plan {
     totalTokens += e.tokens;
   }
   const tp = throughputFor(config, runDir, opts);
-  const parallel = config.run.parallel ?? defaultParallel(tp.gpu);
+  const parallel = config.run.parallel ?? defaultParallelism([config], opts.host);
   const at = (fps: number) => wallSeconds(experiments.map((e) => experimentSeconds(e, tp, fps)), parallel);
   const estimatedSeconds = at(tp.flopsPerSecond);
   const estimatedSecondsRange: [number, number] = [at(tp.range[1]), at(tp.range[0])];
@@ -392,11 +418,12 @@ function makeExperiment(
     model: a.size.model,
     data: a.data,
     training: a.training,
+    root: shared.base,
   };
   // the id hashes the settings with workspace-relative paths: moving the workspace keeps the ids
   let model = shared.hashedModels.get(a.size);
   if (!model) {
-    model = a.size.model.family === 'command' ? { ...a.size.model, cwd: portable(a.size.model.cwd, shared.base) } : a.size.model;
+    model = a.size.model.family === 'command' ? { ...a.size.model, cwd: portablePath(a.size.model.cwd, shared.base) } : a.size.model;
     shared.hashedModels.set(a.size, model);
   }
   // id = sha256 of [settings shared by the (size, hyperparameters) cell, this experiment's own];
@@ -422,30 +449,18 @@ function num(x: number): string {
   return Number.isFinite(x) ? String(x) : 'null';
 }
 
-/** Placeholders a command template may use (plus every training setting and hyperparameter name). */
-export const COMMAND_PLACEHOLDERS = ['size', 'tokens', 'steps', 'seed', 'budget', 'params', 'runDir', 'id', 'lr', 'dataPath', 'specPath'] as const;
+/** Placeholders a command template may use: one home, shared with the runner. */
+export { COMMAND_PLACEHOLDERS } from './placeholders';
 
-function checkPlaceholders(config: SweepConfig, warn: (code: string, message: string, p?: (string | number)[]) => void): void {
-  if (config.model.family !== 'command') return;
-  const known = new Set<string>([...COMMAND_PLACEHOLDERS, config.model.size.param, ...(TRAINING_KEYS as string[]), ...Object.keys(config.sweep.hyperparameters)]);
-  if (config.data.source === 'synthetic') known.delete('dataPath');
-  const check = (argv: string[], key: 'command' | 'countParams', allowed: (n: string) => boolean) => {
-    argv.forEach((arg, i) => {
-      for (const m of arg.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
-        if (!allowed(m[1])) {
-          warn(
-            'unknown-placeholder',
-            key === 'countParams' ? `countParams may only use {size}, not {${m[1]}}` : `unknown placeholder {${m[1]}} (known: ${[...known].map((k) => `{${k}}`).join(' ')})`,
-            ['model', key, i],
-          );
-        }
-      }
-    });
-  };
-  check(config.model.command, 'command', (n) => known.has(n));
-  check(config.model.countParams, 'countParams', (n) => n === 'size');
-  if (!config.model.countParams.some((a) => a.includes('{size}'))) {
-    warn('unknown-placeholder', 'countParams never uses {size}: every size would get the same N', ['model', 'countParams']);
+function checkCommandPlaceholders(config: SweepConfig, warn: (code: string, message: string, p?: (string | number)[]) => void): void {
+  for (const p of checkPlaceholders(config, closestKey)) warn('unknown-placeholder', p.message, p.path);
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
   }
 }
 
@@ -492,6 +507,7 @@ function checkData(config: SweepConfig, data: DataSpec, experiments: ExperimentS
 
 const SEVERITY: Record<string, Severity> = {
   'too-many-experiments': 'error',
+  'cwd-missing': 'error',
   'size-skipped': 'info',
   'params-unknown': 'info',
   'data-odd-size': 'info',

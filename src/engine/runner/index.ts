@@ -2,9 +2,11 @@
  * The sweep runner: turns a plan into finished runs that survive crashes. Runs in the `flopsfit`
  * process (CLI or VS Code task), never in the extension host.
  *
- * - Experiments run smallest budgets first, each in its own child process (its own process group),
- *   `parallel` at a time: `flopsfit train <spec> --out <dir> [--resume]` for the built-in
- *   transformer, the user's command for `model.family: command` (see ./protocol).
+ * - This file is the sweep loop: it decides what runs (smallest budgets first, `parallel` at a
+ *   time) and records every outcome. An `Executor` (./executor.ts) starts, follows and stops the
+ *   experiments; the default `LocalExecutor` (./executors/local.ts) runs each in its own child
+ *   process (its own process group): `flopsfit train <spec> --out <dir> [--resume]` for the
+ *   built-in transformer, the user's command for `model.family: command` (see ./protocol).
  * - manifest.json is rewritten atomically on every status change; results.jsonl is rewritten
  *   atomically from all completed results; both are only written while holding runner.lock.
  * - Resume: completed experiments are kept; stopped and interrupted ones (status running, process
@@ -13,17 +15,14 @@
  *   stopped) and waits; a second one SIGKILLs them. A reaper process SIGTERMs the experiments if
  *   the runner itself is killed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { writeFileAtomicSync, writeJsonAtomicSync } from '../../core/atomic';
-import { ExperimentSpec, Manifest, ManifestEntry, MetricsLine, Plan, RunResult, RUN_FILES } from '../../core/contracts';
+import { writeJsonAtomicSync } from '../../core/atomic';
+import { ExperimentSpec, Manifest, ManifestEntry, Plan, RUN_FILES } from '../../core/contracts';
 import {
   acquireLock,
   experimentDir,
   nowIso,
-  pidAlive,
   readJsonFile,
   readManifest,
   readRunResult,
@@ -33,8 +32,17 @@ import {
   writeResults,
   type LockHandle,
 } from '../../core/manifest';
-import { LineSplitter, parseProtocolLine, placeholderValues, PlaceholderError, substitute } from './protocol';
-import { startReaper, type Reaper } from './reaper';
+import type { Executor, ExecutorEvents, ExperimentLaunch, ExperimentOutcome } from './executor';
+import { LocalExecutor } from './executors/local';
+import { fmtCount, fmtDuration, fmtFlops, formatLoss, shortId } from './format';
+import { defaultParallel } from './processes';
+import { sameExperiment } from '../../core/runDir/identity';
+
+export type { Executor, ExecutorEvents, ExperimentLaunch, ExperimentOutcome } from './executor';
+export { LocalExecutor } from './executors/local';
+export { fmtCount, fmtDuration, fmtFlops } from './format';
+export { tailLines } from './files';
+export { defaultParallel, processRunning } from './processes';
 
 export class RunnerError extends Error {
   constructor(
@@ -71,6 +79,19 @@ export interface RunSweepOptions {
   env?: NodeJS.ProcessEnv;
   /** how long an orphan experiment of a dead runner gets to checkpoint before SIGKILL (ms) */
   orphanGraceMs?: number;
+  /**
+   * Makes the executor that runs the experiments (default: the local process pool). `ctx.local()`
+   * builds the default one, e.g. for an executor that wraps it.
+   */
+  executor?: (events: ExecutorEvents, ctx: ExecutorContext) => Executor;
+}
+
+export interface ExecutorContext {
+  runDir: string;
+  /** the concurrency the runner settled on (known once the work is selected) */
+  parallel: () => number;
+  /** builds the local process pool with the runner's options */
+  local: () => Executor;
 }
 
 export interface SweepOutcome {
@@ -88,209 +109,7 @@ export interface SweepOutcome {
 const STATUS_ORDER: ManifestEntry['status'][] = ['queued', 'running', 'completed', 'failed', 'stopped'];
 
 // ---------------------------------------------------------------------------------------------
-// Formatting
-
-export function fmtCount(n: number): string {
-  const a = Math.abs(n);
-  if (a >= 1e12) return (n / 1e12).toFixed(a >= 1e13 ? 0 : 1) + 'T';
-  if (a >= 1e9) return (n / 1e9).toFixed(a >= 1e10 ? 0 : 1) + 'G';
-  if (a >= 1e6) return (n / 1e6).toFixed(a >= 1e7 ? 0 : 1) + 'M';
-  if (a >= 1e3) return (n / 1e3).toFixed(a >= 1e4 ? 0 : 1) + 'k';
-  return String(Math.round(n));
-}
-
-export function fmtFlops(c: number): string {
-  return c.toExponential(1).replace('e+', 'e');
-}
-
-export function fmtDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
-
-function shortId(id: string): string {
-  return id.length > 12 ? id.slice(0, 12) : id;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes
-
-/** Whether `backend: auto` will probably train on a GPU here (then experiments run one at a time). */
-function gpuLikely(): boolean {
-  const hasModule = (m: string) => {
-    try {
-      require.resolve(m);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (process.platform === 'win32' || process.platform === 'darwin') return hasModule('@tensorflow/tfjs-node-gpu') || hasModule('webgpu');
-  const nvidia = fs.existsSync('/dev/nvidiactl');
-  if (nvidia && hasModule('@tensorflow/tfjs-node-gpu')) return true;
-  // WebGPU through Dawn: a hardware render node (auto never picks a software adapter)
-  if (!hasModule('webgpu')) return false;
-  if (nvidia) return true;
-  try {
-    return fs.readdirSync('/dev/dri').some((n) => n.startsWith('renderD'));
-  } catch {
-    return false;
-  }
-}
-
-/** One per CPU core for the CPU backends (wasm/cpu are single-threaded); one for GPUs, tfjs-node and user commands. */
-export function defaultParallel(specs: readonly ExperimentSpec[]): number {
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  let cpuOnly = specs.length > 0;
-  for (const s of specs) {
-    if (s.model.family === 'command') cpuOnly = false;
-    else if (s.training.backend === 'auto') cpuOnly &&= !gpuLikely();
-    else if (s.training.backend === 'torch') cpuOnly &&= !fs.existsSync('/dev/nvidiactl') && process.platform !== 'darwin';
-    else cpuOnly &&= s.training.backend === 'wasm' || s.training.backend === 'cpu' || s.training.backend === 'torch-cpu';
-  }
-  return cpuOnly ? Math.max(1, cores) : 1;
-}
-
-/** Whether the process exists and is not a zombie. */
-export function processRunning(pid: number): boolean {
-  if (!pidAlive(pid)) return false;
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return true;
-  }
-}
-
-/** Whether pid is the experiment process of `id` (Linux: its environment says so). Undefined: cannot tell. */
-function isExperimentProcess(pid: number, id: string): boolean | undefined {
-  try {
-    const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
-    return env.split('\0').includes(`FLOPSFIT_EXPERIMENT_ID=${id}`);
-  } catch {
-    return undefined;
-  }
-}
-
-function signalGroup(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      /* gone */
-    }
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < timeoutMs) {
-    if (!processRunning(pid)) return true;
-    await sleep(100);
-  }
-  return !processRunning(pid);
-}
-
-/** Last non-empty lines of a file's tail (from byte `from`), for failure reasons. */
-export function tailLines(file: string, count: number, from = 0): string[] {
-  try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const size = fs.fstatSync(fd).size;
-      const start = Math.max(from, size - 8192);
-      const buf = Buffer.alloc(Math.max(0, size - start));
-      fs.readSync(fd, buf, 0, buf.length, start);
-      return buf
-        .toString('utf8')
-        .split('\n')
-        .map((l) => l.trimEnd())
-        .filter((l) => l.trim() && !l.startsWith('=== '))
-        .slice(-count);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return [];
-  }
-}
-
-/** Reads whatever was appended to a file since `offset`. */
-class FileTail {
-  private splitter = new LineSplitter();
-  constructor(
-    readonly file: string,
-    public offset: number,
-  ) {}
-  read(): string[] {
-    let fd: number;
-    try {
-      fd = fs.openSync(this.file, 'r');
-    } catch {
-      return [];
-    }
-    try {
-      const size = fs.fstatSync(fd).size;
-      if (size < this.offset) this.offset = 0; // truncated and rewritten
-      if (size === this.offset) return [];
-      const buf = Buffer.alloc(size - this.offset);
-      fs.readSync(fd, buf, 0, buf.length, this.offset);
-      this.offset = size;
-      return this.splitter.push(buf.toString('utf8'));
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-  flush(): string[] {
-    return [...this.read(), ...this.splitter.flush()];
-  }
-}
-
-function fileSize(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
-
-// ---------------------------------------------------------------------------------------------
 // The runner
-
-interface Running {
-  id: string;
-  spec: ExperimentSpec;
-  child: ChildProcess;
-  pid: number;
-  startedAt: number;
-  logOffset: number;
-  logTail: FileTail;
-  metricsTail?: FileTail;
-  last?: MetricsLine;
-  lastStep: number;
-  result?: Extract<ReturnType<typeof parseProtocolLine>, { kind: 'result' }>;
-  failReason?: string;
-  stopRequested: boolean;
-  killed: boolean;
-  lastProgress: number;
-  done: Promise<void>;
-  poll: () => void;
-}
 
 export class SweepRunner {
   private readonly plan: Plan;
@@ -299,12 +118,11 @@ export class SweepRunner {
   private readonly write: (line: string) => void;
   private manifest!: Manifest;
   private lock?: LockHandle;
-  private reaper?: Reaper;
-  private readonly running = new Map<string, Running>();
+  private executor?: Executor;
   private stopping: false | 'graceful' | 'kill' = false;
-  private wake?: () => void;
   private total = 0;
-  private started = 0;
+  private parallel = 1;
+  private readonly launches = new Map<string, ExperimentLaunch>();
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
 
   constructor(private readonly opts: RunSweepOptions) {
@@ -318,7 +136,7 @@ export class SweepRunner {
   stop(): void {
     if (!this.stopping) {
       this.stopping = 'graceful';
-      const n = this.running.size;
+      const n = this.executor?.active() ?? 0;
       this.write(
         n
           ? `flopsfit: stopping — asking ${n} running experiment${n === 1 ? '' : 's'} to save a checkpoint (interrupt again to kill)`
@@ -328,25 +146,16 @@ export class SweepRunner {
         this.manifest.state = 'stopping';
         this.saveManifest();
       }
-      for (const r of this.running.values()) {
-        r.stopRequested = true;
-        signalGroup(r.pid, 'SIGTERM');
-      }
+      this.executor?.stop('graceful');
     } else if (this.stopping === 'graceful') {
       this.stopping = 'kill';
       this.write('flopsfit: killing the running experiments');
-      for (const r of this.running.values()) {
-        r.stopRequested = true;
-        r.killed = true;
-        signalGroup(r.pid, 'SIGKILL');
-      }
+      this.executor?.stop('kill');
     }
-    this.wake?.();
   }
 
   async run(): Promise<SweepOutcome> {
-    const existing = readManifest(this.runDir);
-    if (this.opts.resume && !existing.ok && existing.missing) {
+    if (this.opts.resume && !fs.existsSync(path.join(this.runDir, RUN_FILES.manifest))) {
       throw new RunnerError(`nothing to resume: ${path.join(this.runDir, RUN_FILES.manifest)} does not exist (start the sweep with 'flopsfit run' without --resume)`, 2);
     }
     fs.mkdirSync(this.runDir, { recursive: true });
@@ -356,10 +165,12 @@ export class SweepRunner {
     }
     if (this.opts.handleSignals !== false) this.installSignals();
     try {
+      // read under the lock: a runner that held it until now may have rewritten the manifest
+      const existing = readManifest(this.runDir);
       return await this.runLocked(existing);
     } finally {
       this.removeSignals();
-      this.reaper?.done();
+      this.executor?.close();
       this.lock.release();
     }
   }
@@ -394,7 +205,7 @@ export class SweepRunner {
     const changed = new Set<string>();
     for (const spec of this.plan.experiments) {
       const stored = readJsonFile(this.specFile(spec.id), ExperimentSpec);
-      if (stored.ok && canonical(stored.value) !== canonical(spec)) {
+      if (stored.ok && !sameExperiment(stored.value, spec)) {
         changed.add(spec.id);
         const dir = experimentDir(this.runDir, spec.id);
         const aside = path.join(this.runDir, RUN_FILES.experimentsDir, `.${spec.id}.replaced-${Date.now()}`);
@@ -406,22 +217,37 @@ export class SweepRunner {
   }
 
   private async recoverInterrupted(id: string, entry: ManifestEntry): Promise<void> {
-    const pid = entry.pid;
-    if (pid !== undefined && processRunning(pid) && pid !== process.pid) {
-      const ours = isExperimentProcess(pid, id);
-      if (ours) {
-        this.write(`flopsfit: experiment ${shortId(id)} of the previous runner is still running (pid ${pid}); stopping it at its checkpoint`);
-        signalGroup(pid, 'SIGTERM');
-        if (!(await waitGone(pid, this.opts.orphanGraceMs ?? 60_000))) {
-          signalGroup(pid, 'SIGKILL');
-          await waitGone(pid, 10_000);
-        }
-      }
-    }
+    await this.getExecutor().recoverInterrupted(id, entry);
     entry.status = 'stopped';
     entry.reason = 'interrupted: the runner ended while it ran';
     entry.endedAt ??= nowIso();
     delete entry.pid;
+  }
+
+  /** The executor (created on first use): the one `opts.executor` makes, else the local process pool. */
+  private getExecutor(): Executor {
+    if (this.executor) return this.executor;
+    const events: ExecutorEvents = {
+      started: (id, info) => this.started(id, info),
+      finished: (id, outcome) => this.finish(id, outcome),
+      write: (line) => this.write(line),
+      prefix: (id) => this.prefix(id),
+    };
+    const local = (): Executor =>
+      new LocalExecutor(
+        {
+          runDir: this.runDir,
+          parallel: () => this.parallel,
+          nodePath: this.opts.nodePath,
+          script: this.opts.script,
+          env: this.opts.env,
+          orphanGraceMs: this.opts.orphanGraceMs,
+          progressIntervalSeconds: this.opts.progressIntervalSeconds,
+        },
+        events,
+      );
+    this.executor = this.opts.executor ? this.opts.executor(events, { runDir: this.runDir, parallel: () => this.parallel, local }) : local();
+    return this.executor;
   }
 
   private async runLocked(existing: ReturnType<typeof readManifest>): Promise<SweepOutcome> {
@@ -471,6 +297,7 @@ export class SweepRunner {
 
     const counts0 = this.counts();
     const parallel = Math.max(1, Math.min(this.opts.parallel ?? defaultParallel(work.map((id) => this.specs.get(id)!)), Math.max(1, work.length)));
+    this.parallel = parallel;
     this.write(
       `flopsfit: sweep ${this.plan.sweep}: ${this.total} experiments (${counts0.completed} completed, ${work.length} to run${counts0.failed && !this.opts.retryFailed ? `, ${counts0.failed} failed: --retry-failed re-runs them` : ''}), parallel ${parallel}`,
     );
@@ -478,22 +305,19 @@ export class SweepRunner {
 
     const ran: string[] = [];
     if (work.length) {
-      this.reaper = startReaper(this.opts.nodePath ?? process.execPath);
+      const executor = this.getExecutor();
+      executor.open();
       const queue = [...work];
-      const timer = setInterval(() => this.tick(), 500);
+      const timer = setInterval(() => executor.tick(), 500);
       try {
-        while ((queue.length && !this.stopping) || this.running.size) {
-          while (queue.length && !this.stopping && this.running.size < parallel) {
+        while ((queue.length && !this.stopping) || executor.active()) {
+          while (queue.length && !this.stopping && executor.freeSlots() > 0) {
             const id = queue.shift()!;
             ran.push(id);
             this.startExperiment(id);
           }
-          if (!this.running.size) continue;
-          await new Promise<void>((resolve) => {
-            this.wake = resolve;
-            for (const r of this.running.values()) void r.done.then(resolve);
-          });
-          this.wake = undefined;
+          if (!executor.active()) continue;
+          await executor.changed();
         }
       } finally {
         clearInterval(timer);
@@ -572,82 +396,30 @@ export class SweepRunner {
     return `[${String(n).padStart(w)}/${this.total}]`;
   }
 
+  /** Prepares the experiment's folder and hands it to the executor. */
   private startExperiment(id: string): void {
     const spec = this.specs.get(id)!;
     const entry = this.manifest.experiments[id];
     const dir = experimentDir(this.runDir, id);
     fs.mkdirSync(dir, { recursive: true });
     writeJsonAtomicSync(this.specFile(id), spec);
-    const resultFile = path.join(dir, RUN_FILES.result);
-    const metricsFile = path.join(dir, RUN_FILES.metrics);
-    const logFile = path.join(dir, RUN_FILES.log);
-    fs.rmSync(resultFile, { force: true });
+    fs.rmSync(path.join(dir, RUN_FILES.result), { force: true });
     const hasCheckpoint = fs.existsSync(path.join(dir, RUN_FILES.checkpoint));
+    if (spec.model.family !== 'command' && !hasCheckpoint) fs.rmSync(path.join(dir, RUN_FILES.metrics), { force: true });
+    const launch: ExperimentLaunch = { id, spec, dir, specFile: this.specFile(id), attempt: entry.attempts + 1, resuming: entry.attempts > 0, hasCheckpoint };
+    this.launches.set(id, launch);
+    this.getExecutor().start(launch);
+  }
+
+  /** The executor started `id`: the manifest says running, one more attempt. */
+  private started(id: string, info: { pid?: number }): void {
+    const spec = this.specs.get(id)!;
+    const entry = this.manifest.experiments[id];
     const resuming = entry.attempts > 0;
-
-    let command: string;
-    let args: string[];
-    let cwd: string;
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...this.opts.env,
-      FLOPSFIT_EXPERIMENT_ID: id,
-      FLOPSFIT_RUN_DIR: dir,
-      FLOPSFIT_TOKENS: String(spec.tokens),
-      FLOPSFIT_SEED: String(spec.seed),
-    };
-    if (resuming) env.FLOPSFIT_RESUME = '1';
-    else delete env.FLOPSFIT_RESUME;
-    try {
-      if (spec.model.family === 'command') {
-        const argv = substitute(spec.model.command, placeholderValues(spec, dir));
-        [command, ...args] = argv;
-        cwd = spec.model.cwd;
-        Object.assign(env, spec.model.env ?? {});
-      } else {
-        if (!hasCheckpoint) fs.rmSync(metricsFile, { force: true });
-        const script = this.opts.script ?? require.main?.filename ?? __filename;
-        command = this.opts.nodePath ?? process.execPath;
-        args = [script, 'train', this.specFile(id), '--out', dir, ...(hasCheckpoint ? ['--resume'] : [])];
-        cwd = this.runDir;
-        env.ELECTRON_RUN_AS_NODE = '1';
-      }
-    } catch (err) {
-      const reason = err instanceof PlaceholderError ? err.message : `could not prepare the command: ${(err as Error).message}`;
-      this.finish(id, { status: 'failed', reason });
-      this.started++;
-      return;
-    }
-
-    fs.appendFileSync(logFile, `=== attempt ${entry.attempts + 1} at ${nowIso()}: ${[command, ...args].join(' ')}\n`);
-    const logOffset = fileSize(logFile);
-    const fd = fs.openSync(logFile, 'a');
-    let child: ChildProcess;
-    try {
-      child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', fd, fd] });
-    } finally {
-      fs.closeSync(fd);
-    }
-    let spawnError: Error | undefined;
-    child.on('error', (err) => {
-      spawnError = err;
-    });
-    const pid = child.pid;
-    this.started++;
-    if (pid === undefined) {
-      // spawn failed synchronously (e.g. ENOENT): the 'error' event follows
-      const done = new Promise<void>((resolve) => setImmediate(resolve));
-      void done.then(() => {
-        this.finish(id, { status: 'failed', reason: `could not start ${command}: ${spawnError?.message ?? 'spawn failed'}` });
-        fs.appendFileSync(logFile, `could not start ${command}: ${spawnError?.message ?? 'spawn failed'}\n`);
-      });
-      this.running.set(id, { id, spec, child, pid: -1, startedAt: Date.now(), logOffset, logTail: new FileTail(logFile, logOffset), lastStep: -1, stopRequested: false, killed: false, lastProgress: Date.now(), done, poll: () => {} });
-      void done.then(() => this.running.delete(id));
-      return;
-    }
-    this.reaper?.add(pid);
-
-    Object.assign(entry, { status: 'running', startedAt: nowIso(), pid, attempts: entry.attempts + 1 });
+    const hasCheckpoint = this.launches.get(id)?.hasCheckpoint ?? fs.existsSync(path.join(experimentDir(this.runDir, id), RUN_FILES.checkpoint));
+    Object.assign(entry, { status: 'running', startedAt: nowIso(), attempts: entry.attempts + 1 });
+    if (info.pid !== undefined) entry.pid = info.pid;
+    else delete entry.pid;
     delete entry.endedAt;
     delete entry.reason;
     delete entry.finalLoss;
@@ -657,187 +429,9 @@ export class SweepRunner {
         (Object.keys(spec.hyperparameters).length ? `  ${Object.entries(spec.hyperparameters).map(([k, v]) => `${k}=${String(v)}`).join(' ')}` : '') +
         `  seed ${spec.seed}${resuming ? ` (attempt ${entry.attempts}${hasCheckpoint || spec.model.family === 'command' ? ', from checkpoint' : ''})` : ''}`,
     );
-
-    const isCommand = spec.model.family === 'command';
-    const r: Running = {
-      id,
-      spec,
-      child,
-      pid,
-      startedAt: Date.now(),
-      logOffset,
-      logTail: new FileTail(logFile, logOffset),
-      metricsTail: isCommand ? undefined : new FileTail(metricsFile, fileSize(metricsFile)),
-      lastStep: isCommand ? this.lastMetricsStep(metricsFile) : -1,
-      stopRequested: this.stopping !== false,
-      killed: false,
-      lastProgress: Date.now(),
-      done: Promise.resolve(),
-      poll: () => {},
-    };
-    r.poll = () => this.pollExperiment(r, false);
-    r.done = new Promise<void>((resolve) => {
-      child.on('exit', (code, signal) => {
-        this.pollExperiment(r, true);
-        this.reaper?.remove(pid);
-        this.running.delete(id);
-        this.finish(id, this.outcome(r, code, signal, spawnError));
-        resolve();
-      });
-    });
-    this.running.set(id, r);
-    if (this.stopping) signalGroup(pid, this.stopping === 'kill' ? 'SIGKILL' : 'SIGTERM');
   }
 
-  private lastMetricsStep(file: string): number {
-    let last = -1;
-    try {
-      for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-        if (!line.trim()) continue;
-        try {
-          const m = MetricsLine.safeParse(JSON.parse(line));
-          if (m.success) last = Math.max(last, m.data.step);
-        } catch {
-          /* a torn last line */
-        }
-      }
-    } catch {
-      /* no metrics yet */
-    }
-    return last;
-  }
-
-  /** Appends a command's metrics line to metrics.jsonl; a step that goes back (resume) drops the later lines first. */
-  private appendMetrics(r: Running, m: MetricsLine): void {
-    const file = path.join(experimentDir(this.runDir, r.id), RUN_FILES.metrics);
-    if (m.step <= r.lastStep) {
-      let kept = '';
-      try {
-        for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-          if (!line.trim()) continue;
-          try {
-            const old = MetricsLine.safeParse(JSON.parse(line));
-            if (old.success && old.data.step < m.step) kept += line + '\n';
-          } catch {
-            /* drop a torn line */
-          }
-        }
-      } catch {
-        /* none */
-      }
-      writeFileAtomicSync(file, kept);
-    }
-    fs.appendFileSync(file, JSON.stringify(m) + '\n');
-    r.lastStep = m.step;
-  }
-
-  private pollExperiment(r: Running, final: boolean): void {
-    if (r.spec.model.family === 'command') {
-      for (const line of final ? r.logTail.flush() : r.logTail.read()) {
-        const p = parseProtocolLine(line);
-        if (!p) continue;
-        if (p.kind === 'metrics') {
-          this.appendMetrics(r, p.metrics);
-          r.last = p.metrics;
-          if (p.nonFinite && !r.failReason) {
-            r.failReason = p.nonFinite;
-            signalGroup(r.pid, 'SIGTERM');
-          }
-        } else if (p.kind === 'result') {
-          r.result = p;
-        } else if (!r.failReason) {
-          this.write(`${this.prefix(r.id)} ${shortId(r.id)}: ignoring a malformed protocol line: ${p.error}`);
-        }
-      }
-    } else if (r.metricsTail) {
-      for (const line of final ? r.metricsTail.flush() : r.metricsTail.read()) {
-        try {
-          const m = MetricsLine.safeParse(JSON.parse(line));
-          if (m.success) r.last = m.data;
-        } catch {
-          /* torn line: the next read completes it */
-        }
-      }
-    }
-  }
-
-  private tick(): void {
-    const every = (this.opts.progressIntervalSeconds ?? 10) * 1000;
-    const now = Date.now();
-    for (const r of this.running.values()) {
-      if (r.pid < 0) continue;
-      r.poll();
-      if (now - r.lastProgress >= every && r.last) {
-        r.lastProgress = now;
-        const frac = Math.min(1, r.last.tokens / r.spec.tokens);
-        const elapsed = (now - r.startedAt) / 1000;
-        const loss = r.last.evalLoss ?? r.last.trainLoss;
-        const tps = r.last.tokensPerSecond;
-        const eta = tps && tps > 0 ? (r.spec.tokens - r.last.tokens) / tps : undefined;
-        this.write(
-          `${this.prefix(r.id)} ${shortId(r.id)}  ${(frac * 100).toFixed(0).padStart(3)}%  step ${r.last.step}` +
-            (loss !== undefined ? `  loss ${loss.toFixed(4)}` : '') +
-            (tps ? `  ${fmtCount(tps)} tok/s` : '') +
-            `  ${fmtDuration(elapsed)}` +
-            (eta !== undefined ? `  eta ${fmtDuration(eta)}` : ''),
-        );
-      }
-    }
-  }
-
-  private outcome(r: Running, code: number | null, signal: NodeJS.Signals | null, spawnError: Error | undefined): { status: RunResult['status']; reason?: string; result?: RunResult } {
-    const elapsedSeconds = (Date.now() - r.startedAt) / 1000;
-    const logFile = path.join(experimentDir(this.runDir, r.id), RUN_FILES.log);
-    const exitText = signal ? `killed by ${signal}` : `exit code ${code}`;
-    const tail = () => {
-      const lines = tailLines(logFile, 6, r.logOffset);
-      return lines.length ? `\n${lines.join('\n')}` : '';
-    };
-    if (spawnError) return { status: 'failed', reason: `could not start the experiment: ${spawnError.message}` };
-    const stopStatus = (): { status: 'stopped'; reason: string } => ({ status: 'stopped', reason: r.killed ? 'killed' : 'stopped by the user' });
-
-    if (r.spec.model.family === 'command') {
-      const spec = r.spec;
-      const base = { id: r.id, params: r.result?.params ?? spec.params, steps: Math.max(0, r.result?.steps ?? r.last?.step ?? 0), backend: 'command', elapsedSeconds };
-      const tokens = r.result?.tokens ?? r.last?.tokens ?? 0;
-      let out: { status: RunResult['status']; reason?: string };
-      if (r.failReason) out = { status: 'failed', reason: r.failReason };
-      else if (code === 0 && r.result && !r.result.nonFinite && r.result.finalLoss > 0) out = { status: 'completed' };
-      else if (code === 0 && r.result?.nonFinite) out = { status: 'failed', reason: r.result.nonFinite };
-      else if (code === 0 && r.result) out = { status: 'failed', reason: `the final loss ${r.result.finalLoss} is not positive` };
-      else if (code === 0) out = { status: 'failed', reason: `the command exited 0 without a result line ({"result": {"finalLoss": …}})${tail()}` };
-      else if (r.stopRequested) out = stopStatus();
-      else if (code === 130 || code === 143 || signal === 'SIGTERM' || signal === 'SIGINT') out = { status: 'stopped', reason: 'stopped (signal)' };
-      else out = { status: 'failed', reason: `${exitText}${tail()}` };
-      const result: RunResult = {
-        ...base,
-        status: out.status,
-        tokens: out.status === 'completed' ? (r.result?.tokens ?? spec.tokens) : tokens,
-        flops: spec.flopsPerParamPerToken * spec.params * (out.status === 'completed' ? (r.result?.tokens ?? spec.tokens) : tokens),
-        ...(out.status === 'completed' ? { finalLoss: r.result!.finalLoss } : {}),
-        ...(r.result?.finalTrainLoss !== undefined ? { finalTrainLoss: r.result.finalTrainLoss } : {}),
-        ...(out.reason ? { reason: out.reason } : {}),
-      };
-      return { ...out, result };
-    }
-
-    const res = readRunResult(this.runDir, r.id);
-    if (res.ok) {
-      const v = res.value;
-      if (v.status === 'completed' && code === 0) {
-        if (v.finalLoss === undefined || !Number.isFinite(v.finalLoss)) return { status: 'failed', reason: 'the result has no finite final loss' };
-        return { status: 'completed' };
-      }
-      if (v.status === 'failed') return { status: 'failed', reason: v.reason ?? `${exitText}${tail()}` };
-      if (v.status === 'stopped') return r.stopRequested ? stopStatus() : { status: 'stopped', reason: v.reason ?? 'stopped' };
-    }
-    if (r.stopRequested && (code === 130 || code === 143 || signal)) return stopStatus();
-    if (code === 130 || code === 143 || signal === 'SIGTERM' || signal === 'SIGINT') return { status: 'stopped', reason: 'stopped (signal)' };
-    const why = code === 0 ? `the trainer exited 0 but wrote no valid result.json${res.ok ? '' : ` (${res.error})`}` : exitText;
-    return { status: 'failed', reason: `${why}${tail()}` };
-  }
-
-  private finish(id: string, out: { status: RunResult['status']; reason?: string; result?: RunResult }): void {
+  private finish(id: string, out: ExperimentOutcome): void {
     const entry = this.manifest.experiments[id];
     const spec = this.specs.get(id)!;
     if (out.result) writeJsonAtomicSync(path.join(experimentDir(this.runDir, id), RUN_FILES.result), out.result);
@@ -863,7 +457,7 @@ export class SweepRunner {
     const tag = { completed: 'done  ', failed: 'FAILED', stopped: 'stopped', queued: 'queued', running: 'running' }[entry.status];
     this.write(
       `${this.prefix(id)} ${tag} ${shortId(id)}` +
-        (entry.status === 'completed' && entry.finalLoss !== undefined ? `  loss ${entry.finalLoss.toFixed(4)}` : '') +
+        (entry.status === 'completed' && entry.finalLoss !== undefined ? `  eval loss ${formatLoss(entry.finalLoss)}` : '') +
         (started !== undefined ? `  in ${fmtDuration(started)}` : '') +
         (entry.status === 'failed' && entry.reason ? `: ${entry.reason.split('\n').join('\n    ')}` : ''),
     );

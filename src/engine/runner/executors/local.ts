@@ -1,0 +1,191 @@
+/**
+ * The local executor: a pool of child processes on this machine, `parallel` at a time. Each
+ * experiment runs in its own process group (detached) with its output appended to runs/<id>/log;
+ * a reaper process SIGTERMs the groups if the runner itself is killed.
+ *
+ * GPU placement hooks in here: `freeSlots` decides how many start, `start` may pick a device and
+ * add it to the experiment's environment (e.g. CUDA_VISIBLE_DEVICES) before the spawn.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ManifestEntry } from '../../../core/contracts';
+import { RUN_FILES } from '../../../core/contracts';
+import { nowIso } from '../../../core/manifest';
+import { experimentCommand, type ExperimentCommand } from '../command';
+import type { Executor, ExecutorEvents, ExperimentLaunch } from '../executor';
+import { fileSize } from '../files';
+import { ExperimentFollower } from '../follow';
+import { shortId } from '../format';
+import { isExperimentProcess, processRunning, signalGroup, waitGone } from '../processes';
+import { PlaceholderError } from '../protocol';
+import { startReaper, type Reaper } from '../reaper';
+
+export interface LocalExecutorOptions {
+  runDir: string;
+  /** experiments at once (read before each start) */
+  parallel: number | (() => number);
+  /** node executable for `flopsfit train` children and the reaper (default: process.execPath) */
+  nodePath?: string;
+  /** the bundled flopsfit.js the children run (`train`) */
+  script?: string;
+  /** extra environment for the experiment processes */
+  env?: NodeJS.ProcessEnv;
+  /** how long an orphan experiment of a dead runner gets to checkpoint before SIGKILL (ms) */
+  orphanGraceMs?: number;
+  /** seconds between progress lines of a running experiment (default 10) */
+  progressIntervalSeconds?: number;
+}
+
+interface Running {
+  follow?: ExperimentFollower;
+  child: ChildProcess;
+  /** -1 when the spawn failed */
+  pid: number;
+  done: Promise<void>;
+}
+
+export class LocalExecutor implements Executor {
+  readonly kind = 'local';
+  private readonly running = new Map<string, Running>();
+  private stopping: false | 'graceful' | 'kill' = false;
+  private reaper?: Reaper;
+  private wake?: () => void;
+
+  constructor(
+    private readonly opts: LocalExecutorOptions,
+    private readonly events: ExecutorEvents,
+  ) {}
+
+  open(): void {
+    this.reaper ??= startReaper(this.opts.nodePath ?? process.execPath);
+  }
+
+  close(): void {
+    this.reaper?.done();
+    this.reaper = undefined;
+  }
+
+  freeSlots(): number {
+    const parallel = typeof this.opts.parallel === 'function' ? this.opts.parallel() : this.opts.parallel;
+    return Math.max(0, parallel - this.running.size);
+  }
+
+  active(): number {
+    return this.running.size;
+  }
+
+  changed(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.wake = () => {
+        this.wake = undefined;
+        resolve();
+      };
+      for (const r of this.running.values()) void r.done.then(resolve);
+    });
+  }
+
+  stop(mode: 'graceful' | 'kill'): void {
+    this.stopping = mode;
+    for (const r of this.running.values()) {
+      if (r.follow) {
+        r.follow.stopRequested = true;
+        if (mode === 'kill') r.follow.killed = true;
+      }
+      if (r.pid > 0) signalGroup(r.pid, mode === 'kill' ? 'SIGKILL' : 'SIGTERM');
+    }
+    this.wake?.();
+  }
+
+  tick(): void {
+    const every = (this.opts.progressIntervalSeconds ?? 10) * 1000;
+    const now = Date.now();
+    for (const r of this.running.values()) {
+      if (r.pid < 0 || !r.follow) continue;
+      r.follow.progress(every, now);
+    }
+  }
+
+  async recoverInterrupted(id: string, entry: ManifestEntry): Promise<void> {
+    const pid = entry.pid;
+    if (pid !== undefined && processRunning(pid) && pid !== process.pid) {
+      const ours = isExperimentProcess(pid, id);
+      if (ours) {
+        this.events.write(`flopsfit: experiment ${shortId(id)} of the previous runner is still running (pid ${pid}); stopping it at its checkpoint`);
+        signalGroup(pid, 'SIGTERM');
+        if (!(await waitGone(pid, this.opts.orphanGraceMs ?? 60_000))) {
+          signalGroup(pid, 'SIGKILL');
+          await waitGone(pid, 10_000);
+        }
+      }
+    }
+  }
+
+  start(launch: ExperimentLaunch): void {
+    const { id, spec, dir } = launch;
+    const logFile = path.join(dir, RUN_FILES.log);
+    let cmd: ExperimentCommand;
+    try {
+      cmd = experimentCommand(launch, { runDir: this.opts.runDir, nodePath: this.opts.nodePath, script: this.opts.script });
+    } catch (err) {
+      const reason = err instanceof PlaceholderError ? err.message : `could not prepare the command: ${(err as Error).message}`;
+      this.events.finished(id, { status: 'failed', reason });
+      return;
+    }
+    const env: NodeJS.ProcessEnv = { ...process.env, ...this.opts.env };
+    delete env.FLOPSFIT_RESUME;
+    Object.assign(env, cmd.env);
+    const { command, args, cwd } = cmd;
+
+    fs.appendFileSync(logFile, `=== attempt ${launch.attempt} at ${nowIso()}: ${[command, ...args].join(' ')}\n`);
+    const logOffset = fileSize(logFile);
+    const fd = fs.openSync(logFile, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', fd, fd] });
+    } finally {
+      fs.closeSync(fd);
+    }
+    let spawnError: Error | undefined;
+    child.on('error', (err) => {
+      spawnError = err;
+    });
+    const pid = child.pid;
+    if (pid === undefined) {
+      // spawn failed synchronously (e.g. ENOENT): the 'error' event follows
+      const done = new Promise<void>((resolve) => setImmediate(resolve));
+      void done.then(() => {
+        this.events.finished(id, { status: 'failed', reason: `could not start ${command}: ${spawnError?.message ?? 'spawn failed'}` });
+        fs.appendFileSync(logFile, `could not start ${command}: ${spawnError?.message ?? 'spawn failed'}\n`);
+      });
+      this.running.set(id, { child, pid: -1, done });
+      void done.then(() => this.running.delete(id));
+      return;
+    }
+    this.reaper?.add(pid);
+    this.events.started(id, { pid });
+
+    const follow = new ExperimentFollower({
+      runDir: this.opts.runDir,
+      id,
+      spec,
+      logOffset,
+      write: this.events.write,
+      prefix: this.events.prefix,
+      abort: () => signalGroup(pid, 'SIGTERM'),
+    });
+    follow.stopRequested = this.stopping !== false;
+    const r: Running = { follow, child, pid, done: Promise.resolve() };
+    r.done = new Promise<void>((resolve) => {
+      child.on('exit', (code, signal) => {
+        follow.poll(true);
+        this.reaper?.remove(pid);
+        this.running.delete(id);
+        this.events.finished(id, follow.outcome(code, signal, spawnError));
+        resolve();
+      });
+    });
+    this.running.set(id, r);
+    if (this.stopping) signalGroup(pid, this.stopping === 'kill' ? 'SIGKILL' : 'SIGTERM');
+  }
+}
