@@ -9,7 +9,8 @@
  *   5. well-known places: /usr/bin/python3 (Debian's python3-torch), /usr/local/bin/python3,
  *      conda/miniconda/miniforge base environments, /opt/homebrew/bin/python3
  * A probe runs the shipped trainer's `probe` command: Python version, torch version, CUDA devices,
- * Apple mps. The first candidate with torch ≥ 1.13 wins.
+ * Apple mps. The first candidate with torch ≥ 1.13 wins. Successful probes are reused for ten
+ * minutes across processes (see probeCacheFile).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -133,6 +134,57 @@ export interface FoundPython {
 
 const cache = new Map<string, ReturnType<typeof probePython>>();
 
+/**
+ * Successful probes are also kept for a few minutes in a small file in the temp folder, keyed by
+ * the interpreter's real path and modification time: a sweep starts one process per experiment,
+ * and importing torch to probe costs about a second each time. Failures are never kept (installing
+ * torch takes effect at once). FLOPSFIT_PYTHON_PROBE_CACHE=0 turns it off.
+ */
+const PROBE_TTL_MS = 10 * 60_000;
+
+function probeCacheFile(): string {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
+  return path.join(os.tmpdir(), `flopsfit-python-probes-${uid}.json`);
+}
+
+type ProbeCache = Record<string, { mtimeMs: number; at: number; probe: PythonProbe }>;
+
+function readProbeCache(env: NodeJS.ProcessEnv): ProbeCache {
+  if (env.FLOPSFIT_PYTHON_PROBE_CACHE === '0') return {};
+  try {
+    const raw = JSON.parse(fs.readFileSync(probeCacheFile(), 'utf8')) as ProbeCache;
+    return raw && typeof raw === 'object' ? raw : {};
+  } catch {
+    return {};
+  }
+}
+
+function cachedProbe(key: string, env: NodeJS.ProcessEnv): PythonProbe | undefined {
+  const e = readProbeCache(env)[key];
+  if (!e || Date.now() - e.at > PROBE_TTL_MS) return undefined;
+  try {
+    if (fs.statSync(key).mtimeMs !== e.mtimeMs) return undefined;
+  } catch {
+    return undefined;
+  }
+  const p = PythonProbe.safeParse(e.probe);
+  return p.success && p.data.torch ? p.data : undefined;
+}
+
+function keepProbe(key: string, probe: PythonProbe, env: NodeJS.ProcessEnv): void {
+  if (env.FLOPSFIT_PYTHON_PROBE_CACHE === '0') return;
+  try {
+    const all = readProbeCache(env);
+    all[key] = { mtimeMs: fs.statSync(key).mtimeMs, at: Date.now(), probe };
+    const file = probeCacheFile();
+    const tmp = `${file}.${process.pid}`;
+    fs.writeFileSync(tmp, JSON.stringify(all));
+    fs.renameSync(tmp, file);
+  } catch {
+    /* a cache only */
+  }
+}
+
 /** The first candidate with a usable torch, or undefined with every skip reason (each logged). */
 export function findPython(log: (line: string) => void = () => {}, env: NodeJS.ProcessEnv = process.env): { found?: FoundPython; skipped: string[] } {
   const skipped: string[] = [];
@@ -152,7 +204,9 @@ export function findPython(log: (line: string) => void = () => {}, env: NodeJS.P
     seen.add(key);
     let r = cache.get(key);
     if (!r) {
-      r = probePython(resolved, env);
+      const kept = cachedProbe(key, env);
+      r = kept ? { probe: kept } : probePython(resolved, env);
+      if (!kept && r.probe && !r.reason) keepProbe(key, r.probe, env);
       cache.set(key, r);
     }
     if (r.reason || !r.probe) {

@@ -316,6 +316,30 @@ describe('torch engine selection', function () {
     assert.match(lines[0], /from-setting \(setting flopsfit.pythonPath\): not found/);
   });
 
+  it('a successful probe is reused by the next process until the interpreter changes', function () {
+    requireTorch(this);
+    if (process.platform === 'win32') this.skip();
+    const counter = path.join(root, 'probes.txt');
+    const py = path.join(root, 'counting-python');
+    fs.writeFileSync(py, `#!/bin/sh\necho x >> '${counter}'\nexec ${TEST_PYTHON} "$@"\n`, { mode: 0o755 });
+    const count = () => (fs.existsSync(counter) ? fs.readFileSync(counter, 'utf8').split('\n').filter(Boolean).length : 0);
+    const env = torchEnv({ FLOPSFIT_PYTHON: py });
+    clearPythonCache(); // the in-process cache; the file cache is what a new process sees
+    assert.equal(findPython(() => {}, env).found?.command, py);
+    assert.equal(count(), 1);
+    clearPythonCache();
+    assert.equal(findPython(() => {}, env).found?.command, py);
+    assert.equal(count(), 1, 'probed again although nothing changed');
+    clearPythonCache();
+    assert.ok(findPython(() => {}, { ...env, FLOPSFIT_PYTHON_PROBE_CACHE: '0' }).found);
+    assert.equal(count(), 2);
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(py, later, later);
+    clearPythonCache();
+    assert.ok(findPython(() => {}, env).found);
+    assert.equal(count(), 3, 'a changed interpreter is probed again');
+  });
+
   it('auto without a GPU picks PyTorch on the CPU when torch is there', async function () {
     requireTorch(this);
     const lines: string[] = [];
