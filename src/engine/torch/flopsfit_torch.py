@@ -874,6 +874,11 @@ def train(a):
                     off += 4 * n
             if off != len(blob):
                 raise DataError("%s: size %d does not match the model (%d bytes)" % (a.init, len(blob), off))
+            if os.path.basename(a.init).startswith(".torch-"):
+                try:  # flopsfit's temporary file: gone even if flopsfit itself is killed later
+                    os.remove(a.init)
+                except OSError:
+                    pass
         else:
             with torch.no_grad():
                 for i, (name, shape, _) in enumerate(layout):
