@@ -23,6 +23,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { writeJsonAtomicSync } from '../core/atomic';
 import { type ExperimentSpec, isTorchBackend, RUN_FILES, RunResult } from '../core/contracts';
+import { gpuLikely } from '../core/plan/parallelism';
 import { findPython, type FoundPython, describeProbe, trainerScript } from './python';
 import { initGpuBackend } from './backend';
 import { experimentSmokeStep } from './backends/modelSmoke';
@@ -70,8 +71,12 @@ export async function selectEngine(spec: ExperimentSpec, log: (line: string) => 
     log(`backend auto: PyTorch with a GPU: ${found.command} (${describeProbe(found.probe)})`);
     return { engine: 'torch', python: found, device: 'auto' };
   }
-  const tfGpu = await initGpuBackend(log, { smokeStep: experimentSmokeStep(spec), smokeStepBackends: ['tensorflow-gpu', 'webgpu'] });
-  if (tfGpu.info) return { engine: 'tfjs' };
+  // The TensorFlow.js GPU backends, where they could work at all (their modules and a device):
+  // elsewhere trying them would only repeat the skips the tfjs chain logs anyway.
+  if (gpuLikely()) {
+    const tfGpu = await initGpuBackend(log, { smokeStep: experimentSmokeStep(spec), smokeStepBackends: ['tensorflow-gpu', 'webgpu'] });
+    if (tfGpu.info) return { engine: 'tfjs' };
+  }
   if (found) {
     log(`backend auto: no GPU; PyTorch on the CPU: ${found.command} (${describeProbe(found.probe)})`);
     return { engine: 'torch', python: found, device: 'cpu' };
