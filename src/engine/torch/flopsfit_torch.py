@@ -1020,6 +1020,8 @@ def train(a):
             w = torch.tensor(train_data.next(n), dtype=torch.long).view(n, T + 1)
             if pin:
                 w = w.pin_memory().to(device, non_blocking=True)
+            elif device.type != "cpu":
+                w = w.to(device)  # mps
             return w, train_data.state()
 
         def apply_update(lr):
