@@ -18,7 +18,8 @@ import { detectNvidiaGpus, detectTfjsNode, type NvidiaGpu } from '../src/engine/
 import { findSharedLibrary } from '../src/engine/backends/webgpu';
 import type { BenchConfig } from './common';
 
-export const ENGINES = ['torch-fp32', 'torch-tf32', 'torch-bf16', 'tensorflow-gpu', 'webgpu'] as const;
+/** torch-*: the reference script bench/gpu_torch.py; flopsfit-torch: FlopsFit's own PyTorch engine (bench/torch-engine.ts). */
+export const ENGINES = ['torch-fp32', 'torch-tf32', 'torch-bf16', 'flopsfit-torch', 'tensorflow-gpu', 'webgpu'] as const;
 export type Engine = (typeof ENGINES)[number];
 
 export type { BenchConfig };
@@ -71,6 +72,8 @@ export function median(xs: number[]): number {
 export function precisionOf(engine: Engine): 'fp32' | 'tf32' | 'bf16' {
   if (engine === 'torch-tf32') return 'tf32';
   if (engine === 'torch-bf16') return 'bf16';
+  // the PyTorch engine's default on CUDA: bf16 autocast where the GPU supports it (FLOPSFIT_TORCH_PRECISION)
+  if (engine === 'flopsfit-torch') return (process.env.FLOPSFIT_TORCH_PRECISION ?? 'auto') === 'fp32' ? 'fp32' : 'bf16';
   // tfjs computes in fp32; libtensorflow may use TF32 tensor cores on Ampere+ (TF 2.9 default),
   // WebGPU cannot use tensor cores at all.
   return 'fp32';
@@ -309,7 +312,12 @@ async function runEngine(engine: Engine, o: Options, gpu: boolean, python: Pytho
   let args: string[];
   const env = { ...process.env };
   const maxSeconds = String(Math.max(5, Math.round(timeBox * 0.4)));
-  if (engine.startsWith('torch-')) {
+  if (engine === 'flopsfit-torch') {
+    if ('reason' in python) return { engine, ok: false, reason: python.reason, wallSeconds: 0 };
+    if (gpu && !python.cuda) return { engine, ok: false, reason: `${python.python}: torch ${python.torch} sees no CUDA device`, wallSeconds: 0 };
+    cmd = process.execPath;
+    args = ['--import', 'tsx', path.join(__dirname, 'torch-engine.ts'), ...configArgs(c), '--device', gpu ? 'cuda' : 'cpu', '--python', python.python];
+  } else if (engine.startsWith('torch-')) {
     if ('reason' in python) return { engine, ok: false, reason: python.reason, wallSeconds: 0 };
     if (gpu && !python.cuda) return { engine, ok: false, reason: `${python.python}: torch ${python.torch} sees no CUDA device`, wallSeconds: 0 };
     const dtype = engine.slice('torch-'.length);
@@ -397,7 +405,7 @@ export async function main(argv: string[]): Promise<number> {
       `${(fpt / 1e6).toFixed(1)} MFLOP/token, ${((fpt * c.batch * c.context) / 1e12).toFixed(3)} TFLOP/step; ${c.warmup} warmup + ${c.steps} timed steps\n`,
   );
   if (o.engines.includes('webgpu') && gpu) for (const n of webGpuDiagnostics()) process.stdout.write(`webgpu note: ${n}\n`);
-  const python = o.engines.some((e) => e.startsWith('torch-')) ? findPython(o.python) : { reason: 'not needed' };
+  const python = o.engines.some((e) => e.startsWith('torch-') || e === 'flopsfit-torch') ? findPython(o.python) : { reason: 'not needed' };
   if ('torch' in python) process.stdout.write(`python: ${python.python} (torch ${python.torch}, CUDA ${python.cuda ? 'available' : 'not available'})\n`);
   const outcomes: RunOutcome[] = [];
   for (const engine of o.engines) {

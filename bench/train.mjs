@@ -7,11 +7,14 @@
 //   torch best       torch.set_num_threads(1) + OpenBLAS P threads (best on this box, engine-bench.md)
 //   torch 1 core     torch threads 1 + OPENBLAS_NUM_THREADS=1: the per-core reference
 //   torch ×P         P single-threaded torch processes at once (a sweep can run PyTorch that way too)
+//   torch engine ×1  FlopsFit's PyTorch engine (backend torch-cpu, bench/torch-engine.ts): one process
+//   torch engine ×P  P of them at once, one thread each: how a torch-cpu sweep uses the machine
 //
 // Ratios (throughput, > 1 means the engine is faster):
 //   per process       engine ×1 ÷ torch 1 core
 //   whole machine     engine ×P (sum) ÷ torch best, and ÷ torch ×P (sum)
 //   sweep throughput  engine ×P ÷ the faster of torch best and torch ×P: the issue's goal
+//   torch engine      torch engine ×P ÷ the same reference (goal ≥ 0.9), and ×1 ÷ torch 1 core
 // Also prints RSS, tensor counts (leak check) and the per-run overhead of an engine process
 // (process start → tfjs loaded → backend → data → model → first step done).
 //
@@ -86,6 +89,12 @@ function run(cmd, args, env = {}) {
 }
 
 const engineRun = (dir) => run(process.execPath, [path.join(dir, 'train-worker.js'), ...cfgArgs, '--steps', String(steps), '--warmup', '1']);
+const torchEngineRun = () =>
+  run(process.execPath, ['--import', 'tsx', path.join(root, 'bench/torch-engine.ts'), ...cfgArgs, '--steps', String(torchSteps), '--warmup', '2', '--python', PY], {
+    OPENBLAS_NUM_THREADS: '1',
+    OMP_NUM_THREADS: '1',
+    FLOPSFIT_TORCH_THREADS: '1',
+  });
 const torchRun = (blas, label) =>
   run(PY, [path.join(root, 'bench/train_torch.py'), ...cfgArgs, '--steps', String(torchSteps), '--warmup', '2', '--torch-threads', '1', '--label', label], {
     OPENBLAS_NUM_THREADS: String(blas),
@@ -123,6 +132,12 @@ async function main() {
         console.log(`torch ×${procs} concurrently (one single-threaded process per core, as a sweep could run it)…`);
         results.torchN = await Promise.all(Array.from({ length: procs }, () => torchRun(1, 'per-core')));
       }
+      console.log('torch engine ×1 (FlopsFit PyTorch engine, 1 thread)…');
+      results.torchEngine1 = await torchEngineRun();
+      if (procs > 1) {
+        console.log(`torch engine ×${procs} concurrently…`);
+        results.torchEngineN = await Promise.all(Array.from({ length: procs }, () => torchEngineRun()));
+      }
     }
     results.loadAfter = os.loadavg();
 
@@ -142,6 +157,11 @@ async function main() {
     if (tb) row(`torch best (1 thread + OpenBLAS ${procs})`, `${tb.ms.toFixed(0)}/${tb.best.toFixed(0)}`, tb.tps.toFixed(0), `${results.torchBest.maxRssMB.toFixed(0)} MB`);
     if (t1) row('torch 1 core', `${t1.ms.toFixed(0)}/${t1.best.toFixed(0)}`, t1.tps.toFixed(0), `${results.torch1.maxRssMB.toFixed(0)} MB`);
     if (tN) row(`torch ×${procs} (sum; each ${tN.map((x) => x.ms.toFixed(0)).join(' / ')} ms)`, '', tNsum.toFixed(0), `${Math.max(...results.torchN.map((r) => r.maxRssMB)).toFixed(0)} MB`);
+    const te1 = results.torchEngine1 && summarize(results.torchEngine1);
+    const teN = results.torchEngineN ? results.torchEngineN.map(summarize) : te1 ? [te1] : undefined;
+    const teNsum = teN ? teN.reduce((a, x) => a + x.tps, 0) : 0;
+    if (te1) row('torch engine ×1', `${te1.ms.toFixed(0)}/${te1.best.toFixed(0)}`, te1.tps.toFixed(0), '');
+    if (results.torchEngineN) row(`torch engine ×${procs} (sum; each ${teN.map((x) => x.ms.toFixed(0)).join(' / ')} ms)`, '', teNsum.toFixed(0), '');
     console.log('');
     const eNbest = eN.reduce((a, x) => a + x.bestTps, 0);
     if (t1) console.log(`  ratio per process     engine ×1 ÷ torch 1 core      = ${(e1.tps / t1.tps).toFixed(3)}   (fastest steps: ${(e1.bestTps / t1.bestTps).toFixed(3)})`);
@@ -153,6 +173,10 @@ async function main() {
       const refName = tNsum > tb.tps ? `torch ×${procs}` : 'torch best';
       console.log(`  sweep throughput      engine ×${procs} ÷ the faster of the two (${refName}) = ${(eNsum / ref).toFixed(3)}   (goal ≥ 1.0)`);
       console.log(`  (engine ×1 ÷ torch best = ${(e1.tps / tb.tps).toFixed(3)})`);
+      if (teN) {
+        console.log(`  torch engine sweep    torch engine ×${procs} ÷ ${refName} = ${(teNsum / ref).toFixed(3)}   (goal ≥ 0.9: within 10 % of the reference)`);
+        console.log(`  torch engine per process  torch engine ×1 ÷ torch 1 core = ${(te1.tps / t1.tps).toFixed(3)}`);
+      }
     }
     const p = results.engine1.phases;
     const startup = results.engine1.spawnedAt;

@@ -3,6 +3,7 @@
 //   dist/flopsfit.js   the `flopsfit` process: CLI, runner and trainer (node)
 //   dist/fitWorker.js  worker_threads entry of the parallel scaling-law fit (node)
 //   dist/webview.js    the results panel (browser)
+// and copies beside them the tfjs wasm binaries and dist/flopsfit_torch.py (the PyTorch engine).
 // Flags: --production (minify, no source maps), --watch.
 import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
@@ -77,7 +78,15 @@ function copyWasm() {
   }
 }
 
+/** The PyTorch engine's trainer runs from beside the bundle (src/engine/python.ts trainerScript). */
+function copyTorchTrainer() {
+  const out = path.join(root, 'dist');
+  fs.mkdirSync(out, { recursive: true });
+  fs.copyFileSync(path.join(root, 'src/engine/torch/flopsfit_torch.py'), path.join(out, 'flopsfit_torch.py'));
+}
+
 copyWasm();
+copyTorchTrainer();
 if (watch) {
   for (const t of targets) {
     const ctx = await esbuild.context(t);

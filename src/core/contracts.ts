@@ -21,9 +21,18 @@
  */
 import { z } from 'zod';
 
-export const BACKENDS = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
+/** TensorFlow.js backends (src/engine/backend.ts), run inside the flopsfit process. */
+export const TFJS_BACKENDS = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
+/** The PyTorch engine (src/engine/torchEngine.ts): 'torch' on cuda, mps or the CPU; 'torch-cpu' on the CPU. */
+export const TORCH_BACKENDS = ['torch', 'torch-cpu'] as const;
+export const BACKENDS = ['auto', ...TFJS_BACKENDS, ...TORCH_BACKENDS] as const;
 export const Backend = z.enum(BACKENDS);
 export type Backend = z.infer<typeof Backend>;
+export type TfjsBackend = (typeof TFJS_BACKENDS)[number];
+export type TorchBackend = (typeof TORCH_BACKENDS)[number];
+export function isTorchBackend(b: string): b is TorchBackend {
+  return (TORCH_BACKENDS as readonly string[]).includes(b);
+}
 
 /** Built-in decoder-only transformer, fully resolved for one experiment. */
 export const TransformerModelSpec = z.object({
@@ -101,6 +110,10 @@ export const TrainingSpec = z.object({
   backend: Backend,
   /** allow more than one pass over the training data */
   allowRepeat: z.boolean(),
+  /** PyTorch engine: autocast precision (absent: auto) */
+  precision: z.enum(['auto', 'bf16', 'fp32']).optional(),
+  /** PyTorch engine: torch.compile (absent: auto) */
+  compile: z.enum(['auto', 'on', 'off']).optional(),
 });
 export type TrainingSpec = z.infer<typeof TrainingSpec>;
 

@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Backend } from '../core/contracts';
+import type { Backend, TfjsBackend } from '../core/contracts';
 import { FAILURE_LABELS, smokeTest, type FailureKind } from './backends/smoke';
 import { initTfjsNode } from './backends/tfjsNode';
 import { drainWebGpuErrors, initWebGpu } from './backends/webgpu';
@@ -29,7 +29,7 @@ tf.env().set('PROD', true);
 
 export interface BackendInfo {
   /** the backend actually used: tensorflow-gpu | webgpu | tensorflow | wasm | cpu */
-  name: Exclude<Backend, 'auto'>;
+  name: TfjsBackend;
   /** tfjs's own name for it (tensorflow, webgpu, wasm, cpu) */
   tfName: string;
   /** human-readable device description */
@@ -39,7 +39,7 @@ export interface BackendInfo {
 }
 
 interface BackendCandidate {
-  name: Exclude<Backend, 'auto'>;
+  name: TfjsBackend;
   /**
    * Sets the backend up; returns the device description, or throws with a reason. `auto` is true
    * when auto is probing (a software WebGPU adapter is refused then), false when requested.
@@ -87,7 +87,7 @@ export function wasmDir(): string {
 
 let wasmLoaded = false;
 
-const CANDIDATES: Record<Exclude<Backend, 'auto'>, BackendCandidate> = {
+const CANDIDATES: Record<TfjsBackend, BackendCandidate> = {
   'tensorflow-gpu': {
     name: 'tensorflow-gpu',
     async init() {
@@ -135,15 +135,23 @@ const CANDIDATES: Record<Exclude<Backend, 'auto'>, BackendCandidate> = {
   },
 };
 
-/** What each requested backend tries, in order. */
-const CHAINS: Record<Backend, Exclude<Backend, 'auto'>[]> = {
+/**
+ * What each requested backend tries, in order. torch/torch-cpu reach TensorFlow.js only when the
+ * PyTorch engine cannot run (no Python with torch: src/engine/torchEngine.ts logs why): wasm then.
+ */
+const CHAINS: Record<Backend, TfjsBackend[]> = {
   auto: ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'],
   'tensorflow-gpu': ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'],
   webgpu: ['webgpu', 'wasm', 'cpu'],
   tensorflow: ['tensorflow', 'wasm', 'cpu'],
   wasm: ['wasm', 'cpu'],
   cpu: ['cpu'],
+  torch: ['wasm', 'cpu'],
+  'torch-cpu': ['wasm', 'cpu'],
 };
+
+/** The GPU part of the auto chain (the PyTorch engine's selection tries these before torch on the CPU). */
+export const TFJS_GPU_BACKENDS: readonly TfjsBackend[] = ['tensorflow-gpu', 'webgpu'];
 
 let current: BackendInfo | undefined;
 
@@ -156,7 +164,7 @@ export interface InitBackendOptions {
    */
   smokeStep?: () => Promise<number>;
   /** candidates `smokeStep` applies to (default: all); the others take the small default step */
-  smokeStepBackends?: readonly Exclude<Backend, 'auto'>[];
+  smokeStepBackends?: readonly TfjsBackend[];
   /** give up on a smoke step after this long (default 10 min) */
   smokeTimeoutMs?: number;
 }
@@ -181,10 +189,25 @@ async function defaultSmokeStep(): Promise<number> {
 /** Initialises the requested backend (or the first working fallback). Idempotent per process. */
 export async function initBackend(requested: Backend, log: (line: string) => void = () => {}, options: InitBackendOptions = {}): Promise<BackendInfo> {
   if (current && tf.getBackend() === current.tfName && (requested === current.name || requested === 'auto')) return current;
+  const got = await initChain(CHAINS[requested], requested === 'auto', log, options);
+  if (got.info) return got.info;
+  throw new Error(`no TensorFlow.js backend could start: ${got.fallbacks.join('; ')}`);
+}
+
+/**
+ * Tries only the TensorFlow.js GPU backends (as `auto` would); undefined when none starts, with
+ * the reasons. A success leaves that backend initialised, so a later initBackend('auto') keeps it.
+ */
+export async function initGpuBackend(log: (line: string) => void = () => {}, options: InitBackendOptions = {}): Promise<{ info?: BackendInfo; fallbacks: string[] }> {
+  if (current && tf.getBackend() === current.tfName && TFJS_GPU_BACKENDS.includes(current.name)) return { info: current, fallbacks: [] };
+  return initChain(TFJS_GPU_BACKENDS, true, log, options);
+}
+
+async function initChain(chain: readonly TfjsBackend[], auto: boolean, log: (line: string) => void, options: InitBackendOptions): Promise<{ info?: BackendInfo; fallbacks: string[] }> {
   const fallbacks: string[] = [];
-  for (const name of CHAINS[requested]) {
+  for (const name of chain) {
     try {
-      const { tfName, device } = await CANDIDATES[name].init({ auto: requested === 'auto', log });
+      const { tfName, device } = await CANDIDATES[name].init({ auto, log });
       const useGiven = options.smokeStep && (!options.smokeStepBackends || options.smokeStepBackends.includes(name));
       const smoke = await smokeTest(useGiven ? options.smokeStep! : defaultSmokeStep, {
         timeoutMs: options.smokeTimeoutMs,
@@ -197,11 +220,11 @@ export async function initBackend(requested: Backend, log: (line: string) => voi
       }
       current = { name, tfName, device, fallbacks };
       if (fallbacks.length) log(`backend: using ${name} (${fallbacks.join('; ')})`);
-      return current;
+      return { info: current, fallbacks };
     } catch (err) {
       fallbacks.push(`${name}: ${shortReason(err)}`);
       log(`backend: skipped ${fallbacks[fallbacks.length - 1]}`);
     }
   }
-  throw new Error(`no TensorFlow.js backend could start: ${fallbacks.join('; ')}`);
+  return { fallbacks };
 }

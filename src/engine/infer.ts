@@ -2,10 +2,12 @@
  * Inference from a checkpoint folder: recompute the validation loss (`flopsfit eval`) and generate
  * tokens (`flopsfit sample`). The checkpoint holds the spec, so model and data are rebuilt from it.
  */
-import type { Backend } from '../core/contracts';
+import { type Backend, isTorchBackend } from '../core/contracts';
 import { Rng } from '../core/data/synthetic';
 import { type BackendInfo, initBackend, tf } from './backend';
 import { loadCheckpoint, type LoadedCheckpoint } from './checkpoint';
+import { findPython } from './python';
+import { evalWithTorch } from './torchEngine';
 import { openExperimentData, dataVocabSize } from './data';
 import type { TransformerModel } from './model';
 import { buildModel, evaluate, planTokens, restoreArrays } from './train';
@@ -38,10 +40,24 @@ export interface EvalResult {
   step: number;
   totalSteps: number;
   validationTokens: number;
-  backend: BackendInfo;
+  backend: Pick<BackendInfo, 'device'> & { name: string };
 }
 
+/**
+ * The held-out loss of a checkpoint. A checkpoint of the PyTorch engine (or --backend torch) is
+ * evaluated by PyTorch when a Python with torch is found, else by TensorFlow.js (logged); either
+ * engine reads either engine's checkpoints.
+ */
 export async function evalCheckpoint(dir: string, backend?: Backend, log?: (line: string) => void): Promise<EvalResult> {
+  const want = backend ?? loadCheckpoint(dir).state.backend;
+  if (isTorchBackend(want)) {
+    const { found, skipped } = findPython(log);
+    if (found) {
+      const r = evalWithTorch(dir, found.command, want === 'torch-cpu' ? 'cpu' : 'auto');
+      return { ...r, recordedFinalLoss: r.recordedFinalLoss ?? undefined, backend: { name: 'torch', device: r.device } };
+    }
+    log?.(`eval: no Python with torch (${skipped.join('; ') || 'none found'}); evaluating with TensorFlow.js (wasm)`);
+  }
   const { ckpt, model, backend: info } = await loadModel(dir, backend, log);
   try {
     const spec = ckpt.spec;

@@ -207,6 +207,16 @@ export function flopsfitRuntime(): { node: string; env: NodeJS.ProcessEnv; scrip
   // installed elsewhere are found through NODE_PATH.
   const extra = (vscode.workspace.getConfiguration('flopsfit').get<string[]>('gpuModulePaths') ?? []).filter((p) => typeof p === 'string' && p.trim());
   if (extra.length) env.NODE_PATH = [...extra.map((p) => p.trim()), ...(env.NODE_PATH ? [env.NODE_PATH] : [])].join(path.delimiter);
+  // The PyTorch engine's Python (src/engine/python.ts): the setting, then the Python extension's choice.
+  const pythonPath = vscode.workspace.getConfiguration('flopsfit').get<string>('pythonPath')?.trim();
+  if (pythonPath) env.FLOPSFIT_PYTHON_SETTING = pythonPath;
+  try {
+    const py = vscode.extensions.getExtension<{ environments?: { getActiveEnvironmentPath?: () => { path?: string } } }>('ms-python.python');
+    const selected = py?.isActive ? py.exports?.environments?.getActiveEnvironmentPath?.()?.path : undefined;
+    if (selected) env.FLOPSFIT_PYTHON_EXTENSION = selected;
+  } catch {
+    /* the Python extension is optional */
+  }
   return { node: configured || process.execPath, env, script: path.join(root, 'dist', 'flopsfit.js') };
 }
 

@@ -30,6 +30,9 @@ describe('default parallelism: the plan estimate and the runner agree', () => {
     ['tensorflow (uses every core itself)', `${base}training: {backend: tensorflow}\n`, host(8, false), 1],
     ['webgpu', `${base}training: {backend: webgpu}\n`, host(8, false), 1],
     ['a command trainer', command, host(8, false), 1],
+    ['torch-cpu (one thread per process)', `${base}training: {backend: torch-cpu}\n`, { ...host(6, true), nvidia: () => true }, 6],
+    ['torch without a GPU driver', `${base}training: {backend: torch}\n`, { ...host(4, false), nvidia: () => false }, 4],
+    ['torch with a GPU driver', `${base}training: {backend: torch}\n`, { ...host(4, false), nvidia: () => true }, 1],
   ];
   for (const [name, yaml, h, expected] of cases) {
     it(`${name}: ${expected} at once`, () => {

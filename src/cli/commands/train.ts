@@ -20,7 +20,9 @@ experiments/<id>/spec.json) and writes metrics.jsonl, checkpoint/ and result.jso
   --resume      continue from <dir>/checkpoint when it exists
   --quiet       no progress lines
 
-Signals SIGINT/SIGTERM/SIGHUP write a checkpoint and stop (exit code 130).`;
+Signals SIGINT/SIGTERM/SIGHUP write a checkpoint and stop (exit code 130).
+training.backend torch/torch-cpu (or auto with a GPU) trains with PyTorch in a Python child
+process (flopsfit.pythonPath / FLOPSFIT_PYTHON, else python3); same files and semantics.`;
 
 export function readSpec(file: string): ExperimentSpec {
   let raw: string;
@@ -78,9 +80,10 @@ export async function run(args: string[]): Promise<number> {
   const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of sigs) process.on(s, onSignal);
   try {
-    const { trainExperiment } = await import('../../engine/train');
+    // The spec's backend picks the engine: TensorFlow.js in this process, or PyTorch in a child.
+    const { trainAny } = await import('../../engine/torchEngine');
     const quiet = a.flags.quiet === true;
-    const result = await trainExperiment(spec, runDir, {
+    const result = await trainAny(spec, runDir, {
       resume: a.flags.resume === true,
       signal: controller.signal,
       log: (line) => {

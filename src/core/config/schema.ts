@@ -267,8 +267,18 @@ export const TrainingConfig = z
     backend: z
       .enum(BACKENDS)
       .default('auto')
-      .describe('TensorFlow.js backend: auto picks tensorflow-gpu, webgpu, tensorflow, wasm in that order, whichever loads.'),
+      .describe(
+        'Training engine and device. auto: PyTorch on a GPU when Python with torch is found, else tensorflow-gpu or webgpu, else PyTorch on the CPU, else tensorflow, wasm. torch: PyTorch (cuda, mps or cpu); torch-cpu: PyTorch on the CPU; the others are TensorFlow.js backends. torch falls back to wasm (logged) without Python or torch.',
+      ),
     allowRepeat: z.boolean().default(false).describe('Allow more than one pass over the training data.'),
+    precision: z
+      .enum(['auto', 'bf16', 'fp32'])
+      .optional()
+      .describe('PyTorch engine only: auto (default) = bf16 autocast on CUDA GPUs that support it, fp32 elsewhere; bf16 or fp32 forces one.'),
+    compile: z
+      .enum(['auto', 'on', 'off'])
+      .optional()
+      .describe('PyTorch engine only: torch.compile the model. auto (default) = on for CUDA runs of at least 500 steps (long enough to repay compiling).'),
   })
   .describe('Training settings shared by every experiment (a hyperparameter axis of the same name overrides one).');
 

@@ -3,8 +3,8 @@
  * the planner's time estimate and the runner's scheduling, so the estimate assumes the parallelism
  * the runner will use.
  *
- * One per CPU core for the single-threaded CPU backends (wasm, cpu, and `auto` where no GPU is
- * likely); one for a GPU, for tfjs-node (it uses every core itself) and for command trainers
+ * One per CPU core for the single-threaded CPU backends (wasm, cpu, torch-cpu, torch without a
+ * GPU driver, and `auto` where no GPU is likely); one for a GPU, for tfjs-node (it uses every core itself) and for command trainers
  * (their own threading is unknown).
  */
 import * as fs from 'node:fs';
@@ -21,6 +21,8 @@ export interface Host {
   cores: number;
   /** whether `backend: auto` will probably pick a GPU here */
   gpuLikely(): boolean;
+  /** whether an NVIDIA driver (or Apple's GPU) is there: where `backend: torch` trains on a GPU */
+  nvidia?(): boolean;
 }
 
 export function cpuCores(): number {
@@ -59,6 +61,9 @@ export const localHost: Host = {
   gpuLikely() {
     return (cachedGpu ??= gpuLikely());
   },
+  nvidia() {
+    return process.platform === 'darwin' || fs.existsSync('/dev/nvidiactl');
+  },
 };
 
 /** The default number of experiments at once for these experiments (or this config) on `host`. */
@@ -68,7 +73,9 @@ export function defaultParallelism(targets: readonly ParallelTarget[], host: Hos
     if (!cpuOnly) break;
     if (t.model.family === 'command') cpuOnly = false;
     else if (t.training.backend === 'auto') cpuOnly = !host.gpuLikely();
-    else cpuOnly = t.training.backend === 'wasm' || t.training.backend === 'cpu';
+    // PyTorch: one thread per process on the CPU, so one per core there; one at a time on a GPU
+    else if (t.training.backend === 'torch') cpuOnly = !(host.nvidia?.() ?? false);
+    else cpuOnly = t.training.backend === 'wasm' || t.training.backend === 'cpu' || t.training.backend === 'torch-cpu';
   }
   return cpuOnly ? Math.max(1, host.cores) : 1;
 }

@@ -106,7 +106,8 @@ export function experimentSeconds(
  * d128/L4 and d256/L4 on a Xeon with relaxed SIMD (fused multiply-add); without FMA, or on an
  * older or slower core, expect up to about half that. Tiny models are bound by the per-step cost
  * (a d32/L2 step of 512 tokens takes 10 ms). cpu: 0.18–0.26; GPU paths were not measured here, so
- * their ranges are wide.
+ * their ranges are wide. torch-cpu: PyTorch on one core, about twice the wasm engine (bench:train);
+ * torch: PyTorch on a GPU when there is one (bench/gpu.sh), a wide range.
  */
 export const BUILTIN_THROUGHPUT: Record<
   Exclude<Backend, 'auto'>,
@@ -117,6 +118,8 @@ export const BUILTIN_THROUGHPUT: Record<
   tensorflow: { point: 15e9, range: [5e9, 40e9], gpu: false, stepOverheadSeconds: 0.01, startupSeconds: 2 },
   webgpu: { point: 50e9, range: [1e9, 1000e9], gpu: true, stepOverheadSeconds: 0.02, startupSeconds: 5 },
   'tensorflow-gpu': { point: 500e9, range: [50e9, 5000e9], gpu: true, stepOverheadSeconds: 0.005, startupSeconds: 5 },
+  torch: { point: 100e12, range: [20e9, 500e12], gpu: true, stepOverheadSeconds: 0.002, startupSeconds: 8 },
+  'torch-cpu': { point: 50e9, range: [20e9, 80e9], gpu: false, stepOverheadSeconds: 0.002, startupSeconds: 2 },
 };
 
 /**

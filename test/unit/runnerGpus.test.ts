@@ -1,0 +1,96 @@
+import { strict as assert } from 'node:assert';
+import { estimateExperimentMemoryMiB, GpuPool, type GpuInfo, isCudaError, parseNvidiaSmi, queryGpus, retryOnAnotherGpu } from '../../src/engine/runner/gpus';
+import { tinySpec } from './engineHelpers';
+
+// nvidia-smi --query-gpu=index,uuid,name,memory.total,memory.used,utilization.gpu --format=csv,noheader,nounits
+const FOUR_H100 = `0, GPU-aaaa, NVIDIA H100 80GB HBM3, 81559, 1, 0
+1, GPU-bbbb, NVIDIA H100 80GB HBM3, 81559, 70000, 97
+2, GPU-cccc, NVIDIA H100 80GB HBM3, 81559, [N/A], [N/A]
+3, GPU-dddd, NVIDIA H100 80GB HBM3, 81559, 80000, 3
+`;
+
+function fixed(text: string): () => { gpus: GpuInfo[] } {
+  return () => ({ gpus: parseNvidiaSmi(text) });
+}
+
+describe('runner GPUs', () => {
+  it('parses nvidia-smi rows, marking GPUs whose fields are not numbers as failing', () => {
+    const gpus = parseNvidiaSmi('WARNING: something\n' + FOUR_H100);
+    assert.equal(gpus.length, 4);
+    assert.deepEqual(gpus[0], { index: 0, uuid: 'GPU-aaaa', name: 'NVIDIA H100 80GB HBM3', memoryTotalMiB: 81559, memoryUsedMiB: 1, utilization: 0 });
+    assert.equal(gpus[1].utilization, 97);
+    assert.match(gpus[2].error ?? '', /memory.used \[N\/A\]/);
+    assert.equal(gpus[3].error, undefined);
+  });
+
+  it('queryGpus explains a missing driver and a failing nvidia-smi', () => {
+    const enoent = Object.assign(new Error('spawn nvidia-smi ENOENT'), { code: 'ENOENT' });
+    assert.match(queryGpus(() => ({ status: null, stdout: '', stderr: '', error: enoent })).reason ?? '', /nvidia-smi not found/);
+    assert.match(queryGpus(() => ({ status: 9, stdout: '', stderr: 'NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver.' })).reason ?? '', /exit 9.*could not communicate/);
+    assert.equal(queryGpus(() => ({ status: 0, stdout: FOUR_H100, stderr: '' })).gpus.length, 4);
+  });
+
+  it('skips busy, full and failing GPUs with a logged reason, and sets CUDA_VISIBLE_DEVICES', () => {
+    const lines: string[] = [];
+    const pool = new GpuPool({ query: fixed(FOUR_H100), log: (l) => lines.push(l) });
+    const a = pool.acquire('a', 4000);
+    assert.deepEqual(a, { gpus: [0], env: { CUDA_VISIBLE_DEVICES: '0' } });
+    assert.ok(lines.some((l) => /^gpu 1: skipped: busy \(97 % utilization/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^gpu 2: skipped: not answering \(nvidia-smi reports memory.used \[N\/A\]/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^gpu 3: skipped: full \(1559 MiB free of 81559 MiB, the experiment needs about 4000 MiB\)/.test(l)), lines.join('\n'));
+    // GPU 0 holds one experiment (experimentsPerGpu 1): nothing is free now, and reasons are not repeated
+    const n = lines.length;
+    assert.equal(pool.acquire('b', 4000), undefined);
+    assert.equal(lines.length, n);
+    pool.release('a');
+    assert.deepEqual(pool.acquire('b', 4000)?.gpus, [0]);
+  });
+
+  it('one experiment per GPU spreads over GPUs; experimentsPerGpu packs several on one', () => {
+    const idle = '0, G0, A100, 40000, 0, 0\n1, G1, A100, 40000, 0, 0\n';
+    const spread = new GpuPool({ query: fixed(idle) });
+    assert.deepEqual(spread.acquire('a', 1000)?.env.CUDA_VISIBLE_DEVICES, '0');
+    assert.deepEqual(spread.acquire('b', 1000)?.env.CUDA_VISIBLE_DEVICES, '1');
+    assert.equal(spread.acquire('c', 1000), undefined);
+    const packed = new GpuPool({ query: fixed(idle), experimentsPerGpu: 3 });
+    const got = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => packed.acquire(id, 1000)?.gpus[0]);
+    assert.deepEqual(got, [0, 1, 0, 1, 0, 1]);
+    assert.equal(packed.acquire('g', 1000), undefined);
+    assert.equal(GpuPool.parallelism(2, 1, 3), 6);
+  });
+
+  it('gpusPerExperiment gives each experiment several GPUs', () => {
+    const four = '0, G0, L4, 23000, 0, 0\n1, G1, L4, 23000, 0, 0\n2, G2, L4, 23000, 0, 0\n3, G3, L4, 23000, 0, 0\n';
+    const pool = new GpuPool({ query: fixed(four), gpusPerExperiment: 2 });
+    assert.deepEqual(pool.acquire('a', 1000)?.env, { CUDA_VISIBLE_DEVICES: '0,1' });
+    assert.deepEqual(pool.acquire('b', 1000)?.env, { CUDA_VISIBLE_DEVICES: '2,3' });
+    assert.equal(pool.acquire('c', 1000), undefined);
+    assert.equal(GpuPool.parallelism(4, 2), 2);
+    assert.throws(() => new GpuPool({ gpusPerExperiment: 0 }), /gpusPerExperiment must be an integer ≥ 1/);
+  });
+
+  it('a CUDA error is retried once on another GPU, never on the one it failed on', () => {
+    const idle = '0, G0, A100, 40000, 0, 0\n1, G1, A100, 40000, 0, 0\n';
+    const pool = new GpuPool({ query: fixed(idle) });
+    const first = pool.acquire('a', 1000)!;
+    const failedOn = pool.held('a');
+    pool.release('a');
+    const r = retryOnAnotherGpu('RuntimeError: CUDA error: an illegal memory access was encountered', 0, failedOn);
+    assert.equal(r.retry, true);
+    assert.deepEqual(pool.acquire('a', 1000, r.exclude)?.gpus, [1]);
+    assert.notDeepEqual(first.gpus, [1]);
+    assert.equal(retryOnAnotherGpu('CUDA out of memory', 1, [1]).retry, false);
+    assert.equal(retryOnAnotherGpu('non-finite training loss (NaN) at step 3', 0, [0]).retry, false);
+    assert.ok(isCudaError('torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB'));
+    assert.ok(!isCudaError('cannot open data file /x: ENOENT'));
+  });
+
+  it('estimates more memory for larger experiments, nothing for command trainers', () => {
+    const small = estimateExperimentMemoryMiB(tinySpec());
+    const big = tinySpec();
+    const bigger = estimateExperimentMemoryMiB({ ...big, model: { ...(big.model as Extract<typeof big.model, { family: 'transformer' }>), dModel: 768, nLayers: 12, nHeads: 12, contextLength: 1024, vocabSize: 50257 } });
+    assert.ok(small >= 600 && small < 700, String(small));
+    assert.ok(bigger > 5000, String(bigger));
+    assert.equal(estimateExperimentMemoryMiB({ ...big, model: { family: 'command', command: ['x'], cwd: '/' } }), 0);
+  });
+});
