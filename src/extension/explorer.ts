@@ -478,7 +478,17 @@ export function explorerApi(): ExplorerApi {
       const e = explorer();
       await e.store.ensureLoaded();
       const s = e.store.getOrAdd(configUri);
-      if (s) await e.view.reveal(e.provider.sweepNode(s), { expand: 2, select: true, focus: true });
+      if (!s) return;
+      // the view may not have fetched its rows yet (it loads lazily, and a refresh may be pending)
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await e.view.reveal(e.provider.sweepNode(s), { expand: 2, select: true, focus: true });
+          return;
+        } catch (err) {
+          if (attempt >= 40 || !/not found/i.test(String(err))) throw err;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
     },
     node: async (configUri, experimentId) => {
       const e = explorer();

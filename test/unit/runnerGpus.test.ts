@@ -1,6 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { estimateExperimentMemoryMiB, GpuPool, type GpuInfo, isCudaError, parseNvidiaSmi, queryGpus, retryOnAnotherGpu } from '../../src/engine/runner/gpus';
 import { tinySpec } from './engineHelpers';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { runSweep } from '../../src/engine/runner';
+import { FAKE_ENGINE, engineSpec, fakePlan, tempDir } from './runnerHelpers';
 
 // nvidia-smi --query-gpu=index,uuid,name,memory.total,memory.used,utilization.gpu --format=csv,noheader,nounits
 const FOUR_H100 = `0, GPU-aaaa, NVIDIA H100 80GB HBM3, 81559, 1, 0
@@ -92,5 +96,45 @@ describe('runner GPUs', () => {
     assert.ok(small >= 600 && small < 700, String(small));
     assert.ok(bigger > 5000, String(bigger));
     assert.equal(estimateExperimentMemoryMiB({ ...big, model: { family: 'command', command: ['x'], cwd: '/' } }), 0);
+  });
+});
+
+describe('runner: experiments placed on GPUs (fake nvidia-smi, fake engine)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let savedPath: string | undefined;
+  beforeEach(() => {
+    dir = tempDir('flopsfit-gpus-');
+    const bin = path.join(dir, 'bin');
+    fs.mkdirSync(bin);
+    // two idle 80 GB GPUs
+    fs.writeFileSync(path.join(bin, 'nvidia-smi'), '#!/bin/sh\necho "0, GPU-aaa, NVIDIA H100, 81559, 10, 0"\necho "1, GPU-bbb, NVIDIA H100, 81559, 10, 0"\n', { mode: 0o755 });
+    savedPath = process.env.PATH;
+    process.env.PATH = `${bin}${path.delimiter}${process.env.PATH}`;
+  });
+  afterEach(() => {
+    process.env.PATH = savedPath;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives each experiment a GPU, runs one per GPU, and retries a CUDA error once on another GPU', async () => {
+    const runDir = path.join(dir, 'run');
+    const specs = [4, 0, 0].map((seed, i) => {
+      const s = engineSpec(i, seed);
+      return { ...s, training: { ...s.training, backend: 'torch' as const } };
+    });
+    const lines: string[] = [];
+    const out = await runSweep({ plan: fakePlan(runDir, specs), script: FAKE_ENGINE, handleSignals: false, write: (l) => lines.push(l) });
+    assert.equal(out.exitCode, 0, lines.join('\n'));
+    assert.equal(out.counts.completed, 3);
+    assert.ok(lines.some((l) => /gpus: 0 NVIDIA H100 .*1 NVIDIA H100/.test(l)), 'the GPUs found are logged');
+    for (const s of specs) {
+      const log = fs.readFileSync(path.join(runDir, 'experiments', s.id, 'log.txt'), 'utf8');
+      assert.match(log, /CUDA_VISIBLE_DEVICES=[01]\b/, `${s.id} ran on one GPU`);
+    }
+    const cuda = fs.readFileSync(path.join(runDir, "experiments", specs[0]!.id, 'log.txt'), 'utf8');
+    // the first experiment (smallest) was placed on GPU 0, failed with a CUDA error there, and ran again on GPU 1
+    assert.match(cuda, /CUDA_VISIBLE_DEVICES=0\b[\s\S]*CUDA error[\s\S]*CUDA_VISIBLE_DEVICES=1\b/, cuda);
+    assert.ok(lines.some((l) => /CUDA error on GPU 0: retrying once on another GPU/.test(l)), lines.join('\n'));
   });
 });

@@ -94,6 +94,7 @@ export async function executeSweep(prep: PreparedSweep, o: ExecuteOptions): Prom
     return await runSweep({
       plan: prep.plan,
       parallel: o.parallel ?? prep.config.run?.parallel,
+      gpus: { gpusPerExperiment: prep.config.run?.gpusPerExperiment, experimentsPerGpu: prep.config.run?.experimentsPerGpu },
       only: o.only,
       retryFailed: o.retryFailed,
       resume: o.resume,

@@ -324,6 +324,14 @@ export const RunConfig = z
       .optional()
       .describe('Run directory (workspace-relative or absolute). Default: .flopsfit/<name>/ in the workspace.'),
     parallel: posInt().max(1024).optional().describe('Experiments run at once. Default: one per CPU core on the CPU backends, one on a GPU.'),
+    gpusPerExperiment: posInt()
+      .max(64)
+      .optional()
+      .describe('GPUs each experiment gets (CUDA_VISIBLE_DEVICES) when the runner places experiments on NVIDIA GPUs. Default 1.'),
+    experimentsPerGpu: posInt()
+      .max(64)
+      .optional()
+      .describe('Experiments packed on one GPU at a time (small models). Default 1.'),
   })
   .describe('Where and how the sweep runs.');
 

@@ -199,6 +199,20 @@ export class GpuPool {
     return { gpus: chosen, env: { CUDA_VISIBLE_DEVICES: chosen.join(',') } };
   }
 
+  /** Experiments at once on the GPUs that answer now: the runner's default parallelism on GPUs. */
+  capacity(): number {
+    const { gpus } = this.query();
+    return Math.max(1, GpuPool.parallelism(gpus.filter((g) => !g.error).length, this.gpusPerExperiment, this.experimentsPerGpu));
+  }
+
+  /** Whether one more experiment could be placed now (with no memory estimate): the executor's free slots. */
+  canPlace(): boolean {
+    const probe = `\0probe`;
+    const slot = this.acquire(probe, 0);
+    this.placed.delete(probe);
+    return !!slot;
+  }
+
   release(id: string): void {
     this.placed.delete(id);
   }
@@ -217,4 +231,23 @@ export function retryOnAnotherGpu(reasonOrLog: string, gpuRetries: number, faile
   if (!isCudaError(reasonOrLog)) return { retry: false, exclude: [] };
   if (gpuRetries >= 1) return { retry: false, exclude: [...failedOn], why: 'a CUDA error again after a retry on another GPU' };
   return { retry: true, exclude: [...failedOn], why: `a CUDA error on GPU ${failedOn.join(',')}: retrying once on another GPU` };
+}
+
+/** Backends that may train on an NVIDIA GPU (the runner then places experiments on GPUs). */
+const GPU_BACKENDS = new Set(['torch', 'auto', 'tensorflow-gpu']);
+
+/**
+ * The GPU pool for a sweep: only when some experiment may train on an NVIDIA GPU and nvidia-smi
+ * lists at least one (else undefined: experiments run as before, and nothing is queried again).
+ */
+export function gpuPoolFor(
+  specs: readonly Pick<ExperimentSpec, 'model' | 'training'>[],
+  o: Omit<GpuPoolOptions, 'query'> & { query?: GpuPoolOptions['query'] } = {},
+): GpuPool | undefined {
+  if (!specs.some((s) => s.model.family === 'transformer' && GPU_BACKENDS.has(s.training.backend))) return undefined;
+  const query = o.query ?? (() => queryGpus());
+  const first = query();
+  if (!first.gpus.length) return undefined;
+  o.log?.(`gpus: ${first.gpus.map((g) => `${g.index} ${g.name} (${g.memoryTotalMiB} MiB)`).join(', ')}; ${o.gpusPerExperiment ?? 1} per experiment, up to ${o.experimentsPerGpu ?? 1} experiment(s) per GPU`);
+  return new GpuPool({ ...o, query });
 }

@@ -34,6 +34,7 @@ import {
 } from '../../core/manifest';
 import type { Executor, ExecutorEvents, ExperimentLaunch, ExperimentOutcome } from './executor';
 import { LocalExecutor } from './executors/local';
+import { gpuPoolFor, type GpuPool } from './gpus';
 import { fmtCount, fmtDuration, fmtFlops, formatLoss, shortId } from './format';
 import { defaultParallel } from './processes';
 import { sameExperiment } from '../../core/runDir/identity';
@@ -57,6 +58,8 @@ export interface RunSweepOptions {
   plan: Plan;
   /** experiments at once (default: one per core on the CPU backends, one otherwise) */
   parallel?: number;
+  /** GPU placement (run.gpusPerExperiment, run.experimentsPerGpu) where experiments may use NVIDIA GPUs */
+  gpus?: { gpusPerExperiment?: number; experimentsPerGpu?: number };
   /** run only these experiment ids (or unique id prefixes) */
   only?: readonly string[];
   /** also re-run failed experiments */
@@ -122,6 +125,7 @@ export class SweepRunner {
   private stopping: false | 'graceful' | 'kill' = false;
   private total = 0;
   private parallel = 1;
+  private gpuPool: GpuPool | undefined;
   private readonly launches = new Map<string, ExperimentLaunch>();
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
 
@@ -233,6 +237,8 @@ export class SweepRunner {
       write: (line) => this.write(line),
       prefix: (id) => this.prefix(id),
     };
+    // NVIDIA GPUs (when an experiment may use one and nvidia-smi lists some): one experiment per GPU
+    this.gpuPool = gpuPoolFor(this.plan.experiments, { ...this.opts.gpus, log: (line) => this.write(`flopsfit: ${line}`) });
     const local = (): Executor =>
       new LocalExecutor(
         {
@@ -243,6 +249,7 @@ export class SweepRunner {
           env: this.opts.env,
           orphanGraceMs: this.opts.orphanGraceMs,
           progressIntervalSeconds: this.opts.progressIntervalSeconds,
+          gpus: this.gpuPool,
         },
         events,
       );
@@ -296,7 +303,8 @@ export class SweepRunner {
     this.saveManifest();
 
     const counts0 = this.counts();
-    const parallel = Math.max(1, Math.min(this.opts.parallel ?? defaultParallel(work.map((id) => this.specs.get(id)!)), Math.max(1, work.length)));
+    const byDefault = this.gpuPool?.capacity() ?? defaultParallel(work.map((id) => this.specs.get(id)!));
+    const parallel = Math.max(1, Math.min(this.opts.parallel ?? byDefault, Math.max(1, work.length)));
     this.parallel = parallel;
     this.write(
       `flopsfit: sweep ${this.plan.sweep}: ${this.total} experiments (${counts0.completed} completed, ${work.length} to run${counts0.failed && !this.opts.retryFailed ? `, ${counts0.failed} failed: --retry-failed re-runs them` : ''}), parallel ${parallel}`,

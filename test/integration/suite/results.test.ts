@@ -59,7 +59,8 @@ async function report(config: vscode.Uri): Promise<Rendered> {
 /** The datasets the fit charts must draw for a fit report (one rule per chart, see webview/fitCharts.ts). */
 function expectedFitDatasets(fit: FitReport): { isoflop: number; frontier: number; residuals: number } {
   const groups = fit.isoflop!.groups;
-  const isoflop = groups.reduce((n, g) => n + 1 + (g.parabola ? 1 : 0) + (g.nOpt !== undefined && g.lossOpt !== undefined ? 1 : 0), 0);
+  // per budget: its runs, the optimum estimator's curve (Akima / local parabola / parabola), its optimum
+  const isoflop = groups.reduce((n, g) => n + 1 + (g.curve || g.parabola ? 1 : 0) + (g.nOpt !== undefined && g.lossOpt !== undefined ? 1 : 0), 0);
   const used = groups.filter((g) => g.used && g.nOpt !== undefined && g.dOpt !== undefined);
   let frontier = 0;
   for (const what of ['nOpt', 'dOpt'] as const) {
@@ -118,8 +119,11 @@ describe('results panel', function () {
     assert.ok(r.loss.points > 0 && r.loss.points <= 2 * r.loss.rawPoints);
     const want = expectedFitDatasets(fit);
     assert.equal(r.isoflop.datasets, want.isoflop, 'isoflop: runs, parabola and vertex per budget');
-    const curvePoints = fit.isoflop!.groups.reduce((n, g) => n + (g.parabola ? 64 : 0) + (g.nOpt !== undefined && g.lossOpt !== undefined ? 1 : 0), 0);
-    assert.equal(r.isoflop.points, 15 + curvePoints, 'isoflop: every run is a point, plus the 64-point parabolas and the vertices');
+    const curvePoints = fit.isoflop!.groups.reduce(
+      (n, g) => n + (g.curve ? g.curve.N.length : g.parabola ? 64 : 0) + (g.nOpt !== undefined && g.lossOpt !== undefined ? 1 : 0),
+      0,
+    );
+    assert.equal(r.isoflop.points, 15 + curvePoints, 'isoflop: every run is a point, plus each budget’s curve (the estimator’s own, or a 64-point parabola) and the optima');
     assert.equal(r.frontier.datasets, want.frontier, 'frontier: vertices, power laws, band, predictions');
     assert.equal(r.residuals.datasets, want.residuals, 'residuals: one per budget plus the zero line');
     assert.equal(r.residuals.points, 15 + 2);

@@ -20,6 +20,8 @@ import { shortId } from '../format';
 import { isExperimentProcess, processRunning, signalGroup, waitGone } from '../processes';
 import { PlaceholderError } from '../protocol';
 import { startReaper, type Reaper } from '../reaper';
+import { estimateExperimentMemoryMiB, retryOnAnotherGpu, type GpuPool } from '../gpus';
+import { tailLines } from '../files';
 
 export interface LocalExecutorOptions {
   runDir: string;
@@ -35,6 +37,11 @@ export interface LocalExecutorOptions {
   orphanGraceMs?: number;
   /** seconds between progress lines of a running experiment (default 10) */
   progressIntervalSeconds?: number;
+  /**
+   * NVIDIA GPUs to place experiments on (../gpus): each experiment gets CUDA_VISIBLE_DEVICES, starts
+   * only when a GPU answers and has room, and is restarted once on another GPU after a CUDA error.
+   */
+  gpus?: GpuPool;
 }
 
 interface Running {
@@ -51,6 +58,10 @@ export class LocalExecutor implements Executor {
   private stopping: false | 'graceful' | 'kill' = false;
   private reaper?: Reaper;
   private wake?: () => void;
+  /** experiments waiting for a GPU (started again on every tick) */
+  private readonly waiting = new Map<string, ExperimentLaunch>();
+  /** GPU restarts after a CUDA error, and the GPUs each failed on */
+  private readonly gpuRetries = new Map<string, { count: number; failedOn: number[] }>();
 
   constructor(
     private readonly opts: LocalExecutorOptions,
@@ -68,11 +79,14 @@ export class LocalExecutor implements Executor {
 
   freeSlots(): number {
     const parallel = typeof this.opts.parallel === 'function' ? this.opts.parallel() : this.opts.parallel;
-    return Math.max(0, parallel - this.running.size);
+    const free = Math.max(0, parallel - this.running.size - this.waiting.size);
+    // on GPUs: one at a time, and only while a GPU answers and has room for another experiment
+    if (free > 0 && this.opts.gpus) return this.opts.gpus.canPlace() ? 1 : 0;
+    return free;
   }
 
   active(): number {
-    return this.running.size;
+    return this.running.size + this.waiting.size;
   }
 
   changed(): Promise<void> {
@@ -98,6 +112,12 @@ export class LocalExecutor implements Executor {
   }
 
   tick(): void {
+    for (const launch of [...this.waiting.values()]) {
+      if (this.stopping) {
+        this.waiting.delete(launch.id);
+        this.events.finished(launch.id, { status: 'stopped', reason: 'stopped while waiting for a GPU' });
+      } else this.start(launch);
+    }
     const every = (this.opts.progressIntervalSeconds ?? 10) * 1000;
     const now = Date.now();
     for (const r of this.running.values()) {
@@ -135,6 +155,20 @@ export class LocalExecutor implements Executor {
     const env: NodeJS.ProcessEnv = { ...process.env, ...this.opts.env };
     delete env.FLOPSFIT_RESUME;
     Object.assign(env, cmd.env);
+    const gpus = this.opts.gpus;
+    if (gpus) {
+      const exclude = this.gpuRetries.get(id)?.failedOn ?? [];
+      const slot = gpus.acquire(id, estimateExperimentMemoryMiB(spec), exclude) ?? gpus.acquire(id, 0, exclude);
+      if (!slot) {
+        // no GPU can take it right now (a retry waits for another GPU than the one that failed)
+        if (!this.waiting.has(id)) this.events.write(`${this.events.prefix(id)} wait   ${shortId(id)}  for a free GPU`);
+        this.waiting.set(id, launch);
+        return;
+      }
+      this.waiting.delete(id);
+      Object.assign(env, slot.env);
+      this.events.write(`${this.events.prefix(id)} gpu    ${shortId(id)}  CUDA_VISIBLE_DEVICES=${slot.env.CUDA_VISIBLE_DEVICES}`);
+    }
     const { command, args, cwd } = cmd;
 
     fs.appendFileSync(logFile, `=== attempt ${launch.attempt} at ${nowIso()}: ${[command, ...args].join(' ')}\n`);
@@ -181,7 +215,23 @@ export class LocalExecutor implements Executor {
         follow.poll(true);
         this.reaper?.remove(pid);
         this.running.delete(id);
-        this.events.finished(id, follow.outcome(code, signal, spawnError));
+        const outcome = follow.outcome(code, signal, spawnError);
+        if (gpus) {
+          const failedOn = gpus.held(id);
+          gpus.release(id);
+          if (outcome.status === 'failed' && !this.stopping) {
+            const prev = this.gpuRetries.get(id) ?? { count: 0, failedOn: [] };
+            const r = retryOnAnotherGpu(`${outcome.reason ?? ''}\n${tailLines(logFile, 30, logOffset).join('\n')}`, prev.count, [...prev.failedOn, ...failedOn]);
+            if (r.why) this.events.write(`${this.events.prefix(id)} gpu    ${shortId(id)}  ${r.why}`);
+            if (r.retry) {
+              this.gpuRetries.set(id, { count: prev.count + 1, failedOn: r.exclude });
+              resolve();
+              this.start({ ...launch, resuming: true, hasCheckpoint: fs.existsSync(path.join(dir, RUN_FILES.checkpoint)) });
+              return;
+            }
+          }
+        }
+        this.events.finished(id, outcome);
         resolve();
       });
     });
