@@ -1,8 +1,43 @@
-// ESLint flat config: typescript-eslint's recommended rules for the TypeScript sources, ESLint's
-// recommended rules for the plain JavaScript/ESM scripts.
+// ESLint flat config: typescript-eslint's recommended rules for the TypeScript sources (plus the
+// type-aware promise rules), ESLint's recommended rules for the plain JavaScript/ESM scripts, and the
+// architecture's layers as import rules (ARCHITECTURE.md): what each folder may import. Runtime
+// import cycles are checked by scripts/check-cycles.mjs, the second half of `npm run lint`.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+
+/** A folder may not import these (no-restricted-imports patterns, matched against the import path). */
+const layer = (message, patterns, paths = []) => ({
+  'no-restricted-imports': ['error', { paths: paths.map((name) => ({ name, message })), patterns: [{ group: patterns, message }] }],
+});
+
+/** The layers: each folder and what it must not import (see ARCHITECTURE.md). */
+export const LAYERS = [
+  {
+    files: ['src/core/**/*.ts'],
+    rules: layer('src/core is the domain: pure TypeScript, no VS Code, no engine, extension or CLI code', ['**/engine', '**/engine/**', '**/extension', '**/extension/**', '**/cli', '**/cli/**', '**/shared/**'], ['vscode']),
+  },
+  {
+    files: ['src/extension/**/*.ts'],
+    rules: layer('the extension host never trains or runs the CLI: it starts the flopsfit process as a task', ['**/engine', '**/engine/**', '**/cli', '**/cli/**']),
+  },
+  {
+    files: ['src/engine/**/*.ts', 'src/cli/**/*.ts'],
+    rules: layer('the flopsfit process never imports VS Code glue', ['**/extension', '**/extension/**'], ['vscode']),
+  },
+  {
+    files: ['src/shared/**/*.ts'],
+    rules: layer('the webview protocol depends on the domain types only', ['**/engine/**', '**/extension/**', '**/cli/**', 'node:*'], ['vscode']),
+  },
+  {
+    files: ['webview/**/*.ts'],
+    rules: layer('the webview is browser code: it talks to the host only through src/shared/protocol', ['**/extension', '**/extension/**', '**/engine/**', '**/cli/**', 'node:*'], ['vscode', 'fs', 'path', 'os', 'child_process']),
+  },
+  {
+    files: ['test/**/*.ts'],
+    rules: layer('tests do not depend on the benchmarks', ['**/bench/**']),
+  },
+];
 
 export default tseslint.config(
   {
@@ -39,6 +74,19 @@ export default tseslint.config(
     // Browser code (the results webview).
     files: ['webview/**/*.ts'],
     languageOptions: { globals: { ...globals.browser } },
+  },
+  {
+    // Type-aware: a promise is awaited, returned or explicitly voided; no promise where a plain
+    // value or a void callback is expected.
+    files: ['src/**/*.ts', 'webview/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: { '@typescript-eslint/no-floating-promises': 'error', '@typescript-eslint/no-misused-promises': 'error' },
+  },
+  ...LAYERS,
+  {
+    // the one test of a benchmark's own logic (the GPU benchmark's output parser and worker)
+    files: ['test/unit/backends-gpubench.test.ts'],
+    rules: { 'no-restricted-imports': 'off' },
   },
   {
     // CommonJS fixtures and scripts.

@@ -1,6 +1,6 @@
 /**
  * Results-webview benchmark: loads the built bundle (dist/webview.js) in headless chromium with a
- * fake VS Code webview API (bench/webviewPage.ts) and streams 100 experiments × 10 000 metrics
+ * fake VS Code webview API (test/support/webviewPage.ts) and streams 100 experiments × 10 000 metrics
  * points into the live loss chart, in real time, through the same zod-checked `append` messages
  * the host sends (produced in a Web Worker, as the host produces them in another process). Prints chart updates per second (target ≥ 10) and JS heap over time, and the
  * same stream without decimation as the reference, measured in the same run.
@@ -19,8 +19,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunDirModel } from '../src/extension/resultsModel';
 import { defaultWebviewState, type ToWebview } from '../src/shared/protocol';
-import { synthPlan, writeRunDir } from './webviewFixture';
-import { openWebviewPage, type WebviewPage } from './webviewPage';
+import { synthPlan, writeRunDir } from '../test/support/runDirFixture';
+import { openWebviewPage, type WebviewPage } from '../test/support/webviewPage';
 
 interface Args {
   minutes: number;

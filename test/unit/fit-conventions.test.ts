@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { synthPlan, writeRunDir } from '../../bench/webviewFixture';
+import { synthPlan, writeRunDir } from '../support/runDirFixture';
 import { fitScalingLaws, readPointsFile } from '../../src/core/fit';
 import { conventionCounts, detectConvention } from '../../src/core/fit/conventions';
 import { readRunDirPoints } from '../../src/core/fit/io';

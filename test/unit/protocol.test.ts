@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { synthPlan } from '../../bench/webviewFixture';
+import { synthPlan } from '../support/runDirFixture';
 import { defaultWebviewState, describeRejection, FromWebview, Snapshot, ToWebview, WebviewState } from '../../src/shared/protocol';
 
 function snapshot(): Snapshot {

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { learningCurve, synthPlan, writeRunDir } from '../../bench/webviewFixture';
+import { learningCurve, synthPlan, writeRunDir } from '../support/runDirFixture';
 import { RUN_FILES } from '../../src/core/contracts';
 import { buildExport, flattenJson, RunDirModel, toCsv } from '../../src/extension/resultsModel';
 

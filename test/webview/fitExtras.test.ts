@@ -4,8 +4,8 @@
  * the Approach 1 / published-law overlays on the Frontier chart. Run: npm run test:webview
  */
 import * as assert from 'node:assert/strict';
-import { synthPlan } from '../../bench/webviewFixture';
-import { openWebviewPage, type WebviewPage } from '../../bench/webviewPage';
+import { synthPlan } from '../support/runDirFixture';
+import { openWebviewPage, type WebviewPage } from '../support/webviewPage';
 import { addExtras } from '../../src/core/fit/extras';
 import { fitScalingLaws } from '../../src/core/fit/fit';
 import type { HyperRun } from '../../src/core/fit/hyperLaws';

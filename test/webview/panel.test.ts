@@ -6,8 +6,8 @@
  * (test/harness/install.sh). Run: npm run test:webview
  */
 import * as assert from 'node:assert/strict';
-import { synthPlan } from '../../bench/webviewFixture';
-import { openWebviewPage, type WebviewPage } from '../../bench/webviewPage';
+import { synthPlan } from '../support/runDirFixture';
+import { openWebviewPage, type WebviewPage } from '../support/webviewPage';
 import { defaultWebviewState, FromWebview, type Snapshot, type WebviewState } from '../../src/shared/protocol';
 
 const plan = synthPlan({ sweep: 'wv', runDir: '/r', configPath: '/c.sweep.yaml', budgets: [1e12, 1e13], sizesPerBudget: 3 });

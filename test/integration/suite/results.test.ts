@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { learningCurve, synthPlan, writeRunDir } from '../../../bench/webviewFixture';
+import { learningCurve, synthPlan, writeRunDir } from '../../support/runDirFixture';
 import { loadSweepConfig } from '../../../src/core/config';
 import type { FitReport } from '../../../src/core/fit/types';
 import { buildPlan } from '../../../src/core/plan';

@@ -6,8 +6,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Manifest, Plan, type ExperimentSpec, type MetricsLine, type ResultsRow, RUN_FILES } from '../src/core/contracts';
-import { fitScalingLaws, type FitReport } from '../src/core/fit';
+import { Manifest, Plan, type ExperimentSpec, type MetricsLine, type ResultsRow, RUN_FILES } from '../../src/core/contracts';
+import { fitScalingLaws, type FitReport } from '../../src/core/fit';
 
 export const LAW = { E: 1.2, A: 40, B: 90, alpha: 0.34, beta: 0.28 };
 
