@@ -87,9 +87,27 @@ function copyTorchTrainer() {
 
 copyWasm();
 copyTorchTrainer();
+/**
+ * In watch mode every rebuild prints `[watch] build started` / `[watch] build finished` and each
+ * error as `file:line:col: error: message`: the lines .vscode/tasks.json's problem matcher reads.
+ */
+const watchReporter = {
+  name: 'watch-reporter',
+  setup(build) {
+    build.onStart(() => console.log('[watch] build started'));
+    build.onEnd((result) => {
+      for (const e of result.errors) {
+        const loc = e.location;
+        console.error(loc ? `${loc.file}:${loc.line}:${loc.column + 1}: error: ${e.text}` : `error: ${e.text}`);
+      }
+      console.log('[watch] build finished');
+    });
+  },
+};
+
 if (watch) {
   for (const t of targets) {
-    const ctx = await esbuild.context(t);
+    const ctx = await esbuild.context({ ...t, logLevel: 'silent', plugins: [...(t.plugins ?? []), watchReporter] });
     await ctx.watch();
   }
   console.log('[flopsfit] watching');
