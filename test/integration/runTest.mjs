@@ -4,11 +4,12 @@
 //
 // 1. Bundles the suite with esbuild into out/integration/suite/ (one file per *.test.ts plus
 //    index.js; `vscode` and npm packages stay external and resolve from node_modules at run time).
-// 2. Copies test/integration/workspace/ to a fresh temp folder (tests may write there).
-// 3. Calls @vscode/test-electron's runTests with vscodeExecutablePath = test/harness/run-tests.mjs
+// 2. Runs two VS Code sessions (see SESSIONS): the first-sweep test on an empty folder, the rest on
+//    a fresh temp copy of test/integration/workspace/ (tests may write there).
+// 3. Each calls @vscode/test-electron's runTests with vscodeExecutablePath = test/harness/run-tests.mjs
 //    (headless code-server + chromium). FLOPSFIT_VSCODE=desktop runs the same suite in desktop
 //    VS Code that test-electron downloads; FLOPSFIT_VSCODE=<path> in that VS Code executable.
-// Exit code: 0 when every test passed. The last line printed is the runner's `N passed, N failed`.
+// Exit code: 0 when every test passed. The last line printed is `N passed, N failed` over both sessions.
 import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -57,13 +58,22 @@ async function bundleSuite() {
   return entries.filter((f) => f.endsWith('.test.ts')).length;
 }
 
-async function main() {
-  const opts = parse(process.argv.slice(2));
-  const nFiles = await bundleSuite();
-  console.log(`[runTest] bundled ${nFiles} test file(s) into ${path.relative(root, suiteOut)}/`);
+/**
+ * The sessions: the first-sweep test runs in its own VS Code on an EMPTY folder (a newcomer's
+ * first steps: no config, no run directory); every other test in one VS Code on a copy of
+ * test/integration/workspace/. Each session's test files are chosen by FLOPSFIT_TEST_FILES /
+ * FLOPSFIT_TEST_EXCLUDE (suite/index.ts).
+ */
+const EMPTY_FOLDER_TESTS = 'firstSweep';
+const SESSIONS = [
+  { name: 'empty folder', empty: true, env: { FLOPSFIT_TEST_FILES: EMPTY_FOLDER_TESTS } },
+  { name: 'test workspace', empty: false, env: { FLOPSFIT_TEST_EXCLUDE: EMPTY_FOLDER_TESTS } },
+];
 
-  const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'flopsfit-ws-'));
-  fs.cpSync(path.join(root, 'test/integration/workspace'), workspace, { recursive: true });
+/** Runs one VS Code session; returns its exit code. */
+async function session(opts, s) {
+  const workspace = fs.mkdtempSync(path.join(os.tmpdir(), s.empty ? 'flopsfit-empty-' : 'flopsfit-ws-'));
+  if (!s.empty) fs.cpSync(path.join(root, 'test/integration/workspace'), workspace, { recursive: true });
 
   // FLOPSFIT_VSCODE: unset = the headless harness; `desktop` = let test-electron download desktop
   // VS Code (needs update.code.visualstudio.com); any other value = path of a VS Code executable.
@@ -77,13 +87,7 @@ async function main() {
     if (opts.verbose) launchArgs.push('--verbose');
   }
   const vscodeExecutablePath = useHarness ? harness : choice === 'desktop' ? undefined : path.resolve(choice);
-
-  // test-electron prints "Exit code: N" after the runner's summary; keep the summary the last line.
-  const log = console.log;
-  console.log = (...args) => {
-    if (typeof args[0] === 'string' && /^Exit code:/.test(args[0])) return;
-    log(...args);
-  };
+  console.log(`[runTest] session: ${s.name} (${workspace})`);
   let code = 0;
   try {
     await runTests({
@@ -94,6 +98,7 @@ async function main() {
       extensionTestsEnv: {
         FLOPSFIT_TEST_GREP: opts.grep ?? '',
         FLOPSFIT_INTEGRATION: '1',
+        ...s.env,
       },
     });
   } catch (e) {
@@ -103,9 +108,49 @@ async function main() {
       code = 1;
     }
   } finally {
-    console.log = log;
     fs.rmSync(workspace, { recursive: true, force: true });
   }
+  return code;
+}
+
+async function main() {
+  const opts = parse(process.argv.slice(2));
+  const nFiles = await bundleSuite();
+  console.log(`[runTest] bundled ${nFiles} test file(s) into ${path.relative(root, suiteOut)}/`);
+
+  // test-electron prints "Exit code: N" after the runner's summary: dropped. Each session's
+  // `N passed, N failed` line is counted; one line for the whole suite is printed last.
+  const log = console.log;
+  console.log = (...args) => {
+    if (typeof args[0] === 'string' && /^Exit code:/.test(args[0])) return;
+    log(...args);
+  };
+  const totals = { passed: 0, failed: 0, skipped: 0 };
+  let pending = '';
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = (chunk, ...rest) => {
+    pending += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$/.exec(line);
+      if (m) {
+        totals.passed += Number(m[1]);
+        totals.failed += Number(m[2]);
+        totals.skipped += Number(m[3] ?? 0);
+      }
+    }
+    return write(chunk, ...rest);
+  };
+  let code = 0;
+  try {
+    for (const s of SESSIONS) code = (await session(opts, s)) || code;
+  } finally {
+    process.stdout.write = write;
+    console.log = log;
+  }
+  if (code !== 0 && totals.failed === 0) totals.failed = 1; // a session that failed without a summary
+  console.log(`${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`);
   process.exit(code);
 }
 

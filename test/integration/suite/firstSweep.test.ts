@@ -1,6 +1,6 @@
 /**
- * A newcomer's first sweep, end to end in the real VS Code, the way a person does it: New Sweep
- * (synthetic data) in a folder with no run directory yet → shrink the budgets → Run Sweep → the tree
+ * A newcomer's first sweep, end to end in the real VS Code, the way a person does it, in its own
+ * session on an EMPTY folder (test/integration/runTest.mjs): New Sweep (synthetic data) → shrink the budgets → Run Sweep → the tree
  * shows live progress (a loss on a running experiment) while the run goes on → finished → the
  * IsoFLOP, Frontier and Fit tabs draw the fit the runner wrote → a second run is killed with -9
  * mid-way → the tree says "interrupted — resumable" (never "running" forever) → Resume from the
@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { activate, screenshot, waitFor, workspaceFile } from '../harness';
+import { activate, screenshot, waitFor, workspaceDir, workspaceFile } from '../harness';
 import { experiments, waitForSweep, type Snap } from './sweepFixture';
 
 const NAME = 'first-sweep';
@@ -55,15 +55,15 @@ function lockPid(runDir: string): number | undefined {
 
 describe("a newcomer's first sweep in the editor", function () {
   this.timeout(600_000);
-  const dir = workspaceFile(NAME);
-  const runDir = workspaceFile('.flopsfit', NAME);
-  const config = vscode.Uri.file(path.join(dir, `${NAME}.sweep.yaml`));
+  let runDir = '';
+  let config: vscode.Uri;
 
   before(async () => {
+    // the session's workspace is an empty folder: no config, no .flopsfit/
+    assert.deepEqual(fs.readdirSync(workspaceDir()), [], 'the workspace folder is empty');
+    runDir = workspaceFile('.flopsfit', NAME);
+    config = vscode.Uri.file(workspaceFile(`${NAME}.sweep.yaml`));
     await activate();
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.rmSync(runDir, { recursive: true, force: true });
-    fs.mkdirSync(dir, { recursive: true });
   });
 
   after(async () => {
@@ -77,13 +77,12 @@ describe("a newcomer's first sweep in the editor", function () {
       }
     }
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.rmSync(runDir, { recursive: true, force: true });
   });
 
   it('New Sweep → shrink → Run: live progress in the tree, then the fit tabs draw the runner’s fit', async () => {
     assert.ok(!fs.existsSync(runDir), 'no run directory before the first run');
-    await vscode.commands.executeCommand('flopsfit.newSweep', { name: NAME, source: 'synthetic', folder: dir });
+    // the palette's New Sweep, answered through its argument (a single workspace folder: no folder prompt)
+    await vscode.commands.executeCommand('flopsfit.newSweep', { name: NAME, source: 'synthetic' });
     await waitFor('the new config', () => fs.existsSync(config.fsPath));
     // make it small, as the README's first steps say: a few budgets that train in seconds
     await editLine(config, /^budgets:.*$/m, 'budgets: [1e9, 3e9, 1e10]');
@@ -100,6 +99,7 @@ describe("a newcomer's first sweep in the editor", function () {
       240_000,
     );
     assert.match(live.contextValue ?? '', /^sweep\.running/);
+    await vscode.commands.executeCommand('workbench.view.extension.flopsfit');
     await screenshot('first-sweep-1-live-progress');
     const done = await waitForSweep(NAME, 'finished', (s) => s.contextValue === 'sweep.finished', 400_000);
     assert.ok(experiments(done).every((e) => e.contextValue === 'experiment.completed'), 'every experiment completed');
@@ -154,6 +154,7 @@ describe("a newcomer's first sweep in the editor", function () {
     const interrupted = await waitForSweep(NAME, 'interrupted — resumable', (s) => s.contextValue === 'sweep.interrupted', 60_000);
     assert.match(interrupted.description ?? '', /interrupted — resumable/);
     assert.ok(!experiments(interrupted).some((e: Snap) => e.contextValue === 'experiment.running'), 'no experiment is shown running without a runner');
+    await vscode.commands.executeCommand('workbench.view.extension.flopsfit');
     await screenshot('first-sweep-3-interrupted');
 
     // Stop has nothing to stop; Resume (as the tree's inline action does) finishes the sweep

@@ -24,13 +24,19 @@ async function awaitActivationByEvent(timeoutMs = 20_000): Promise<void> {
 }
 
 export async function run(): Promise<void> {
-  await awaitActivationByEvent();
+  // an empty folder holds no sweep config: nothing activates the extension by itself there
+  if (!process.env.FLOPSFIT_TEST_FILES) await awaitActivationByEvent();
   const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 60_000, reporter: 'spec' });
   const grep = process.env.FLOPSFIT_TEST_GREP;
   if (grep) mocha.grep(grep);
+  // FLOPSFIT_TEST_FILES / FLOPSFIT_TEST_EXCLUDE: the session's files (runTest.mjs runs the first-sweep
+  // test on an empty folder, the others on the test workspace)
+  const only = process.env.FLOPSFIT_TEST_FILES?.split(',').filter(Boolean) ?? [];
+  const except = process.env.FLOPSFIT_TEST_EXCLUDE?.split(',').filter(Boolean) ?? [];
   const files = fs
     .readdirSync(__dirname)
     .filter((f) => f.endsWith('.test.js'))
+    .filter((f) => (only.length === 0 || only.some((o) => f.startsWith(`${o}.`))) && !except.some((o) => f.startsWith(`${o}.`)))
     .sort();
   for (const f of files) mocha.addFile(path.join(__dirname, f));
   return new Promise((resolve, reject) => {
