@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { fitParametricResample, runParametric } from '../../src/core/fit/fit';
+import { fitParametricResample } from '../../src/core/fit/parametricMethod';
+import { runParametric } from '../../src/core/fit/steps';
 import { FitPool, fitParametricDataParallel, fitParametricResamplesParallel } from '../../src/core/fit/parallel';
 import { besirogluGrid, fitParametricData, makeHuberObjective, makeHuberObjectiveTs, makeParametricData, resampleParametricData } from '../../src/core/fit/parametric';
 import { Rng } from '../../src/core/fit/rng';

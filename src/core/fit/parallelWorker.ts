@@ -3,7 +3,7 @@
  * Each message is one chunk of independent work; the answer carries its id back.
  */
 import { parentPort } from 'node:worker_threads';
-import { fitParametricResample, type ParamState } from './fit';
+import { fitParametricResample, type ParamState } from './parametricMethod';
 import { runStarts, type MultiStartOptions, type ParametricData } from './parametric';
 
 export type FitTask =
