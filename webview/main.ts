@@ -24,7 +24,7 @@ import {
 } from '../src/shared/protocol';
 import { readTheme, type ManagedChart } from './chartKit';
 import { FitCharts } from './fitCharts';
-import { LossChart, type ExperimentMeta } from './lossChart';
+import { LossChart, type ExperimentMeta } from './loss/lossChart';
 import { el, renderPlan } from './planView';
 
 const vscode = acquireVsCodeApi<WebviewState>();
