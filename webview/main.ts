@@ -23,7 +23,7 @@ import {
   type TabId,
 } from '../src/shared/protocol';
 import { readTheme, type ManagedChart } from './chartKit';
-import { FitCharts } from './fitCharts';
+import { FitCharts } from './fit/fitCharts';
 import { LossChart, type ExperimentMeta } from './loss/lossChart';
 import { el, renderPlan } from './planView';
 
