@@ -24,7 +24,8 @@ import { fitParametricResample } from '../src/core/fit/parametricMethod';
 import { runParametric } from '../src/core/fit/steps';
 import { readPointsFile } from '../src/core/fit/io';
 import { FitPool, defaultWorkers, fitParametricDataParallel, fitParametricResamplesParallel } from '../src/core/fit/parallel';
-import { besirogluGrid, fitParametricData, paramsFromVector } from '../src/core/fit/parametric';
+import { fitParametricData } from '../src/core/fit/multiStart';
+import { besirogluGrid, paramsFromVector } from '../src/core/fit/parametric';
 import { Rng } from '../src/core/fit/rng';
 import { wasmObjectiveAvailable } from '../src/core/fit/wasmObjective';
 

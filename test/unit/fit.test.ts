@@ -3,10 +3,9 @@ import * as path from 'node:path';
 import { fitScalingLaws, FitInputError, FitReport, readPointsFile } from '../../src/core/fit';
 import { fitParametricResample } from '../../src/core/fit/parametricMethod';
 import { runParametric } from '../../src/core/fit/steps';
+import { fitParametricData, multiStartFit } from '../../src/core/fit/multiStart';
 import {
   besirogluGrid,
-  fitParametricData,
-  multiStartFit,
   parametricAllocation,
   parametricLoss,
   paramsFromVector,

@@ -29,12 +29,11 @@ import {
   concatStartRuns,
   polishBest,
   reduceStarts,
-  HUBER_DELTA,
   type MultiStartOptions,
-  type ParametricData,
   type PolishedFit,
   type StartRuns,
-} from './parametric';
+} from './multiStart';
+import { HUBER_DELTA, type ParametricData } from './parametric';
 import { RESAMPLE_FIELDS, runTask, type FitTask } from './parallelWorker';
 
 /** Where the worker entry lives: beside this file when run from source (tsx), else beside the bundle. */

@@ -4,7 +4,8 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { fitParametricResample, type ParamState } from './parametricMethod';
-import { runStarts, type MultiStartOptions, type ParametricData } from './parametric';
+import { runStarts, type MultiStartOptions } from './multiStart';
+import { type ParametricData } from './parametric';
 
 export type FitTask =
   | { id: number; kind: 'starts'; data: ParametricData; starts: Float64Array; opts: MultiStartOptions }

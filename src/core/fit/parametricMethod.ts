@@ -3,20 +3,17 @@
  * capped at the lowest loss, and the fit of one bootstrap resample from its warm starts.
  */
 import { fmt } from './format';
+import { capLogE, maxLogE, fitParametricData, type PolishedFit } from './multiStart';
 import {
   START_GRID_SIZE,
   besirogluGrid,
-  capLogE,
   logResiduals,
-  maxLogE,
   makeParametricData,
-  fitParametricData,
   paramsFromVector,
   parametricLoss,
   resampleParametricData,
   type ParametricData,
   type ParametricParams,
-  type PolishedFit,
 } from './parametric';
 import type { FitSteps } from './steps';
 import type { FitPoint, ParametricFit } from './types';

@@ -2,7 +2,8 @@
  * The fit as steps: the requests a fit yields to its driver for its expensive, parallel parts, and
  * the driver that answers them on this thread.
  */
-import { fitParametricData, type MultiStartOptions, type ParametricData, type PolishedFit } from './parametric';
+import { fitParametricData, type MultiStartOptions, type PolishedFit } from './multiStart';
+import { type ParametricData } from './parametric';
 import { fitParametricResample, runParametricSteps, type ParamState, type ResampleFit } from './parametricMethod';
 import type { FitPoint } from './types';
 
