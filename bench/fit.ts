@@ -20,10 +20,12 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fitParametricResample, runParametric } from '../src/core/fit/fit';
+import { fitParametricResample } from '../src/core/fit/parametricMethod';
+import { runParametric } from '../src/core/fit/steps';
 import { readPointsFile } from '../src/core/fit/io';
 import { FitPool, defaultWorkers, fitParametricDataParallel, fitParametricResamplesParallel } from '../src/core/fit/parallel';
-import { besirogluGrid, fitParametricData, paramsFromVector } from '../src/core/fit/parametric';
+import { fitParametricData } from '../src/core/fit/multiStart';
+import { besirogluGrid, paramsFromVector } from '../src/core/fit/parametric';
 import { Rng } from '../src/core/fit/rng';
 import { wasmObjectiveAvailable } from '../src/core/fit/wasmObjective';
 

@@ -23,8 +23,8 @@ import {
   type TabId,
 } from '../src/shared/protocol';
 import { readTheme, type ManagedChart } from './chartKit';
-import { FitCharts } from './fitCharts';
-import { LossChart, type ExperimentMeta } from './lossChart';
+import { FitCharts } from './fit/fitCharts';
+import { LossChart, type ExperimentMeta } from './loss/lossChart';
 import { el, renderPlan } from './planView';
 
 const vscode = acquireVsCodeApi<WebviewState>();

@@ -1,9 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { Lbfgs } from '../../src/core/fit/lbfgs';
-import { besirogluGrid, fastExp, fastLog13, makeHuberObjective, makeParametricData, resampleParametricData } from '../../src/core/fit/parametric';
+import { fastExp, fastLog13, makeHuberObjective } from '../../src/core/fit/huberObjective';
+import { besirogluGrid, makeParametricData, resampleParametricData } from '../../src/core/fit/parametric';
 import { Rng } from '../../src/core/fit/rng';
 import { summarise, quantileSorted } from '../../src/core/fit/bootstrap';
-import { fitQuadratic, groupByBudget } from '../../src/core/fit/isoflop';
+import { groupByBudget } from '../../src/core/fit/isoflop';
+import { fitQuadratic } from '../../src/core/fit/leastSquares';
 import { isoflopGrid } from './fit-helpers';
 
 describe('fit internals: L-BFGS', () => {

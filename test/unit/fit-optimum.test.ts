@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fitScalingLaws, parseCsv, recordsToPoints } from '../../src/core/fit';
-import { akimaSlopes } from '../../src/core/fit/isoflop';
+import { akimaSlopes } from '../../src/core/fit/akima';
 import type { FitPoint } from '../../src/core/fit/types';
 import { Rng } from '../../src/core/fit/rng';
 import { TRUTH, isoflopGrid, trueLoss } from './fit-helpers';

@@ -1,7 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { fitParametricResample, runParametric } from '../../src/core/fit/fit';
+import { fitParametricResample } from '../../src/core/fit/parametricMethod';
+import { runParametric } from '../../src/core/fit/steps';
 import { FitPool, fitParametricDataParallel, fitParametricResamplesParallel } from '../../src/core/fit/parallel';
-import { besirogluGrid, fitParametricData, makeHuberObjective, makeHuberObjectiveTs, makeParametricData, resampleParametricData } from '../../src/core/fit/parametric';
+import { makeHuberObjective, makeHuberObjectiveTs } from '../../src/core/fit/huberObjective';
+import { fitParametricData } from '../../src/core/fit/multiStart';
+import { besirogluGrid, makeParametricData, resampleParametricData } from '../../src/core/fit/parametric';
 import { Rng } from '../../src/core/fit/rng';
 import { wasmObjectiveAvailable } from '../../src/core/fit/wasmObjective';
 import { isoflopGrid } from './fit-helpers';

@@ -1,11 +1,11 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { fitScalingLaws, FitInputError, FitReport, readPointsFile } from '../../src/core/fit';
-import { fitParametricResample, runParametric } from '../../src/core/fit/fit';
+import { fitParametricResample } from '../../src/core/fit/parametricMethod';
+import { runParametric } from '../../src/core/fit/steps';
+import { fitParametricData, multiStartFit } from '../../src/core/fit/multiStart';
 import {
   besirogluGrid,
-  fitParametricData,
-  multiStartFit,
   parametricAllocation,
   parametricLoss,
   paramsFromVector,

@@ -1,7 +1,7 @@
 /** The fit tabs explain themselves when there is nothing to draw (issue 13 item 8). */
 import { strict as assert } from 'node:assert';
 import { fitScalingLaws } from '../../src/core/fit';
-import { frontierMessage, isoflopMessage, residualsMessage } from '../../webview/fitEmpty';
+import { frontierMessage, isoflopMessage, residualsMessage } from '../../webview/fit/fitEmpty';
 import { isoflopGrid } from './fit-helpers';
 
 describe('webview: empty fit tabs explain themselves', () => {

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { formatDiagnostic, loadSweepConfig } from '../../core/config';
 import { resolveRunDir } from '../../core/plan';
 import { FIT_METHODS, FitInputError, readPointsFile, serializeFitReport, type BacktestSplit, type FitMethod, type FitOptions, type FitReport } from '../../core/fit';
-import { fmt } from '../../core/fit/fit';
+import { fmt } from '../../core/fit/format';
 import { addExtras, addRunDirExtras, readHyperRunsFile, type ExtraOptions } from '../../core/fit/extras';
 import { HYPER_FORMS, type HyperForm } from '../../core/fit/extraTypes';
 import { readRunDirPoints, writeFitReport, writeRunDirFit } from '../../core/fit/io';

@@ -6,7 +6,7 @@
 import { fitGroup, groupByBudget } from './isoflop';
 import { DEFAULT_FIT_OPTIONS, FitInputError, type Backtest, type BacktestSplit, type FitOptions, type FitPoint, type FitReport } from './types';
 import { parametricLoss } from './parametric';
-import { fmt } from './fit';
+import { fmt } from './format';
 
 export type Fitter = (points: readonly FitPoint[], options: FitOptions) => FitReport | Promise<FitReport>;
 

@@ -5,6 +5,8 @@
  * holds exactly. Across groups, ln N_opt, ln D_opt and
  * ln L_opt are regressed on ln C. Pure TypeScript.
  */
+import { akimaSlopes, hermite, hermiteMin } from './akima';
+import { fitLine, fitQuadratic, type LineFit, type QuadraticFit } from './leastSquares';
 
 export interface IsoPoint {
   N: number;
@@ -48,85 +50,6 @@ export function groupByBudget(points: readonly IsoPoint[], tolerance: number): B
   }
   flush();
   return groups;
-}
-
-export interface QuadraticFit {
-  /** loss ≈ c0 + c1·x + c2·x², x = ln N */
-  c0: number;
-  c1: number;
-  c2: number;
-  /** centre of x used for the numerically stable fit: loss ≈ p0 + p1·t + p2·t², t = x − center */
-  center: number;
-  p0: number;
-  p1: number;
-  p2: number;
-}
-
-/** Least-squares quadratic in x (weights optional). Returns undefined when it is not determined. */
-export function fitQuadratic(x: ArrayLike<number>, y: ArrayLike<number>, w?: ArrayLike<number>): QuadraticFit | undefined {
-  const n = x.length;
-  let sw = 0;
-  let sx = 0;
-  for (let i = 0; i < n; i++) {
-    const wi = w ? w[i] : 1;
-    sw += wi;
-    sx += wi * x[i];
-  }
-  if (!(sw > 0)) return undefined;
-  const center = sx / sw;
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, t0 = 0, t1 = 0, t2 = 0;
-  for (let i = 0; i < n; i++) {
-    const wi = w ? w[i] : 1;
-    const t = x[i] - center;
-    const tt = t * t;
-    s0 += wi;
-    s1 += wi * t;
-    s2 += wi * tt;
-    s3 += wi * tt * t;
-    s4 += wi * tt * tt;
-    t0 += wi * y[i];
-    t1 += wi * y[i] * t;
-    t2 += wi * y[i] * tt;
-  }
-  const sol = solve3([s0, s1, s2, s1, s2, s3, s2, s3, s4], [t0, t1, t2]);
-  if (!sol) return undefined;
-  const [p0, p1, p2] = sol;
-  return {
-    center,
-    p0,
-    p1,
-    p2,
-    c2: p2,
-    c1: p1 - 2 * p2 * center,
-    c0: p0 - p1 * center + p2 * center * center,
-  };
-}
-
-/** Gaussian elimination with partial pivoting for a 3×3 system; undefined when (near) singular. */
-function solve3(m: number[], b: number[]): [number, number, number] | undefined {
-  const a = m.slice();
-  const r = b.slice();
-  const scale = Math.max(...a.map(Math.abs));
-  if (!(scale > 0)) return undefined;
-  for (let col = 0; col < 3; col++) {
-    let piv = col;
-    for (let row = col + 1; row < 3; row++) if (Math.abs(a[row * 3 + col]) > Math.abs(a[piv * 3 + col])) piv = row;
-    if (Math.abs(a[piv * 3 + col]) <= 1e-12 * scale) return undefined;
-    if (piv !== col) {
-      for (let k = 0; k < 3; k++) [a[col * 3 + k], a[piv * 3 + k]] = [a[piv * 3 + k], a[col * 3 + k]];
-      [r[col], r[piv]] = [r[piv], r[col]];
-    }
-    for (let row = col + 1; row < 3; row++) {
-      const f = a[row * 3 + col] / a[col * 3 + col];
-      for (let k = col; k < 3; k++) a[row * 3 + k] -= f * a[col * 3 + k];
-      r[row] -= f * r[col];
-    }
-  }
-  const x2 = r[2] / a[8];
-  const x1 = (r[1] - a[5] * x2) / a[4];
-  const x0 = (r[0] - a[1] * x1 - a[2] * x2) / a[0];
-  if (![x0, x1, x2].every(Number.isFinite)) return undefined;
-  return [x0, x1, x2];
 }
 
 export type GroupStatus = 'ok' | 'too-few-sizes' | 'singular' | 'not-convex' | 'edge';
@@ -176,61 +99,6 @@ export interface GroupFit {
   distinctSizes: number;
   /** the estimator's curve, (ln N, loss) samples, when asked for */
   curve?: { x: number[]; y: number[] };
-}
-
-/** Akima (1970) node derivatives of the interpolant through (x, y), x strictly increasing, n ≥ 2. */
-export function akimaSlopes(x: ArrayLike<number>, y: ArrayLike<number>): Float64Array {
-  const n = x.length;
-  const t = new Float64Array(n);
-  // m[k + 2] is the slope of interval k; two extra slopes are extrapolated at each end
-  const m = new Float64Array(n + 3);
-  for (let k = 0; k < n - 1; k++) m[k + 2] = (y[k + 1] - y[k]) / (x[k + 1] - x[k]);
-  if (n === 2) return t.fill(m[2]);
-  m[1] = 2 * m[2] - m[3];
-  m[0] = 2 * m[1] - m[2];
-  m[n + 1] = 2 * m[n] - m[n - 1];
-  m[n + 2] = 2 * m[n + 1] - m[n];
-  for (let i = 0; i < n; i++) {
-    const w1 = Math.abs(m[i + 3] - m[i + 2]);
-    const w2 = Math.abs(m[i + 1] - m[i]);
-    t[i] = w1 + w2 > 0 ? (w1 * m[i + 1] + w2 * m[i + 2]) / (w1 + w2) : 0.5 * (m[i + 1] + m[i + 2]);
-  }
-  return t;
-}
-
-/** The cubic Hermite piece on [x0, x0 + h]: value at s ∈ [0, 1]. */
-function hermite(y0: number, y1: number, t0: number, t1: number, h: number, s: number): number {
-  const c2 = 3 * (y1 - y0) - h * (2 * t0 + t1);
-  const c3 = h * (t0 + t1) - 2 * (y1 - y0);
-  return y0 + s * (h * t0 + s * (c2 + s * c3));
-}
-
-/** Minimum of the Hermite piece over s ∈ [0, 1]: [s, value]. */
-function hermiteMin(y0: number, y1: number, t0: number, t1: number, h: number): [number, number] {
-  const c1 = h * t0;
-  const c2 = 3 * (y1 - y0) - h * (2 * t0 + t1);
-  const c3 = h * (t0 + t1) - 2 * (y1 - y0);
-  const cands = [0, 1];
-  // p'(s) = c1 + 2 c2 s + 3 c3 s²
-  const a = 3 * c3;
-  const b = 2 * c2;
-  if (Math.abs(a) < 1e-14 * (Math.abs(b) + Math.abs(c1))) {
-    if (b !== 0) cands.push(-c1 / b);
-  } else {
-    const disc = b * b - 4 * a * c1;
-    if (disc >= 0) {
-      const q = -0.5 * (b + Math.sign(b || 1) * Math.sqrt(disc));
-      cands.push(q / a);
-      if (q !== 0) cands.push(c1 / q);
-    }
-  }
-  let best: [number, number] = [0, y0];
-  for (const sc of cands) {
-    if (!(sc >= 0 && sc <= 1)) continue;
-    const v = hermite(y0, y1, t0, t1, h, sc);
-    if (v < best[1]) best = [sc, v];
-  }
-  return best;
 }
 
 /** The distinct sizes of a budget's points, ascending: ln N and the mean loss at each. */
@@ -374,56 +242,6 @@ export function logLossNoise(points: readonly IsoPoint[], groups: readonly Budge
     dof += xs.length - 3;
   }
   return dof > 0 ? { sigma: Math.sqrt(sse / dof), dof } : undefined;
-}
-
-export interface LineFit {
-  slope: number;
-  intercept: number;
-  /** coefficient of determination, when there are at least 3 points */
-  r2?: number;
-}
-
-/** (Weighted) least squares y = intercept + slope·x (at least 2 distinct x). */
-export function fitLine(x: ArrayLike<number>, y: ArrayLike<number>, w?: ArrayLike<number>): LineFit | undefined {
-  const n = x.length;
-  if (n < 2) return undefined;
-  let mx = 0;
-  let my = 0;
-  let sw = 0;
-  for (let i = 0; i < n; i++) {
-    const wi = w ? w[i] : 1;
-    sw += wi;
-    mx += wi * x[i];
-    my += wi * y[i];
-  }
-  if (!(sw > 0)) return undefined;
-  mx /= sw;
-  my /= sw;
-  let sxx = 0;
-  let sxy = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    const wi = w ? w[i] : 1;
-    const dx = x[i] - mx;
-    const dy = y[i] - my;
-    sxx += wi * dx * dx;
-    sxy += wi * dx * dy;
-    syy += wi * dy * dy;
-  }
-  if (!(sxx > 1e-24 * sw * Math.max(1, mx * mx))) return undefined;
-  const slope = sxy / sxx;
-  const intercept = my - slope * mx;
-  if (!Number.isFinite(slope) || !Number.isFinite(intercept)) return undefined;
-  const fit: LineFit = { slope, intercept };
-  if (n >= 3) {
-    let sse = 0;
-    for (let i = 0; i < n; i++) {
-      const e = y[i] - intercept - slope * x[i];
-      sse += (w ? w[i] : 1) * e * e;
-    }
-    fit.r2 = syy > 0 ? 1 - sse / syy : 1;
-  }
-  return fit;
 }
 
 export interface IsoflopLaws {

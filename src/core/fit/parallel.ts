@@ -19,7 +19,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { fitScalingLawsSteps, serveFitRequest, type FitRequest, type FitResponse, type FitSteps, type ParamState, type ResampleFit } from './fit';
+import { fitScalingLawsSteps } from './fit';
+import type { ParamState, ResampleFit } from './parametricMethod';
+import { serveFitRequest, type FitRequest, type FitResponse, type FitSteps } from './steps';
 import { readRunDirPoints, writeRunDirFit } from './io';
 import { addRunDirExtras } from './extras';
 import type { FitOptions, FitPoint, FitReport } from './types';
@@ -27,12 +29,11 @@ import {
   concatStartRuns,
   polishBest,
   reduceStarts,
-  HUBER_DELTA,
   type MultiStartOptions,
-  type ParametricData,
   type PolishedFit,
   type StartRuns,
-} from './parametric';
+} from './multiStart';
+import { HUBER_DELTA, type ParametricData } from './parametric';
 import { RESAMPLE_FIELDS, runTask, type FitTask } from './parallelWorker';
 
 /** Where the worker entry lives: beside this file when run from source (tsx), else beside the bundle. */

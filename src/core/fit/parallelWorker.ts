@@ -3,8 +3,9 @@
  * Each message is one chunk of independent work; the answer carries its id back.
  */
 import { parentPort } from 'node:worker_threads';
-import { fitParametricResample, type ParamState } from './fit';
-import { runStarts, type MultiStartOptions, type ParametricData } from './parametric';
+import { fitParametricResample, type ParamState } from './parametricMethod';
+import { runStarts, type MultiStartOptions } from './multiStart';
+import { type ParametricData } from './parametric';
 
 export type FitTask =
   | { id: number; kind: 'starts'; data: ParametricData; starts: Float64Array; opts: MultiStartOptions }

@@ -56,7 +56,7 @@ async function report(config: vscode.Uri): Promise<Rendered> {
   );
 }
 
-/** The datasets the fit charts must draw for a fit report (one rule per chart, see webview/fitCharts.ts). */
+/** The datasets the fit charts must draw for a fit report (one rule per chart, see webview/fit/*Chart.ts). */
 function expectedFitDatasets(fit: FitReport): { isoflop: number; frontier: number; residuals: number } {
   const groups = fit.isoflop!.groups;
   // per budget: its runs, the optimum estimator's curve (Akima / local parabola / parabola), its optimum

@@ -8,10 +8,10 @@
  *    marked), the fitted hyperparameter laws next to the published ones, and the decision table
  *    (N*, D*, deadweight at the target).
  */
-import type { FitReport } from '../src/core/fit/types';
-import type { GroupedDataset, Theme } from './chartKit';
-import { budgetKey, logspace, powerLawAt, sci, si, withAlpha } from './logic';
-import { el, table } from './planView';
+import type { FitReport } from '../../src/core/fit/types';
+import type { GroupedDataset, Theme } from '../chartKit';
+import { budgetKey, logspace, powerLawAt, sci, si, withAlpha } from '../logic';
+import { el, table } from '../planView';
 
 type HyperFit = NonNullable<FitReport['hyper']>;
 

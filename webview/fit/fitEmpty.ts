@@ -2,8 +2,8 @@
  * What the IsoFLOP, Frontier and Fit tabs say when they have nothing to draw, instead of an empty
  * chart with "1e0" ticks. Pure (unit-tested in test/unit/webview-fitEmpty.test.ts).
  */
-import type { ResultsRow } from '../src/core/contracts';
-import type { FitReport } from '../src/core/fit/types';
+import type { ResultsRow } from '../../src/core/contracts';
+import type { FitReport } from '../../src/core/fit/types';
 
 const NO_FIT = 'No fit yet: run `FlopsFit: Fit Scaling Laws` once experiments have completed (a finished sweep fits itself).';
 
