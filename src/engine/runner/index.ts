@@ -18,7 +18,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeJsonAtomicSync } from '../../core/atomic';
-import { ExperimentSpec, Manifest, ManifestEntry, Plan, RUN_FILES } from '../../core/contracts';
+import { ExperimentSpec, Manifest, ManifestEntry, Plan, RUN_FILES, type SlurmEntry } from '../../core/contracts';
 import {
   acquireLock,
   experimentDir,
@@ -83,6 +83,10 @@ export interface RunSweepOptions {
    * builds the default one, e.g. for an executor that wraps it.
    */
   executor?: (events: ExecutorEvents, ctx: ExecutorContext) => Executor;
+  /** return once everything is handed over, when the executor's experiments outlive the runner (Slurm) */
+  detach?: boolean;
+  /** start nothing: follow what still runs (attach) and stop it (`flopsfit stop`) */
+  stopOnly?: boolean;
 }
 
 export interface ExecutorContext {
@@ -103,6 +107,8 @@ export interface SweepOutcome {
   orphaned: string[];
   stopped: boolean;
   fitLines: string[];
+  /** the runner returned while experiments still run (--detach) */
+  detached?: boolean;
 }
 
 const STATUS_ORDER: ManifestEntry['status'][] = ['queued', 'running', 'completed', 'failed', 'stopped'];
@@ -130,6 +136,10 @@ export class SweepRunner {
   private total = 0;
   private parallel = 1;
   private readonly launches = new Map<string, ExperimentLaunch>();
+  /** experiments of an earlier run the executor follows again (Slurm jobs still queued or running) */
+  private readonly attached: string[] = [];
+  private deferSave = 0;
+  private dirty = false;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
 
   constructor(private readonly opts: RunSweepOptions) {
@@ -195,6 +205,11 @@ export class SweepRunner {
   }
 
   private saveManifest(): void {
+    if (this.deferSave > 0) {
+      this.dirty = true;
+      return;
+    }
+    this.dirty = false;
     writeManifest(this.runDir, this.manifest);
   }
 
@@ -223,7 +238,22 @@ export class SweepRunner {
   }
 
   private async recoverInterrupted(id: string, entry: ManifestEntry): Promise<void> {
-    await this.getExecutor().recoverInterrupted(id, entry);
+    const executor = this.getExecutor();
+    if (entry.slurm && executor.kind === 'local' && entry.slurm.state !== 'LOST') {
+      throw new RunnerError(
+        `experiment ${shortId(id)} was submitted to Slurm (job ${entry.slurm.jobId ?? `${entry.slurm.arrayJobId}_${entry.slurm.task}`}) and may still run there: follow it with 'flopsfit run --executor slurm' (or set run.executor: slurm)`,
+        2,
+      );
+    }
+    const found = await executor.recoverInterrupted(id, entry, this.specs.get(id)!);
+    if (found && 'attached' in found) {
+      this.attached.push(id);
+      return;
+    }
+    if (found && 'outcome' in found) {
+      this.finish(id, found.outcome, { quiet: true });
+      return;
+    }
     entry.status = 'stopped';
     entry.reason = 'interrupted: the runner ended while it ran';
     entry.endedAt ??= nowIso();
@@ -238,6 +268,25 @@ export class SweepRunner {
       finished: (id, outcome) => this.finish(id, outcome),
       write: (line) => this.write(line),
       prefix: (id) => this.prefix(id),
+      annotate: (id, fields) => {
+        const entry = this.manifest?.experiments[id];
+        if (!entry) return;
+        if (fields.slurm && JSON.stringify(entry.slurm) !== JSON.stringify(fields.slurm)) {
+          entry.slurm = fields.slurm;
+          this.dirty = true;
+        }
+      },
+      save: () => {
+        if (this.dirty) this.saveManifest();
+      },
+      batch: (fn) => {
+        this.deferSave++;
+        try {
+          return fn();
+        } finally {
+          if (--this.deferSave === 0 && this.dirty) this.saveManifest();
+        }
+      },
     };
     const local = (): Executor =>
       new LocalExecutor(
@@ -297,20 +346,33 @@ export class SweepRunner {
     }
     const work = this.selectWork();
     this.total = manifest.order.length;
-    manifest.state = work.length ? 'running' : manifest.state;
+    if (this.opts.stopOnly) work.length = 0;
+    manifest.state = work.length || this.attached.length ? 'running' : manifest.state;
     this.saveResults();
     this.saveManifest();
 
     const counts0 = this.counts();
+    if (this.opts.stopOnly) {
+      this.write(`flopsfit: sweep ${this.plan.sweep}: ${this.total} experiments (${counts0.completed} completed)`);
+    } else {
     const parallel = Math.max(1, Math.min(this.opts.parallel ?? defaultParallel(work.map((id) => this.specs.get(id)!)), Math.max(1, work.length)));
     this.parallel = parallel;
     this.write(
       `flopsfit: sweep ${this.plan.sweep}: ${this.total} experiments (${counts0.completed} completed, ${work.length} to run${counts0.failed && !this.opts.retryFailed ? `, ${counts0.failed} failed: --retry-failed re-runs them` : ''}), parallel ${parallel}`,
     );
+    }
     this.write(`flopsfit: run directory ${this.runDir}`);
 
+    if (this.attached.length) {
+      this.write(`flopsfit: following ${this.attached.length} experiment${this.attached.length === 1 ? '' : 's'} still queued or running on ${this.executor?.kind ?? 'the executor'} (not resubmitted)`);
+    }
+    if (this.opts.stopOnly) {
+      if (this.attached.length) this.stop();
+      else this.write('flopsfit: nothing is running');
+    }
     const ran: string[] = [];
-    if (work.length) {
+    let detached = false;
+    if (work.length || this.attached.length) {
       const executor = this.getExecutor();
       executor.open();
       const queue = [...work];
@@ -322,6 +384,19 @@ export class SweepRunner {
             ran.push(id);
             this.startExperiment(id);
           }
+          if (executor.flush) {
+            try {
+              await executor.flush();
+            } catch (err) {
+              manifest.state = 'idle';
+              this.saveManifest();
+              throw err instanceof RunnerError ? err : new RunnerError((err as Error).message, 1);
+            }
+          }
+          if (this.opts.detach && executor.detachable && !queue.length && !this.stopping) {
+            detached = true;
+            break;
+          }
           if (!executor.active()) continue;
           await executor.changed();
         }
@@ -332,11 +407,18 @@ export class SweepRunner {
 
     const counts = this.counts();
     const allDone = counts.completed === this.total;
-    manifest.state = allDone ? 'finished' : 'idle';
+    manifest.state = allDone ? 'finished' : detached ? 'running' : 'idle';
     const rows = this.saveResults();
     this.saveManifest();
 
     const stopped = this.stopping !== false;
+    if (detached) {
+      this.write(
+        `flopsfit: detached — ${counts.running} experiment${counts.running === 1 ? '' : 's'} queued or running on ${this.executor?.kind}, ${counts.completed}/${this.total} completed; ` +
+          `follow with 'flopsfit run ${this.plan.configPath}', see 'flopsfit status ${this.plan.configPath}'`,
+      );
+      return { exitCode: 0, runDir: this.runDir, manifest, counts, ran, orphaned: manifest.orphaned ?? [], stopped: false, fitLines: [], detached: true };
+    }
     this.write(
       `flopsfit: ${stopped ? 'stopped' : 'done'} — ${counts.completed}/${this.total} completed` +
         (counts.failed ? `, ${counts.failed} failed` : '') +
@@ -356,7 +438,7 @@ export class SweepRunner {
         this.write(`flopsfit: warning: the fit failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    const failedRan = ran.filter((id) => manifest.experiments[id]?.status === 'failed').length;
+    const failedRan = [...ran, ...this.attached].filter((id) => manifest.experiments[id]?.status === 'failed').length;
     const exitCode = stopped ? 130 : failedRan > 0 ? 1 : 0;
     return { exitCode, runDir: this.runDir, manifest, counts, ran, orphaned: manifest.orphaned ?? [], stopped, fitLines };
   }
@@ -418,7 +500,7 @@ export class SweepRunner {
   }
 
   /** The executor started `id`: the manifest says running, one more attempt. */
-  private started(id: string, info: { pid?: number }): void {
+  private started(id: string, info: { pid?: number; slurm?: SlurmEntry }): void {
     const spec = this.specs.get(id)!;
     const entry = this.manifest.experiments[id];
     const resuming = entry.attempts > 0;
@@ -426,6 +508,8 @@ export class SweepRunner {
     Object.assign(entry, { status: 'running', startedAt: nowIso(), attempts: entry.attempts + 1 });
     if (info.pid !== undefined) entry.pid = info.pid;
     else delete entry.pid;
+    if (info.slurm) entry.slurm = info.slurm;
+    else delete entry.slurm;
     delete entry.endedAt;
     delete entry.reason;
     delete entry.finalLoss;
@@ -437,7 +521,7 @@ export class SweepRunner {
     );
   }
 
-  private finish(id: string, out: ExperimentOutcome): void {
+  private finish(id: string, out: ExperimentOutcome, opts: { quiet?: boolean } = {}): void {
     const entry = this.manifest.experiments[id];
     const spec = this.specs.get(id)!;
     if (out.result) writeJsonAtomicSync(path.join(experimentDir(this.runDir, id), RUN_FILES.result), out.result);
@@ -459,6 +543,7 @@ export class SweepRunner {
     // results.jsonl first: at every moment it holds every result the manifest on disk calls completed.
     if (entry.status === 'completed') this.saveResults();
     this.saveManifest();
+    if (opts.quiet) return;
     const started = entry.startedAt ? (Date.now() - Date.parse(entry.startedAt)) / 1000 : undefined;
     const tag = { completed: 'done  ', failed: 'FAILED', stopped: 'stopped', queued: 'queued', running: 'running' }[entry.status];
     this.write(
