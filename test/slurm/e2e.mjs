@@ -204,16 +204,20 @@ const scenarios = {
     return cfg;
   },
   async timeLimitFinish(cfg) {
-    const follow = flopsfit(['run', cfg.file, '--only', entries(cfg.dir).find((e) => e.slurm)?.id ?? '?', '--no-fit']);
-    const e = entries(cfg.dir).find((x) => x.slurm);
-    check(e?.status === 'stopped' && /time limit/.test(e.reason ?? '') && e.slurm?.state === 'TIMEOUT', `time limit: stopped ahead of the limit (${e?.status}: ${e?.reason}; ${e?.slurm?.state}; runner exit ${follow.code})`);
-    check(fs.existsSync(path.join(cfg.dir, 'experiments', e.id, 'checkpoint')), 'time limit: a checkpoint was written');
+    const id = entries(cfg.dir).find((e) => e.slurm)?.id ?? '?';
+    const eventsFile = path.join(cfg.dir, 'slurm', submissions(cfg.dir)[0] ?? '?', 'status/0/events.jsonl');
+    const ended = () => fs.existsSync(eventsFile) && /"event":"exit"/.test(fs.readFileSync(eventsFile, 'utf8'));
+    await waitFor(ended, 180_000, 'time limit: the first attempt to end');
+    const rec = fs.readFileSync(eventsFile, 'utf8');
+    check(/"sig":"USR2"/.test(rec) && /"code":130/.test(rec), 'time limit: the warning signal reached the trainer, which stopped at a checkpoint (exit 130)');
+    check(fs.existsSync(path.join(cfg.dir, 'experiments', id, 'checkpoint')), 'time limit: a checkpoint was written');
     // the user raises the limit: run.slurm is not part of the experiments' specs, nothing is re-planned
-    fs.writeFileSync(cfg.file, fs.readFileSync(cfg.file, 'utf8').replace('"time":"1",', '').replace(/"stepMs"/, '"stepMs"'));
-    const r = flopsfit(['run', cfg.file, '--only', e.id, '--no-fit']);
-    const e2 = entries(cfg.dir).find((x) => x.id === e.id);
+    fs.writeFileSync(cfg.file, fs.readFileSync(cfg.file, 'utf8').replace('"time":"1",', ''));
+    const r = flopsfit(['run', cfg.file, '--only', id, '--no-fit']);
+    check(/stopped .*\n?.*time limit|time limit: stopped at its checkpoint/.test(r.out), `time limit: the runner records it as stopped by the time limit (resumable)\n${r.out.split('\n').slice(0, 8).join('\n')}`);
+    const e2 = entries(cfg.dir).find((x) => x.id === id);
     check(r.code === 0 && e2.status === 'completed' && e2.attempts === 2, `time limit: resumed to completion (${e2.status}, attempt ${e2.attempts})`);
-    check(/resumed at step [1-9]/.test(fs.readFileSync(path.join(cfg.dir, 'experiments', e.id, 'log.txt'), 'utf8')), 'time limit: the resumed attempt continued from its checkpoint');
+    check(/resumed at step [1-9]/.test(fs.readFileSync(path.join(cfg.dir, 'experiments', id, 'log.txt'), 'utf8')), 'time limit: the resumed attempt continued from its checkpoint');
   },
 
   // 1. command trainer

@@ -251,7 +251,8 @@ export class SweepRunner {
       return;
     }
     if (found && 'outcome' in found) {
-      this.finish(id, found.outcome, { quiet: true });
+      // it ended while no runner followed it (a detached or killed runner)
+      this.finish(id, found.outcome);
       return;
     }
     entry.status = 'stopped';
@@ -323,6 +324,7 @@ export class SweepRunner {
     }
 
     // Bring every entry in line with what is on disk.
+    this.total = manifest.order.length;
     for (const id of manifest.order) {
       const entry = manifest.experiments[id];
       if (entry.status === 'running') await this.recoverInterrupted(id, entry);
@@ -521,7 +523,7 @@ export class SweepRunner {
     );
   }
 
-  private finish(id: string, out: ExperimentOutcome, opts: { quiet?: boolean } = {}): void {
+  private finish(id: string, out: ExperimentOutcome): void {
     const entry = this.manifest.experiments[id];
     const spec = this.specs.get(id)!;
     if (out.result) writeJsonAtomicSync(path.join(experimentDir(this.runDir, id), RUN_FILES.result), out.result);
@@ -543,14 +545,14 @@ export class SweepRunner {
     // results.jsonl first: at every moment it holds every result the manifest on disk calls completed.
     if (entry.status === 'completed') this.saveResults();
     this.saveManifest();
-    if (opts.quiet) return;
     const started = entry.startedAt ? (Date.now() - Date.parse(entry.startedAt)) / 1000 : undefined;
     const tag = { completed: 'done  ', failed: 'FAILED', stopped: 'stopped', queued: 'queued', running: 'running' }[entry.status];
     this.write(
       `${this.prefix(id)} ${tag} ${shortId(id)}` +
         (entry.status === 'completed' && entry.finalLoss !== undefined ? `  loss ${entry.finalLoss.toFixed(4)}` : '') +
         (started !== undefined ? `  in ${fmtDuration(started)}` : '') +
-        (entry.status === 'failed' && entry.reason ? `: ${entry.reason.split('\n').join('\n    ')}` : ''),
+        (entry.status === 'failed' && entry.reason ? `: ${entry.reason.split('\n').join('\n    ')}` : '') +
+        (entry.status === 'stopped' && entry.reason && this.executor?.kind !== 'local' ? `: ${entry.reason}` : ''),
     );
   }
 }
