@@ -222,7 +222,7 @@ const scenarios = {
 
   // 1. command trainer
   async command() {
-    const cfg = commandConfig('cmd', { steps: 150, stepMs: 40, slurm: { arrayLimit: 3 } });
+    const cfg = commandConfig('cmd', { steps: 250, stepMs: 40, slurm: { arrayLimit: 3 } });
     await stopResumeCompare('command trainer', cfg, (dir) => entries(dir).filter((e) => metricsSteps(dir, e.id) >= 5).length >= 2);
   },
 

@@ -4,9 +4,10 @@
  * marker, pending tasks cancelled, running ones asked to checkpoint (SIGTERM), cancelled after
  * run.slurm.stopGraceSeconds.
  */
-import { lockHolderAlive, readLock } from '../../core/manifest';
+import { lockHolderAlive, readJsonFile, readLock } from '../../core/manifest';
 import { CliError, parseArgs } from '../util';
-import { executeSweep, prepareSweep } from './run';
+import { executeSweep, prepareSweep, type PreparedSweep } from './run';
+import { Plan, RUN_FILES } from '../../core/contracts';
 import * as path from 'node:path';
 import { loadSweepConfig } from '../../core/config';
 import { resolveRunDir } from '../../core/plan';
@@ -41,7 +42,14 @@ export async function run(args: string[]): Promise<number> {
       return 0;
     }
   }
-  const prep = prepareSweep(parsed.positionals[0], { workspace: parsed.values.workspace, out: parsed.values.out });
+  // Stop what was submitted: the run directory's own plan.json (no re-planning, which may take a while).
+  let prep: PreparedSweep | undefined;
+  if (loaded.config) {
+    const runDir = parsed.values.out ? path.resolve(parsed.values.out) : resolveRunDir(loaded.config, configPath, parsed.values.workspace ? path.resolve(parsed.values.workspace) : undefined);
+    const stored = readJsonFile(path.join(runDir, RUN_FILES.plan), Plan);
+    if (stored.ok) prep = { config: loaded.config, plan: { ...stored.value, runDir }, configPath };
+  }
+  prep ??= prepareSweep(parsed.positionals[0], { workspace: parsed.values.workspace, out: parsed.values.out });
   const outcome = await executeSweep(prep, { executor, stopOnly: true, fit: false });
   return outcome.exitCode === 130 ? 0 : outcome.exitCode;
 }
