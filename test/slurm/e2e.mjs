@@ -14,7 +14,8 @@
 //      nothing; then slurmd is restarted mid-run: nothing completed is lost, the sweep completes;
 //   6. the controller does not answer: the last states are kept, nothing is marked failed;
 //   7. bad input: no sbatch on PATH, an unknown partition (Slurm's message), an unwritable run
-//      directory: clear messages, nothing lost.
+//      directory: clear messages, nothing lost;
+//   8. a closed terminal (SIGHUP) detaches the runner: the jobs go on; `flopsfit stop` stops them.
 //
 // Usage: SLURM_CONF=... node test/slurm/e2e.mjs [--only N,N] [--keep]
 import { spawn, spawnSync } from 'node:child_process';
@@ -302,6 +303,20 @@ const scenarios = {
     check(end.code === 0 && es.every((e) => e.status === 'completed'), `controller down: the sweep completes once it answers (${end.code}; ${es.map((e) => e.status).join(',')})`);
   },
 
+  // 8. a closed terminal (SIGHUP) detaches: the jobs go on
+  async hangup() {
+    const cfg = commandConfig('hup', { steps: 200, stepMs: 50 });
+    const bg = flopsfitBg(['run', cfg.file]);
+    await waitFor(() => fs.existsSync(path.join(cfg.dir, 'manifest.json')) && entries(cfg.dir).some((e) => metricsSteps(cfg.dir, e.id) >= 2), 120_000, 'SIGHUP: experiments training');
+    bg.child.kill('SIGHUP');
+    const end = await bg.done;
+    const live = squeue('flopsfit-hup').filter((l) => /RUNNING|PENDING/.test(l)).length;
+    check(end.code === 0 && /detach/.test(bg.output()) && live > 0, `SIGHUP: the runner detaches (exit ${end.code}) and the jobs go on (${live} live)`);
+    check(entries(cfg.dir).every((e) => e.status === 'running' || e.status === 'completed'), 'SIGHUP: nothing was stopped');
+    const stop = flopsfit(['stop', cfg.file]);
+    check(stop.code === 0 && entries(cfg.dir).every((e) => e.status === 'stopped' || e.status === 'completed'), 'SIGHUP: flopsfit stop then stops the detached sweep');
+  },
+
   // 7. bad input
   async badInput() {
     const cfg = commandConfig('bad', { steps: 5, stepMs: 10 });
@@ -332,6 +347,7 @@ try {
   if (want(1)) await scenarios.command();
   if (want(5)) await scenarios.killAndRestart();
   if (want(6)) await scenarios.controllerDown();
+  if (want(8)) await scenarios.hangup();
   if (want(2)) await scenarios.builtin();
   if (tl) await scenarios.timeLimitFinish(tl);
 } catch (err) {

@@ -145,6 +145,8 @@ export class SweepRunner {
   private lock?: LockHandle;
   private executor?: Executor;
   private stopping: false | 'graceful' | 'kill' = false;
+  private detachRequested = false;
+  private wakeDetach?: () => void;
   private total = 0;
   private parallel = 1;
   private readonly launches = new Map<string, ExperimentLaunch>();
@@ -159,6 +161,14 @@ export class SweepRunner {
     this.runDir = opts.plan.runDir;
     this.specs = new Map(opts.plan.experiments.map((e) => [e.id, e]));
     this.write = opts.write ?? ((line) => process.stdout.write(line + '\n'));
+  }
+
+  /** Returns without stopping the experiments, when the executor's outlive the runner (SIGHUP on Slurm). */
+  detach(): void {
+    if (!this.executor?.detachable) return this.stop();
+    this.detachRequested = true;
+    this.write('flopsfit: detaching — the experiments go on; run this command again to follow them');
+    this.wakeDetach?.();
   }
 
   /** Asks the runner to stop (like SIGINT); a second call kills the experiments. */
@@ -205,7 +215,8 @@ export class SweepRunner {
 
   private installSignals(): void {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as NodeJS.Signals[]) {
-      const h = () => this.stop();
+      // A closed terminal or editor (SIGHUP) never stops experiments that outlive the runner (Slurm): it detaches.
+      const h = () => (sig === 'SIGHUP' && this.executor?.detachable && !this.stopping ? this.detach() : this.stop());
       process.on(sig, h);
       this.signalHandlers.push([sig, h]);
     }
@@ -412,7 +423,11 @@ export class SweepRunner {
             break;
           }
           if (!executor.active()) continue;
-          await executor.changed();
+          await Promise.race([executor.changed(), new Promise<void>((resolve) => (this.wakeDetach = resolve))]);
+          if (this.detachRequested && !this.stopping) {
+            detached = true;
+            break;
+          }
         }
       } finally {
         clearInterval(timer);
