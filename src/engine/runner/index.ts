@@ -150,7 +150,7 @@ export class SweepRunner {
   private total = 0;
   private parallel = 1;
   private readonly launches = new Map<string, ExperimentLaunch>();
-  /** experiments of an earlier run the executor follows again (Slurm jobs still queued or running) */
+  /** experiments of an earlier run the executor followed again or found ended (Slurm jobs) */
   private readonly attached: string[] = [];
   private deferSave = 0;
   private dirty = false;
@@ -275,6 +275,7 @@ export class SweepRunner {
     }
     if (found && 'outcome' in found) {
       // it ended while no runner followed it (a detached or killed runner)
+      this.attached.push(id);
       this.finish(id, found.outcome);
       return;
     }
@@ -372,7 +373,7 @@ export class SweepRunner {
     const work = this.selectWork();
     this.total = manifest.order.length;
     if (this.opts.stopOnly) work.length = 0;
-    manifest.state = work.length || this.attached.length ? 'running' : manifest.state;
+    manifest.state = work.length || this.executor?.active() ? 'running' : manifest.state;
     this.saveResults();
     this.saveManifest();
 
@@ -388,16 +389,17 @@ export class SweepRunner {
     }
     this.write(`flopsfit: run directory ${this.runDir}`);
 
-    if (this.attached.length) {
-      this.write(`flopsfit: following ${this.attached.length} experiment${this.attached.length === 1 ? '' : 's'} still queued or running on ${this.executor?.kind ?? 'the executor'} (not resubmitted)`);
+    const following = this.attached.filter((id) => manifest.experiments[id].status === 'running').length;
+    if (following) {
+      this.write(`flopsfit: following ${following} experiment${following === 1 ? '' : 's'} still queued or running on ${this.executor?.kind ?? 'the executor'} (not resubmitted)`);
     }
     if (this.opts.stopOnly) {
-      if (this.attached.length) this.stop();
+      if (following) this.stop();
       else this.write('flopsfit: nothing is running');
     }
     const ran: string[] = [];
     let detached = false;
-    if (work.length || this.attached.length) {
+    if (work.length || following) {
       const executor = this.getExecutor();
       executor.open();
       const queue = [...work];
