@@ -15,7 +15,10 @@
 //   6. the controller does not answer: the last states are kept, nothing is marked failed;
 //   7. bad input: no sbatch on PATH, an unknown partition (Slurm's message), an unwritable run
 //      directory: clear messages, nothing lost;
-//   8. a closed terminal (SIGHUP) detaches the runner: the jobs go on; `flopsfit stop` stops them.
+//   8. a closed terminal (SIGHUP) detaches the runner: the jobs go on; `flopsfit stop` stops them;
+//   9. run.slurm.requeue: 1 — the wrapper requeues an experiment stopped by its time limit once; it
+//      restarts from its checkpoint, and after the second limit it is stopped (resumable);
+//  10. a runner killed between sbatch and its manifest write: the next run adopts the live tasks.
 //
 // Usage: SLURM_CONF=... node test/slurm/e2e.mjs [--only N,N] [--keep]
 import { spawn, spawnSync } from 'node:child_process';
@@ -221,6 +224,26 @@ const scenarios = {
     check(/resumed at step [1-9]/.test(fs.readFileSync(path.join(cfg.dir, 'experiments', id, 'log.txt'), 'utf8')), 'time limit: the resumed attempt continued from its checkpoint');
   },
 
+  // 9. automatic requeue after a time limit (run.slurm.requeue: 1)
+  async requeueStart() {
+    const cfg = commandConfig('requeue', { steps: 4000, stepMs: 60, slurm: { time: '1', signalSeconds: 55, requeue: 1 } });
+    const sub = flopsfit(['run', cfg.file, '--detach', '--only', entries0(cfg)[0]]);
+    check(sub.code === 0, 'requeue: submitted');
+    return cfg;
+  },
+  async requeueFinish(cfg) {
+    const id = entries(cfg.dir).find((e) => e.slurm)?.id ?? '?';
+    const eventsFile = path.join(cfg.dir, 'slurm', submissions(cfg.dir)[0] ?? '?', 'status/0/events.jsonl');
+    const recs = () => (fs.existsSync(eventsFile) ? fs.readFileSync(eventsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+    await waitFor(() => recs().filter((r) => r.event === 'exit' && !r.requeued).length > 0, 300_000, 'requeue: the requeued attempt to end');
+    const r = recs();
+    check(r.some((x) => x.event === 'exit' && x.requeued) && r.some((x) => x.event === 'start' && x.restart === 1), `requeue: stopped at the time limit, requeued by the wrapper and restarted (${r.map((x) => `${x.event}${x.restart ?? ''}${x.requeued ? '*' : ''}`).join(' ')})`);
+    check(/resumed at step [1-9]/.test(fs.readFileSync(path.join(cfg.dir, 'experiments', id, 'log.txt'), 'utf8')), 'requeue: the restarted attempt continued from its checkpoint');
+    const st = flopsfit(['stop', cfg.file]);
+    const e = entries(cfg.dir).find((x) => x.id === id);
+    check(st.code === 0 && e.status === 'stopped' && /time limit/.test(e.reason ?? ''), `requeue: after the last requeue it is stopped by the time limit, resumable (${e.status}: ${e.reason})`);
+  },
+
   // 1. command trainer
   async command() {
     const cfg = commandConfig('cmd', { steps: 250, stepMs: 40, slurm: { arrayLimit: 3 } });
@@ -317,6 +340,25 @@ const scenarios = {
     check(stop.code === 0 && entries(cfg.dir).every((e) => e.status === 'stopped' || e.status === 'completed'), 'SIGHUP: flopsfit stop then stops the detached sweep');
   },
 
+  // 10. the runner died between sbatch and its manifest write: the next run adopts the live tasks
+  async unrecorded() {
+    const cfg = commandConfig('unrec', { steps: 200, stepMs: 50 });
+    const sub = flopsfit(['run', cfg.file, '--detach']);
+    check(sub.code === 0 && submissions(cfg.dir).length === 1, 'unrecorded: submitted');
+    const m = manifest(cfg.dir);
+    for (const e of Object.values(m.experiments)) {
+      e.status = 'queued';
+      e.attempts = 0;
+      delete e.slurm;
+      delete e.startedAt;
+    }
+    fs.writeFileSync(path.join(cfg.dir, 'manifest.json'), JSON.stringify(m, null, 2));
+    const again = flopsfit(['run', cfg.file, '--detach']);
+    check(again.code === 0 && /8 experiments were already on Slurm without a manifest record/.test(again.out) && submissions(cfg.dir).length === 1, `unrecorded: the live tasks are adopted, nothing is submitted twice (${submissions(cfg.dir).length} submissions)`);
+    check(entries(cfg.dir).every((e) => e.status === 'running' && e.slurm?.arrayJobId), 'unrecorded: the manifest records them again');
+    flopsfit(['stop', cfg.file]);
+  },
+
   // 7. bad input
   async badInput() {
     const cfg = commandConfig('bad', { steps: 5, stepMs: 10 });
@@ -341,15 +383,19 @@ const want = (n) => !only || only.includes(n);
 try {
   say(`work dir ${work}; cluster ${slurmConf}`);
   let tl;
+  let rq;
   if (want(4)) tl = await scenarios.timeLimitStart();
+  if (want(9)) rq = await scenarios.requeueStart();
   if (want(7)) await scenarios.badInput();
   if (want(3)) await scenarios.failed();
   if (want(1)) await scenarios.command();
   if (want(5)) await scenarios.killAndRestart();
   if (want(6)) await scenarios.controllerDown();
   if (want(8)) await scenarios.hangup();
+  if (want(10)) await scenarios.unrecorded();
   if (want(2)) await scenarios.builtin();
   if (tl) await scenarios.timeLimitFinish(tl);
+  if (rq) await scenarios.requeueFinish(rq);
 } catch (err) {
   failures++;
   console.error(`slurm-e2e: FAIL: ${err?.stack ?? err}`);

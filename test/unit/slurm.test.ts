@@ -32,9 +32,9 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 
 describe('slurm executor (no cluster)', function () {
   it('parses squeue rows per array task, skipping collapsed rows without a task index', function () {
-    const rows = parseQueue(['7|0|8|RUNNING|None|node01', '7|1|9|PENDING|Priority|', '7|N/A|7|CANCELLED|None|', '12|3|15|PENDING|Resources|(null)', ''].join('\n'));
+    const rows = parseQueue(['7|0|8|RUNNING|None|node01|sub-a', '7|1|9|PENDING|Priority||sub-a', '7|N/A|7|CANCELLED|None||sub-a', '12|3|15|PENDING|Resources|(null)|(null)', ''].join('\n'));
     assert.deepEqual([...rows.keys()], ['7_0', '7_1', '12_3']);
-    assert.deepEqual(rows.get('7_0'), { arrayJobId: '7', task: 0, jobId: '8', state: 'RUNNING', reason: 'None', node: 'node01' });
+    assert.deepEqual(rows.get('7_0'), { arrayJobId: '7', task: 0, jobId: '8', state: 'RUNNING', reason: 'None', node: 'node01', comment: 'sub-a' });
     assert.equal(rows.get('7_1')!.reason, 'Priority');
     assert.equal(rows.get('12_3')!.state, 'PENDING');
   });

@@ -72,17 +72,19 @@ export interface QueueRow {
   state: string;
   reason: string;
   node: string;
+  /** the job's comment: FlopsFit sets it to the submission id */
+  comment: string;
 }
 
-export const SQUEUE_FORMAT = '%F|%K|%A|%T|%r|%N';
+export const SQUEUE_FORMAT = '%F|%K|%A|%T|%r|%N|%k';
 
-/** Parses `squeue --noheader --array --format=%F|%K|%A|%T|%r|%N` (rows without a task index are skipped). */
+/** Parses `squeue --noheader --array --format=%F|%K|%A|%T|%r|%N|%k` (rows without a task index are skipped). */
 export function parseQueue(stdout: string): Map<string, QueueRow> {
   const map = new Map<string, QueueRow>();
   for (const line of stdout.split('\n')) {
-    const [arrayJobId, task, jobId, state, reason, node] = line.trim().split('|');
+    const [arrayJobId, task, jobId, state, reason, node, comment] = line.trim().split('|');
     if (!state || !/^\d+$/.test(task ?? '')) continue;
-    map.set(`${arrayJobId}_${task}`, { arrayJobId, task: Number(task), jobId, state, reason: reason ?? '', node: node ?? '' });
+    map.set(`${arrayJobId}_${task}`, { arrayJobId, task: Number(task), jobId, state, reason: reason ?? '', node: node ?? '', comment: comment ?? '' });
   }
   return map;
 }

@@ -164,6 +164,7 @@ export class SlurmExecutor implements Executor {
 
   /** Submits what `start` buffered: one array job per MAX_ARRAY_TASKS experiments. */
   async flush(): Promise<void> {
+    if (this.pending.length) await this.adoptUnrecorded();
     while (this.pending.length) {
       const chunk = this.pending.slice(0, MAX_ARRAY_TASKS);
       await this.submit(chunk);
@@ -246,6 +247,56 @@ export class SlurmExecutor implements Executor {
     this.events.write(`flopsfit: submitted ${ids.length} experiment${ids.length === 1 ? '' : 's'} as Slurm array job ${jobId} (${path.relative(this.opts.runDir, sub)})`);
     // a stop that came while sbatch ran
     if (this.stopping) this.signalSubmission({ id: subId, dir: sub, arrayJobId: jobId }, this.stopping);
+  }
+
+  /**
+   * A runner killed between sbatch and its manifest write leaves live tasks the manifest does not
+   * know (its experiments look queued). They are found by their comment (the submission id) and
+   * followed instead of being submitted a second time.
+   */
+  private async adoptUnrecorded(): Promise<void> {
+    let rows: Map<string, QueueRow> | null;
+    try {
+      rows = await this.queue(0);
+    } catch {
+      return; // no squeue: sbatch will say so
+    }
+    if (!rows) return;
+    const byId = new Map(this.pending.map((p) => [p.launch.id, p]));
+    const tasksOf = new Map<string, string[] | undefined>();
+    const adopted = new Set<string>();
+    this.events.batch(() => {
+      for (const row of rows.values()) {
+        if (!row.comment || !ACTIVE_STATES.has(row.state)) continue;
+        if (!tasksOf.has(row.comment)) {
+          try {
+            tasksOf.set(row.comment, JSON.parse(fs.readFileSync(path.join(this.opts.runDir, 'slurm', row.comment, SUBMISSION_FILES.tasks), 'utf8')) as string[]);
+          } catch {
+            tasksOf.set(row.comment, undefined); // not a submission of this run directory
+          }
+        }
+        const id = tasksOf.get(row.comment)?.[row.task];
+        const p = id !== undefined ? byId.get(id) : undefined;
+        if (!p || adopted.has(p.launch.id)) continue;
+        const log = path.join(p.launch.dir, RUN_FILES.log);
+        let logOffset = 0;
+        try {
+          const text = fs.readFileSync(log, 'utf8');
+          const at = text.lastIndexOf(`(Slurm submission ${row.comment}, task ${row.task})`);
+          if (at >= 0) logOffset = Buffer.byteLength(text.slice(0, text.indexOf('\n', at) + 1));
+        } catch {
+          /* no log yet */
+        }
+        const slurm: SlurmEntry = { submission: row.comment, arrayJobId: row.arrayJobId, task: row.task, jobId: row.jobId, state: row.state, polledAt: nowIso(), logOffset };
+        this.events.started(p.launch.id, { slurm });
+        this.track(p.launch.id, p.launch.spec, slurm);
+        adopted.add(p.launch.id);
+      }
+    });
+    if (adopted.size) {
+      this.pending = this.pending.filter((p) => !adopted.has(p.launch.id));
+      this.events.write(`flopsfit: ${adopted.size} experiment${adopted.size === 1 ? ' was' : 's were'} already on Slurm without a manifest record (a runner ended mid-submission); following ${adopted.size === 1 ? 'it' : 'them'}, not resubmitting`);
+    }
   }
 
   private track(id: string, spec: ExperimentSpec, slurm: SlurmEntry): Tracked {
