@@ -1,6 +1,7 @@
 /**
  * The fit charts and tables, drawn from fit.json (FitReport, src/core/fit/types.ts):
- *  - IsoFLOP: final loss against N per budget, the fitted parabola in ln N and its vertex;
+ *  - IsoFLOP: final loss against N per budget, the optimum estimator's curve (Akima interpolant or
+ *    parabola) and the optimum (an edge budget's marker says it is not bracketed);
  *  - frontier: N_opt and D_opt against C (log-log) with the power laws, the bootstrap interval band
  *    and the predictions at the target budget (IsoFLOP and parametric side by side);
  *  - residuals of the parametric fit, the fitted parameters with intervals, the Chinchilla table.
@@ -10,7 +11,8 @@ import type { Plan, ResultsRow } from '../src/core/contracts';
 import type { FitReport } from '../src/core/fit/types';
 import type { ChartId, ChartView } from '../src/shared/protocol';
 import { countRendered, makeChart, type GroupedDataset, type ManagedChart, type Theme } from './chartKit';
-import { budgetColor, budgetKey, logspace, parabolaAt, powerLawAt, sci, si, withAlpha } from './logic';
+import { budgetColor, budgetKey, formatLoss, logspace, parabolaAt, powerLawAt, sci, si, withAlpha } from './logic';
+import { extraSection, frontierOverlays } from './hyperCharts';
 import { el, table } from './planView';
 
 type FitChartId = Exclude<ChartId, 'loss'>;
@@ -58,7 +60,7 @@ export class FitCharts {
         xTitle: 'N (parameters)',
         yTitle: 'final eval loss',
         onViewChange,
-        tooltipLabel: (ds, x, y) => `${ds.label}: N=${si(x)}, loss ${y.toFixed(4)}`,
+        tooltipLabel: (ds, x, y) => `${ds.label}: N=${si(x)}, loss ${formatLoss(y)}`,
       }),
       frontier: makeChart({
         id: 'frontier',
@@ -80,7 +82,7 @@ export class FitCharts {
         xTitle: 'N (parameters)',
         yTitle: 'ln L − ln L̂ (parametric)',
         onViewChange,
-        tooltipLabel: (ds, x, y) => `${ds.label}: N=${si(x)}, residual ${y.toFixed(4)}`,
+        tooltipLabel: (ds, x, y) => `${ds.label}: N=${si(x)}, residual ${formatLoss(y)}`,
       }),
     };
   }
@@ -101,6 +103,7 @@ export class FitCharts {
     this.drawFrontier(fit);
     this.drawResiduals(fit);
     this.drawTables(fit);
+    if (fit) this.c.tables.append(extraSection(fit));
     this.reportAll();
   }
 
@@ -139,7 +142,21 @@ export class FitCharts {
           pointHoverRadius: 6,
           showLine: false,
         });
-        if (g.parabola) {
+        if (g.curve) {
+          // the optimum estimator's own curve (Akima interpolant, local or global parabola)
+          const method = fit?.isoflop?.optimum?.method ?? 'parabola';
+          datasets.push({
+            type: 'line',
+            label: `${key} ${method === 'akima' ? 'Akima interpolant' : method === 'local-parabola' ? 'local parabola' : 'parabola'}`,
+            group: key,
+            data: g.curve.N.map((n, i) => ({ x: n, y: g.curve!.loss[i] })),
+            borderColor: color,
+            backgroundColor: color,
+            borderWidth: 1.5,
+            borderDash: g.used ? undefined : [4, 4],
+            pointRadius: 0,
+          });
+        } else if (g.parabola) {
           const [lo, hi] = g.nRange;
           const par = g.parabola;
           datasets.push({
@@ -157,7 +174,7 @@ export class FitCharts {
         if (g.nOpt !== undefined && g.lossOpt !== undefined) {
           datasets.push({
             type: 'scatter',
-            label: `${key} vertex N_opt=${si(g.nOpt)}`,
+            label: `${key} ${g.status === 'edge' ? 'edge (not bracketed) N≈' : 'N_opt='}${si(g.nOpt)}`,
             group: key,
             data: [{ x: g.nOpt, y: g.lossOpt }],
             borderColor: this.theme.fg,
@@ -343,6 +360,7 @@ export class FitCharts {
         }
       }
     }
+    datasets.push(...frontierOverlays(fit, this.theme, cs));
     this.setData('frontier', datasets);
 
     // summary beside the chart
@@ -369,7 +387,7 @@ export class FitCharts {
           `${si(v.nOpt)} ${fmtInterval(v.intervals?.nOpt, si)}`,
           `${si(v.dOpt)} ${fmtInterval(v.intervals?.dOpt, si)}`,
           `${v.tokensPerParam.toFixed(1)} ${fmtInterval(v.intervals?.tokensPerParam, fix(1))}`,
-          `${v.loss.toFixed(4)} ${fmtInterval(v.intervals?.loss, fix(4))}`,
+          `${formatLoss(v.loss)} ${fmtInterval(v.intervals?.loss, formatLoss)}`,
         ]);
       }
       note.append(table(['method', 'N_opt', 'D_opt', 'D/N', 'loss'], rows, { caption: `Prediction at C = ${sci(p.budget)} (×${p.extrapolation.toFixed(1)} beyond the fitted budgets)` }));
@@ -438,7 +456,7 @@ export class FitCharts {
     const conf = Math.round((fit.bootstrap?.confidence ?? fit.settings.confidence) * 100);
     const se = (name: string) => {
       const v = fit.bootstrap?.se[name];
-      return v === undefined ? '–' : sig(v);
+      return v === undefined ? '–' : v === null ? 'not finite' : sig(v);
     };
     const par = fit.parametric;
     if (par) {
@@ -472,7 +490,7 @@ export class FitCharts {
             `${si(r.nOpt)} ${fmtInterval(r.intervals?.nOpt, si)}`,
             `${si(r.dOpt)} ${fmtInterval(r.intervals?.dOpt, si)}`,
             `${r.tokensPerParam.toFixed(1)}`,
-            `${r.loss.toFixed(4)} ${fmtInterval(r.intervals?.loss, fix(4))}`,
+            `${formatLoss(r.loss)} ${fmtInterval(r.intervals?.loss, formatLoss)}`,
           ]),
           { numeric: [false, true, true, true, true, true], caption: 'Compute-optimal allocation (Chinchilla-style table)' },
         ),

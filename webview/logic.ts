@@ -3,6 +3,7 @@
  * budget colours, number formatting. No DOM, no chart.js: unit-tested in node
  * (test/unit/webview-logic.test.ts).
  */
+import { formatCount, formatDuration, formatFlops, formatLoss } from '../src/core/format';
 
 export interface XY {
   x: number;
@@ -178,42 +179,13 @@ export function budgetColor(index: number, count: number, palette: readonly stri
   return `rgb(${mix(a[0], b[0])}, ${mix(a[1], b[1])}, ${mix(a[2], b[2])})`;
 }
 
-/** 1234567 → "1.23M"; keeps 3 significant digits; plain below 1000. */
-export function si(v: number | null | undefined, digits = 3): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  const a = Math.abs(v);
-  const units: [number, string][] = [
-    [1e24, 'Y'],
-    [1e21, 'Z'],
-    [1e18, 'E'],
-    [1e15, 'P'],
-    [1e12, 'T'],
-    [1e9, 'G'],
-    [1e6, 'M'],
-    [1e3, 'k'],
-  ];
-  for (const [u, s] of units) if (a >= u) return `${Number((v / u).toPrecision(digits))}${s}`;
-  if (a === 0) return '0';
-  if (a < 1e-3) return v.toExponential(digits - 1);
-  return String(Number(v.toPrecision(digits)));
-}
-
-/** FLOPs like 1e18 → "1.0e18" (budgets read better in scientific notation). */
-export function sci(v: number | null | undefined, digits = 2): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  return v.toExponential(digits - 1).replace('e+', 'e');
-}
-
-export function duration(seconds: number | null | undefined): string {
-  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '–';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${s % 60}s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h ${m % 60}m`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
-}
+// Numbers read the same here as in the CLI, the tree and the plan preview: one home, src/core/format.ts.
+/** Counts: 1234567 → "1.23M" (3 significant digits, SI prefixes); "–" when missing. */
+export const si = (v: number | null | undefined, digits = 3): string => formatCount(v, digits);
+/** FLOPs: 1e18 → "1.0e18". */
+export const sci = (v: number | null | undefined, digits = 2): string => formatFlops(v, digits);
+export const duration = (seconds: number | null | undefined): string => formatDuration(seconds);
+export { formatLoss };
 
 /** Evenly spaced points in log space (inclusive). */
 export function logspace(min: number, max: number, n: number): number[] {

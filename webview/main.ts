@@ -264,7 +264,7 @@ function experimentsMeta(s: Snapshot): ExperimentMeta[] {
 function renderHeader(s: Snapshot): void {
   title.textContent = s.sweep;
   document.title = `${s.sweep} — FlopsFit`;
-  phaseBadge.textContent = s.phase;
+  phaseBadge.textContent = s.statusLabel ?? s.phase;
   phaseBadge.className = `badge phase-${s.phase}`;
   const total = s.plan?.experiments.length ?? 0;
   const done = s.manifest ? Object.values(s.manifest.experiments).filter((e) => e.status === 'completed').length : 0;
@@ -275,9 +275,15 @@ function renderProblems(s: Snapshot): void {
   problemsBox.replaceChildren();
   problemsBox.hidden = s.problems.length === 0;
   if (!s.problems.length) return;
-  problemsBox.append(el('summary', { text: `${s.problems.length} problem${s.problems.length === 1 ? '' : 's'} reading the run directory` }));
+  const config = s.problems.filter((p) => p.source === 'config');
+  const runDir = s.problems.filter((p) => p.source !== 'config');
+  const parts = [
+    config.length ? `${config.length} problem${config.length === 1 ? '' : 's'} in the sweep config` : '',
+    runDir.length ? `${runDir.length} problem${runDir.length === 1 ? '' : 's'} reading the run directory` : '',
+  ].filter(Boolean);
+  problemsBox.append(el('summary', { text: parts.join(' · ') }));
   const ul = el('ul');
-  for (const p of s.problems.slice(0, 50)) ul.append(el('li', { text: `${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}` }));
+  for (const p of [...config, ...runDir].slice(0, 50)) ul.append(el('li', { text: `${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}` }));
   problemsBox.append(ul);
 }
 

@@ -4,7 +4,8 @@
  * string from a file is ever parsed as HTML.
  */
 import type { Manifest, Plan, ResultsRow } from '../src/core/contracts';
-import { budgetKey, duration, sci, si } from './logic';
+import { budgetKey, duration, formatLoss, sci, si } from './logic';
+import { displayedSettings, ruledSettings } from '../src/core/plan/ruledSettings';
 
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: { class?: string; text?: string; title?: string } = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -88,6 +89,7 @@ export function renderPlan(container: HTMLElement, plan: Plan | null, manifest: 
     ),
   );
   const sizeParam = plan.experiments[0]?.sizeParam ?? 'size';
+  const ruled = ruledSettings(plan); // learning rate / batch size set by a rule
   container.append(el('h3', { text: 'Experiments' }));
   container.append(
     table(
@@ -105,9 +107,9 @@ export function renderPlan(container: HTMLElement, plan: Plan | null, manifest: 
           si(e.tokens),
           e.tokensPerParam.toFixed(1),
           String(e.seed),
-          hyper(e.hyperparameters),
+          hyper(displayedSettings(e, ruled)),
           el('span', { class: `status status-${status}`, text: status, title: m?.reason ?? '' }),
-          loss !== undefined ? loss.toFixed(4) : '–',
+          formatLoss(loss),
         ];
       }),
       { numeric: [false, true, true, true, true, true, true, false, false, true] },

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# CI check of the bring-your-own-trainer example: runs examples/pytorch/pytorch.sweep.yaml with
-# Debian's python3 + python3-torch (/usr/bin first on PATH) into a temporary run directory and
-# asserts that every planned experiment completed, results.jsonl has a row for each, and the fit
-# wrote fit.json. Needs `npm run build` first.
+# CI check of the bring-your-own-trainer example: runs a copy of examples/pytorch/ in a temporary
+# folder, from another current directory (the example must run from anywhere), with Debian's
+# python3 + python3-torch (/usr/bin first on PATH), and asserts that every planned experiment
+# completed, results.jsonl has a row for each, and the fit wrote fit.json. Needs `npm run build`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+repo="$(pwd)"
 /usr/bin/python3 -c 'import torch' || { echo "ci-check: python3-torch is not installed" >&2; exit 1; }
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-PATH="/usr/bin:$PATH" node dist/flopsfit.js run examples/pytorch/pytorch.sweep.yaml \
-  --workspace . --out "$out/run" --parallel 2 --progress 60
+cp -r examples/pytorch "$out/pytorch"
+(cd / && PATH="/usr/bin:$PATH" node "$repo/dist/flopsfit.js" run "$out/pytorch/pytorch.sweep.yaml" \
+  --out "$out/run" --parallel 2 --progress 60)
 node - "$out/run" <<'JS'
 const fs = require('node:fs');
 const path = require('node:path');

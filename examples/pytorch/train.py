@@ -31,15 +31,30 @@ import signal
 import sys
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
 CONTEXT = 8
 EMBED = 16
 VOCAB = 32
 BRANCHING = 4
 EVAL_TOKENS = 8192
+
+
+def non_embedding_count(vocab: int, width: int) -> int:
+    """N of MlpLm below without building it: fc1, fc2 and the head, weights and biases."""
+    return (CONTEXT * EMBED * width + width) + (width * width + width) + (width * vocab + vocab)
+
+
+if __name__ == "__main__" and "--count-params" in sys.argv[1:]:
+    # the planner runs this once per probed size: answer without importing PyTorch (seconds each)
+    _p = argparse.ArgumentParser(add_help=False)
+    _p.add_argument("--width", type=int, required=True)
+    _p.add_argument("--data")
+    _a, _ = _p.parse_known_args()
+    print(non_embedding_count(256 if _a.data else VOCAB, _a.width))
+    sys.exit(0)
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 
 class MlpLm(nn.Module):
@@ -147,6 +162,9 @@ def main() -> int:
     if args.count_params:
         print(non_embedding_params(MlpLm(vocab, args.width)))
         return 0
+    if non_embedding_params(MlpLm(vocab, args.width)) != non_embedding_count(vocab, args.width):
+        print("train.py: non_embedding_count() disagrees with the model; fix it", file=sys.stderr)
+        return 2
     if args.tokens is None or args.out is None:
         p.error("--tokens and --out are required to train")
 

@@ -1,4 +1,8 @@
-/** Small helpers shared by the CLI commands: argument parsing and error reporting. */
+/** Small helpers shared by the CLI commands: argument parsing, error reporting, counting with progress. */
+import type { SweepConfig } from '../core/config/schema';
+import { formatCount } from '../core/format';
+import { commandCwd, commandSizeValues, countCommandParams, countProgressLine } from '../core/plan';
+import type { CountedParams } from '../core/plan/commandCounter';
 
 /** An error meant for the user: printed as one clear message, never with a stack trace. */
 export class CliError extends Error {
@@ -83,4 +87,26 @@ export function numberOption(parsed: ParsedArgs, name: string, opts: { integer?:
     throw new CliError(`option --${name}: '${raw}' is not a valid ${opts.integer ? 'integer' : 'number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}`, 2);
   }
   return v;
+}
+
+/**
+ * Counts a command model's parameters at every probed size, printing progress on stderr (at most
+ * once a second, and the last line), so a slow countParams is never silent. Undefined for the
+ * built-in transformer.
+ */
+export async function countParamsWithProgress(config: SweepConfig, configPath: string): Promise<CountedParams | undefined> {
+  if (config.model.family !== 'command') return undefined;
+  const sizes = commandSizeValues(config);
+  const sizeParam = config.model.size.param;
+  let last = 0;
+  let printed = false;
+  const counted = await countCommandParams(config.model, commandCwd(config.model, configPath), sizes, {
+    onProgress: (p) => {
+      if (p.elapsedSeconds - last < 1 && !(printed && p.done === p.total)) return;
+      last = p.elapsedSeconds;
+      printed = true;
+      process.stderr.write(`flopsfit: ${countProgressLine(p, sizeParam, formatCount)}\n`);
+    },
+  });
+  return counted;
 }

@@ -131,6 +131,8 @@ export const ExperimentSpec = z.object({
   model: ModelSpec,
   data: DataSpec,
   training: TrainingSpec,
+  /** the folder (workspace root) the plan resolved relative paths against; ids hash paths relative to it */
+  root: z.string().optional(),
 });
 export type ExperimentSpec = z.infer<typeof ExperimentSpec>;
 
@@ -316,6 +318,8 @@ export const Plan = z.object({
   estimatedSecondsRange: z.tuple([z.number().min(0), z.number().min(0)]),
   /** where the throughput behind the estimate came from */
   throughputSource: z.string(),
+  /** training settings given by a rule (training.learningRate / batchSize), as text, e.g. { learningRate: '0.3118·C^-0.125' } */
+  rules: z.record(z.string(), z.string()).optional(),
   warnings: z.array(PlanWarning),
 });
 export type Plan = z.infer<typeof Plan>;

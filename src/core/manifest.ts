@@ -259,6 +259,20 @@ export function processCommandLine(pid: number): string | undefined {
   }
 }
 
+/**
+ * Whether a process is the experiment `id` of a runner (the runner starts every experiment with
+ * FLOPSFIT_EXPERIMENT_ID in its environment): false for a reused pid, undefined where /proc cannot
+ * tell (another OS, another user's process).
+ */
+export function isExperimentProcess(pid: number, id: string): boolean | undefined {
+  try {
+    const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
+    return env.split('\0').includes(`FLOPSFIT_EXPERIMENT_ID=${id}`);
+  } catch {
+    return undefined;
+  }
+}
+
 /** What the lock records as the holder's command: `flopsfit <args>` (the program's own arguments). */
 export function currentCommandLine(): string {
   return ['flopsfit', ...process.argv.slice(2)].join(' ');

@@ -28,7 +28,7 @@ export class SweepCodeLensProvider extends Disposable implements vscode.CodeLens
     const arg = [document.uri];
     const lenses: vscode.CodeLens[] = [];
     const state = sweep?.state ?? 'idle';
-    if (state === 'running') {
+    if (state === 'running' || state === 'stopping') {
       lenses.push(new vscode.CodeLens(range, { title: '■ Stop sweep', command: 'flopsfit.stopSweep', arguments: arg }));
     } else {
       const trusted = vscode.workspace.isTrusted;

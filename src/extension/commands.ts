@@ -9,7 +9,7 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { explorer, type ExperimentNode, type ExplorerNode } from './explorer';
+import { explorer, type Explorer, type ExperimentNode, type ExplorerNode } from './explorer';
 import { log } from './log';
 import { formatCount, formatFlops, formatValue } from './format';
 import { isSweepConfig, type Sweep, type SweepStore } from './sweepStore';
@@ -202,7 +202,7 @@ async function stopExperiment(store: SweepStore, arg: unknown): Promise<boolean>
   if (!r) return false;
   store.readRunState(r.sweep);
   const pid = r.sweep.manifest?.experiments[r.id]?.pid;
-  if (r.sweep.status(r.id) !== 'running' || r.sweep.state !== 'running') {
+  if (r.sweep.status(r.id) !== 'running' || !r.sweep.derived.runnerAlive) {
     void vscode.window.showInformationMessage(`Experiment ${r.id} is not running.`);
     return false;
   }
@@ -213,8 +213,7 @@ async function stopExperiment(store: SweepStore, arg: unknown): Promise<boolean>
   return true;
 }
 
-export function registerCommands(context: vscode.ExtensionContext): void {
-  const { store, view } = explorer();
+export function registerCommands(context: vscode.ExtensionContext, { store, view }: Pick<Explorer, 'store' | 'view'>): void {
   const preview = new PlanPreviewProvider(store);
   context.subscriptions.push(preview, vscode.workspace.registerTextDocumentContentProvider(PLAN_SCHEME, preview));
   registerCodeLens(context, store);
@@ -242,7 +241,12 @@ export function registerCommands(context: vscode.ExtensionContext): void {
     const plan = await requirePlan(store, sweep);
     if (!plan) return undefined;
     const doc = await vscode.workspace.openTextDocument(planUri(sweep));
-    await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+    // the rendered Markdown preview (VS Code's built-in Markdown extension); the source where it is off
+    const rendered = await vscode.commands.executeCommand('markdown.showPreviewToSide', doc.uri).then(
+      () => true,
+      () => false,
+    );
+    if (!rendered) await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
     if (view.visible) {
       try {
         await view.reveal(explorer().provider.sweepNode(sweep), { expand: true, select: true, focus: false });
@@ -258,7 +262,8 @@ export function registerCommands(context: vscode.ExtensionContext): void {
     const sweep = await resolveSweep(store, arg, 'Run Sweep');
     if (!sweep) return undefined;
     if (!(await requirePlan(store, sweep))) return undefined;
-    if (sweep.state === 'running') {
+    store.readRunState(sweep);
+    if (sweep.derived.runnerAlive) {
       const pick = await vscode.window.showInformationMessage(`${sweep.name} is already running.`, 'Open Results', 'Stop');
       if (pick === 'Open Results') await vscode.commands.executeCommand('flopsfit.openResults', sweep.uri);
       if (pick === 'Stop') await vscode.commands.executeCommand('flopsfit.stopSweep', sweep.uri);
@@ -272,7 +277,8 @@ export function registerCommands(context: vscode.ExtensionContext): void {
     const sweep = await resolveSweep(store, arg, 'Resume Sweep');
     if (!sweep) return undefined;
     if (!(await requirePlan(store, sweep))) return undefined;
-    if (sweep.state === 'running') {
+    store.readRunState(sweep);
+    if (sweep.derived.runnerAlive) {
       void vscode.window.showInformationMessage(`${sweep.name} is already running.`);
       return undefined;
     }
@@ -283,8 +289,10 @@ export function registerCommands(context: vscode.ExtensionContext): void {
     const sweep = await resolveSweep(store, arg, 'Stop Sweep');
     if (!sweep) return undefined;
     store.readRunState(sweep);
-    if (sweep.state !== 'running') {
-      void vscode.window.showInformationMessage(`${sweep.name} is not running.`);
+    if (!sweep.derived.runnerAlive) {
+      void vscode.window.showInformationMessage(
+        sweep.state === 'interrupted' ? `${sweep.name} is not running: its runner is gone (${sweep.derived.label}).` : `${sweep.name} is not running.`,
+      );
       return false;
     }
     return stopSweepTask(sweep.uri);
@@ -294,7 +302,7 @@ export function registerCommands(context: vscode.ExtensionContext): void {
     if (!requireTrust('run an experiment')) return undefined;
     const r = await resolveExperiment(store, arg, 'Run Experiment', (s, id) => s.status(id) !== 'running');
     if (!r) return undefined;
-    if (r.sweep.state === 'running') {
+    if (r.sweep.derived.runnerAlive) {
       void vscode.window.showInformationMessage(
         `${r.sweep.name} is running; its queue already includes this experiment. Stop the sweep to run it alone.`,
       );
@@ -307,7 +315,7 @@ export function registerCommands(context: vscode.ExtensionContext): void {
     if (!requireTrust('retry an experiment')) return undefined;
     const r = await resolveExperiment(store, arg, 'Retry Experiment', (s, id) => s.status(id) === 'failed' || s.status(id) === 'stopped');
     if (!r) return undefined;
-    if (r.sweep.state === 'running') {
+    if (r.sweep.derived.runnerAlive) {
       void vscode.window.showInformationMessage(`${r.sweep.name} is running; retry the experiment once it has stopped.`);
       return undefined;
     }
@@ -342,6 +350,20 @@ export function registerCommands(context: vscode.ExtensionContext): void {
     return sweep.uri;
   });
 
+  reg('flopsfit.revealRunDirectory', async (arg) => {
+    const sweep = await resolveSweep(store, arg, 'Reveal Run Directory');
+    if (!sweep) return undefined;
+    const dir = sweep.runDir;
+    if (!dir || !fs.existsSync(dir)) {
+      void vscode.window.showInformationMessage(`${sweep.name} has not run yet${dir ? `: its results will be in ${dir}` : ''}.`);
+      return undefined;
+    }
+    const uri = vscode.Uri.file(dir);
+    // inside the workspace: the Explorer view (where .flopsfit/ is otherwise easy to miss); else the OS
+    if (vscode.workspace.getWorkspaceFolder(uri)) await vscode.commands.executeCommand('revealInExplorer', uri);
+    else await vscode.commands.executeCommand('revealFileInOS', uri);
+    return uri;
+  });
   reg('flopsfit.revealInConfig', (arg) => revealInConfig(store, arg));
   reg('flopsfit.openMetrics', (arg) => openMetrics(store, arg));
   reg('flopsfit.refreshExplorer', () => store.refreshAll());

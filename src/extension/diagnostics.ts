@@ -6,18 +6,16 @@
  * - Debounced per document by `flopsfit.validation.debounceMs`; a document is validated when it
  *   opens, on every edit, and again when the workspace becomes trusted.
  * - A command model's `countParams` runs only in a trusted workspace, asynchronously (never in the
- *   validation itself); until the counts are in, an info diagnostic says so.
+ *   validation itself), through the sweep service's one counter (./paramCounts, shared with the
+ *   planner); until the counts are in, an info diagnostic says how far it is.
  * - Hover, completion and quick fixes come from ./configLanguage (registered here).
  */
 import * as vscode from 'vscode';
-import { execFile } from 'node:child_process';
 import * as path from 'node:path';
-import { SWEEP_FILE_PATTERN, type ConfigDiagnostic, type SweepConfig } from '../core/config';
-import { candidateValues, resolveConfigPath, type ParamCounter } from '../core/plan';
-import { sizeMultiple } from '../core/plan/grid';
-import { lastNumber } from '../core/plan/commandCounter';
+import { SWEEP_FILE_PATTERN, type ConfigDiagnostic } from '../core/config';
 import { validateSweepText } from '../core/plan/validate';
 import { Disposable } from './dispose';
+import type { ParamCounts } from './paramCounts';
 import { log } from './log';
 import { registerConfigLanguage } from './configLanguage';
 
@@ -50,72 +48,14 @@ export interface ValidatedDocument {
   diagnostics: ConfigDiagnostic[];
 }
 
-/**
- * Parameter counts of command models, run asynchronously with `countParams` (trusted workspaces
- * only), cached by (argv template, cwd, env, size).
- */
-class CommandCounts {
-  private readonly results = new Map<string, number | { error: string }>();
-  private readonly running = new Set<string>();
-
-  constructor(private readonly onCounted: () => void) {}
-
-  /** A counter when every size is counted; otherwise starts the counting and returns undefined. */
-  counter(config: SweepConfig, configPath: string, workspaceRoot: string | undefined): ParamCounter | undefined {
-    const m = config.model;
-    if (m.family !== 'command') return undefined;
-    const cwd = resolveConfigPath(m.cwd ?? '.', configPath, workspaceRoot);
-    const base = JSON.stringify([m.countParams, cwd, m.env ?? {}]);
-    const values = candidateValues(m.size.min, m.size.max, sizeMultiple(config), m.size.probes);
-    const key = (v: number) => `${base}|${v}`;
-    const missing = values.filter((v) => !this.results.has(key(v)));
-    if (!missing.length) return (v) => this.results.get(key(v)) ?? { error: 'not counted' };
-    if (!this.running.has(base)) {
-      this.running.add(base);
-      void this.count(m.countParams, cwd, m.env, missing, key).finally(() => {
-        this.running.delete(base);
-        this.onCounted();
-      });
-    }
-    return undefined;
-  }
-
-  private async count(template: string[], cwd: string, env: Record<string, string> | undefined, values: number[], key: (v: number) => string): Promise<void> {
-    let failures = 0;
-    let successes = 0;
-    for (const v of values) {
-      if (!successes && failures >= 3) {
-        this.results.set(key(v), { error: 'not tried after 3 failures of countParams' });
-        continue;
-      }
-      const argv = template.map((a) => a.replace(/\{size\}/g, String(v)));
-      const r = await new Promise<number | { error: string }>((resolve) => {
-        execFile(argv[0], argv.slice(1), { cwd, env: { ...process.env, ...(env ?? {}) }, timeout: 60_000, maxBuffer: 4 << 20, windowsHide: true }, (err, stdout, stderr) => {
-          if (err) {
-            const code = (err as NodeJS.ErrnoException).code;
-            const last = String(stderr ?? '').trim().split('\n').pop() ?? '';
-            resolve({ error: code === 'ENOENT' ? `countParams failed: command not found: ${argv[0]}` : `countParams failed: ${last || err.message}`.slice(0, 300) });
-          } else {
-            const n = lastNumber(String(stdout));
-            resolve(n === undefined ? { error: 'countParams printed no number' } : n);
-          }
-        });
-      });
-      if (typeof r === 'number') successes++;
-      else failures++;
-      this.results.set(key(v), r);
-    }
-  }
-}
-
 class SweepDiagnostics extends Disposable {
   private readonly collection = this._register(vscode.languages.createDiagnosticCollection(DIAGNOSTIC_SOURCE));
   private readonly timers = new Map<string, NodeJS.Timeout>();
   readonly results = new Map<string, ValidatedDocument>();
-  private readonly counts = new CommandCounts(() => this.revalidateAll());
-
-  constructor() {
+  constructor(private readonly counts: ParamCounts) {
     super();
+    // sizes counted (for the planner or for us): validate again with them
+    this._register(counts.onDidCount(() => this.revalidateAll()));
     this._register(vscode.workspace.onDidOpenTextDocument((d) => this.schedule(d, 0)));
     this._register(vscode.workspace.onDidChangeTextDocument((e) => this.schedule(e.document)));
     this._register(
@@ -171,11 +111,14 @@ class SweepDiagnostics extends Disposable {
       if (!vscode.workspace.isTrusted) {
         // validateSweepText already says that sizes are not counted here (an info on countParams)
       } else {
-        const counter = this.counts.counter(result.config, configPath, folder);
-        if (counter) result = validateSweepText(text, fileName, { configPath, workspaceRoot: folder, countParams: counter });
-        else {
+        const counted = this.counts.ready(result.config, configPath);
+        if (counted) {
+          result = validateSweepText(text, fileName, { configPath, workspaceRoot: folder, countParams: counted.counter, commandStartupSeconds: counted.startupSeconds });
+        } else {
+          void this.counts.count(result.config, configPath);
+          const p = this.counts.progress(result.config, configPath);
           result.diagnostics = result.diagnostics.map((d) =>
-            d.code === 'params-unknown' ? { ...d, message: 'counting parameters with countParams…' } : d,
+            d.code === 'params-unknown' ? { ...d, message: `counting parameters with countParams…${p ? ` (${p.done}/${p.total} sizes)` : ''}` } : d,
           );
         }
       }
@@ -195,9 +138,9 @@ export function lastValidation(uri: vscode.Uri): ValidatedDocument | undefined {
   return instance?.results.get(uri.toString());
 }
 
-export function registerDiagnostics(context: vscode.ExtensionContext): void {
+export function registerDiagnostics(context: vscode.ExtensionContext, counts: ParamCounts): void {
   try {
-    instance = new SweepDiagnostics();
+    instance = new SweepDiagnostics(counts);
     context.subscriptions.push(instance, { dispose: () => (instance = undefined) });
     registerConfigLanguage(context, lastValidation);
   } catch (err) {

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { Disposable } from './dispose';
 import { log } from './log';
 import { formatCount, formatDuration, formatFlops, formatLoss, formatValue } from './format';
-import { SweepStore, type Sweep, type SweepChange } from './sweepStore';
+import type { Sweep, SweepChange, SweepStore } from './sweepStore';
 import { RUN_FILES, type ExperimentSpec, type RunStatus } from '../core/contracts';
 
 export interface SweepNode {
@@ -81,7 +81,8 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
 
   private onChange(c: SweepChange): void {
     if (c.structure) {
-      this.dropNodesOf(c.sweep, true);
+      // the node objects stay (same id → same object): a refresh that overlaps a pending
+      // getChildren must not hand VS Code a second element with an id it has registered
       this.refreshCounts.sweep++;
       this._onDidChangeTreeData.fire(this.sweepNode(c.sweep));
       return;
@@ -100,12 +101,6 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
     if (fire.length === 0) return;
     for (const n of fire) this.refreshCounts[n.kind]++;
     this._onDidChangeTreeData.fire(fire);
-  }
-
-  private dropNodesOf(sweep: Sweep, keepSweep: boolean): void {
-    for (const key of [...this.nodes.keys()]) {
-      if (key.startsWith(`${sweep.id}|`) && !(keepSweep && key === `${sweep.id}|s`)) this.nodes.delete(key);
-    }
   }
 
   sweepNode(sweep: Sweep): SweepNode {
@@ -156,7 +151,10 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
       return plan.budgets.map((b) => this.budgetNode(s, b.index));
     }
     if (element.kind === 'budget') {
-      return element.sweep.experimentsOf(element.index).map((e) => this.experimentNode(element.sweep, e));
+      const s = element.sweep;
+      // forget the nodes of experiments that left the plan (the cache would only grow)
+      for (const [key, n] of this.nodes) if (n.kind === 'experiment' && n.sweep === s && !s.experiment(n.id)) this.nodes.delete(key);
+      return s.experimentsOf(element.index).map((e) => this.experimentNode(s, e));
     }
     return [];
   }
@@ -191,7 +189,7 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
     item.contextValue = `sweep.${state}${invalid ? '.invalid' : ''}`;
     const plan = s.plan;
     const tip = new vscode.MarkdownString(undefined, true);
-    tip.appendMarkdown(`**${escapeMd(s.name)}** — \`${escapeMd(vscode.workspace.asRelativePath(s.uri))}\`\n\n`);
+    tip.appendMarkdown(`**${escapeMd(s.name)}** — ${codeSpan(vscode.workspace.asRelativePath(s.uri))}\n\n`);
     if (invalid) {
       item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('problemsIcon.foreground'));
       item.description = s.firstProblem ?? 'invalid config';
@@ -199,21 +197,33 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
       if (s.problems.length > 1) tip.appendMarkdown(`\n\n…and ${s.problems.length - 1} more problem(s)`);
     } else {
       item.iconPath = new vscode.ThemeIcon(
-        state === 'running' ? 'sync~spin' : state === 'finished' ? 'pass' : state === 'resumable' ? 'debug-pause' : 'beaker',
+        state === 'running' || state === 'stopping'
+          ? 'sync~spin'
+          : state === 'finished'
+            ? 'pass'
+            : state === 'interrupted'
+              ? 'warning'
+              : state === 'resumable'
+                ? 'debug-pause'
+                : 'beaker',
       );
       if (plan) {
         const c = s.counts();
-        if (state === 'running') {
+        if (state === 'running' || state === 'stopping') {
           // progress lives on the budget rows and the view's description: refreshing this row would
           // refresh its whole subtree on every status change
-          item.description = `running · ${plan.experiments.length} runs`;
+          item.description = `${s.derived.label} · ${plan.experiments.length} runs`;
         } else if (state === 'idle' && plan.experiments.length === 0 && s.config?.model.family === 'command' && !vscode.workspace.isTrusted) {
           item.description = 'trust the workspace to count the trainer\'s model sizes';
           tip.appendMarkdown('Planning a command trainer runs its `countParams` command, which FlopsFit does only in a trusted workspace.\n\n');
         } else if (state === 'idle') {
           item.description = `${plan.experiments.length} runs · ${formatFlops(plan.totalFlops)} FLOPs · ~${formatDuration(plan.estimatedSeconds)}`;
         } else {
-          item.description = `${c.completed}/${c.total} done${c.failed ? ` · ${c.failed} failed` : ''}`;
+          const label = state === 'finished' ? '' : ` · ${s.derived.label}`;
+          item.description = `${c.completed}/${c.total} done${c.failed ? ` · ${c.failed} failed` : ''}${label}`;
+        }
+        if (state === 'interrupted') {
+          tip.appendMarkdown('$(warning) The runner of this sweep is gone (killed, out of memory or a reboot): Resume continues from the checkpoints.\n\n');
         }
         tip.appendMarkdown(
           `${plan.experiments.length} experiments in ${plan.budgets.length} budgets · ${formatFlops(plan.totalFlops)} FLOPs · ` +
@@ -221,10 +231,12 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
             `(${escapeMd(plan.throughputSource)})`,
         );
         for (const w of plan.warnings.slice(0, 5)) tip.appendMarkdown(`\n\n$(warning) ${escapeMd(w.message)}`);
+      } else if (s.counting) {
+        item.description = `counting parameters with countParams: ${s.counting.done}/${s.counting.total} sizes…`;
       } else {
-        item.description = state === 'idle' ? '' : state;
+        item.description = state === 'idle' ? '' : s.derived.label;
       }
-      if (s.runDir) tip.appendMarkdown(`\n\nRun directory: \`${escapeMd(s.runDir)}\``);
+      if (s.runDir) tip.appendMarkdown(`\n\nRun directory: ${codeSpan(s.runDir)}`);
       if (state === 'running' && s.lock) tip.appendMarkdown(`\n\nRunning since ${s.lock.startedAt} (pid ${s.lock.pid})`);
     }
     item.tooltip = tip;
@@ -319,10 +331,10 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
       const live = v.live;
       if (live) {
         const pct = Math.min(100, Math.floor((100 * live.tokens) / e.tokens));
-        desc = `${live.loss !== undefined ? `loss ${formatLoss(live.loss)} · ` : ''}${pct}% · ${shape}`;
+        desc = `${live.loss !== undefined ? `${live.lossKind ?? 'train'} loss ${formatLoss(live.loss)} · ` : ''}${pct}% · ${shape}`;
       } else desc = `starting · ${shape}`;
     } else if (v.status === 'completed' && v.entry?.finalLoss !== undefined) {
-      desc = `loss ${formatLoss(v.entry.finalLoss)} · ${shape}`;
+      desc = `eval loss ${formatLoss(v.entry.finalLoss)} · ${shape}`;
     } else if (v.status === 'failed') {
       desc = `failed · ${shape}`;
     } else if (v.status === 'stopped') {
@@ -345,12 +357,12 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
           .join('') +
         `| seed | ${e.seed} |\n`,
     );
-    if (v.live?.loss !== undefined && v.status === 'running') tip.appendMarkdown(`\nStep ${v.live.step}: loss ${formatLoss(v.live.loss)}`);
+    if (v.live?.loss !== undefined && v.status === 'running') tip.appendMarkdown(`\nStep ${v.live.step}: ${v.live.lossKind ?? 'train'} loss ${formatLoss(v.live.loss)}`);
     if (v.entry?.finalLoss !== undefined) tip.appendMarkdown(`\nFinal eval loss: ${formatLoss(v.entry.finalLoss)}`);
     if (v.entry?.startedAt) tip.appendMarkdown(`\n\nStarted ${v.entry.startedAt}${v.entry.endedAt ? `, ended ${v.entry.endedAt}` : ''}`);
     if (v.entry?.backend || v.entry?.device)
       tip.appendMarkdown(`\n\n${escapeMd([v.entry.backend, v.entry.device].filter(Boolean).join(' · '))}`);
-    tip.appendMarkdown(`\n\n\`${e.id}\``);
+    tip.appendMarkdown(`\n\n${codeSpan(e.id)}`);
     item.tooltip = tip;
     if (v.status !== 'queued' && s.runDir) {
       item.command = {
@@ -394,6 +406,11 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
   }
 }
 
+/** A code span: its text is shown as is (escaping markdown inside one shows the backslashes). */
+function codeSpan(s: string): string {
+  return '`' + s.replace(/`/g, "'") + '`';
+}
+
 function escapeMd(s: string): string {
   return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, (c) => `\\${c}`);
 }
@@ -413,12 +430,11 @@ export function explorer(): Explorer {
   return current;
 }
 
-export function registerExplorer(context: vscode.ExtensionContext): Explorer {
+export function registerExplorer(context: vscode.ExtensionContext, store: SweepStore): Explorer {
   const t0 = performance.now();
-  const store = new SweepStore();
   const provider = new SweepTreeProvider(store);
   const view = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: provider, showCollapseAll: true });
-  context.subscriptions.push(store, provider, view);
+  context.subscriptions.push(provider, view);
   // badge: experiments running right now
   const updateBadge = () => {
     let n = 0;

@@ -4,12 +4,14 @@
  * does lazily). Training never runs in this process: it runs as a VS Code task (see ./tasks).
  */
 import * as vscode from 'vscode';
-import { log } from './log';
+import { log, logDisposable } from './log';
 import { registerDiagnostics } from './diagnostics';
 import { registerTasks } from './tasks';
 import { registerExplorer, explorerApi, type ExplorerApi } from './explorer';
 import { registerCommands } from './commands';
 import { registerResultsPanel } from './resultsPanel';
+import { SweepStore } from './sweepStore';
+import { isTestMode, registerTestHooks } from './testHooks';
 
 export interface FlopsFitApi {
   /** milliseconds spent in activate() (the extension's own code) */
@@ -20,12 +22,17 @@ export interface FlopsFitApi {
 
 export function activate(context: vscode.ExtensionContext): FlopsFitApi {
   const t0 = performance.now();
-  context.subscriptions.push(log());
-  registerDiagnostics(context);
+  context.subscriptions.push(logDisposable());
+  // the sweep service: each config's text, parse and plan, its run directory's state and one
+  // derived status, shared by every feature below (nothing is loaded until a feature asks)
+  const sweeps = new SweepStore();
+  context.subscriptions.push(sweeps);
+  registerDiagnostics(context, sweeps.paramCounts);
   registerTasks(context);
-  registerExplorer(context);
-  registerResultsPanel(context);
-  registerCommands(context);
+  const explorerParts = registerExplorer(context, sweeps);
+  registerResultsPanel(context, sweeps);
+  registerCommands(context, explorerParts);
+  if (isTestMode(context)) registerTestHooks(context);
   const activationMs = performance.now() - t0;
   log().info(`FlopsFit activated in ${activationMs.toFixed(1)} ms`);
   return { activationMs, explorer: explorerApi() };

@@ -8,6 +8,7 @@ import { Disposable } from './dispose';
 import { formatCount, formatDuration, formatFlops, formatLoss, formatValue } from './format';
 import type { Sweep, SweepStore } from './sweepStore';
 import type { Plan } from '../core/contracts';
+import { displayedSettings, ruledSettings } from '../core/plan/ruledSettings';
 
 export const PLAN_SCHEME = 'flopsfit-plan';
 
@@ -44,18 +45,21 @@ export function renderPlan(sweep: Sweep, plan: Plan): string {
     );
   }
   out.push('');
-  const hyperKeys = [...new Set(plan.experiments.flatMap((e) => Object.keys(e.hyperparameters)))].sort();
+  const ruled = ruledSettings(plan); // learning rate / batch size set by a rule
+  const shown = plan.experiments.map((e) => displayedSettings(e, ruled));
+  const hyperKeys = [...new Set(shown.flatMap((h) => Object.keys(h)))].sort();
   out.push('## Experiments', '');
   out.push(
     `| C | ${plan.experiments[0]?.sizeParam ?? 'size'} | N | D | D/N | ${hyperKeys.map(cell).join(' | ')}${hyperKeys.length ? ' | ' : ''}seed | status | loss | id |`,
   );
   out.push(`|---:|---:|---:|---:|---:|${hyperKeys.map(() => '---:|').join('')}---:|---|---:|---|`);
-  for (const e of plan.experiments) {
+  for (const [i, e] of plan.experiments.entries()) {
+    const h = shown[i];
     const v = sweep.view(e.id);
     const loss = v?.entry?.finalLoss ?? v?.live?.loss;
     out.push(
       `| ${formatFlops(e.budget)} | ${formatValue(e.sizeValue)} | ${formatCount(e.params)} | ${formatCount(e.tokens)} | ${e.tokensPerParam.toFixed(1)} | ` +
-        hyperKeys.map((k) => `${e.hyperparameters[k] === undefined ? '' : cell(formatValue(e.hyperparameters[k]!))} | `).join('') +
+        hyperKeys.map((k) => `${h[k] === undefined ? '' : cell(formatValue(h[k]!))} | `).join('') +
         `${e.seed} | ${v?.status ?? 'queued'} | ${loss !== undefined ? formatLoss(loss) : ''} | \`${e.id}\` |`,
     );
   }

@@ -13,7 +13,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { Manifest, MetricsLine, Plan, ResultsRow, RUN_FILES } from '../core/contracts';
+import { Manifest, MetricsLine, Plan, ResultsRow, RUN_FILES, type RunnerLock } from '../core/contracts';
+import { classifyRunPath, deriveSweepStatus, readRunState, type DerivedStatus } from '../core/runDir';
 import type { FitPayload, Problem, SeriesChunk, Snapshot } from '../shared/protocol';
 import { FitPayload as FitPayloadSchema } from '../shared/protocol';
 
@@ -36,6 +37,7 @@ interface SeriesStore {
 
 export type FileKind = 'plan' | 'manifest' | 'results' | 'fit' | 'metrics';
 
+
 export interface ModelChange {
   kind: FileKind;
   /** new metrics points (kind === 'metrics') */
@@ -56,6 +58,8 @@ function zodMessage(error: z.ZodError): string {
 export class RunDirModel {
   plan: Plan | null = null;
   manifest: Manifest | null = null;
+  lock: RunnerLock | undefined;
+  lockAlive = false;
   results: ResultsRow[] = [];
   fit: FitPayload | null = null;
   private readonly series = new Map<string, SeriesStore>();
@@ -79,22 +83,12 @@ export class RunDirModel {
     for (const id of ids) this.readMetrics(id);
   }
 
-  /** Classifies an absolute path inside the run directory; undefined when the panel does not care. */
+  /** Classifies an absolute path inside the run directory (src/core/runDir); undefined when the panel does not care. */
   classify(absPath: string): { kind: FileKind; id?: string } | undefined {
-    const rel = path.relative(this.runDir, absPath);
-    if (rel.startsWith('..') || path.isAbsolute(rel)) return undefined;
-    const parts = rel.split(path.sep);
-    if (parts.length === 1) {
-      if (parts[0] === RUN_FILES.plan) return { kind: 'plan' };
-      if (parts[0] === RUN_FILES.manifest) return { kind: 'manifest' };
-      if (parts[0] === RUN_FILES.results) return { kind: 'results' };
-      if (parts[0] === RUN_FILES.fit) return { kind: 'fit' };
-      return undefined;
-    }
-    if (parts.length === 3 && parts[0] === RUN_FILES.experimentsDir && parts[2] === RUN_FILES.metrics) {
-      return { kind: 'metrics', id: parts[1] };
-    }
-    return undefined;
+    const c = classifyRunPath(this.runDir, absPath);
+    if (!c || c.kind === 'result') return undefined;
+    // the lock tells whether the run is alive: it changes the phase, as the manifest does
+    return c.kind === 'lock' ? { kind: 'manifest' } : (c as { kind: FileKind; id?: string });
   }
 
   /** Re-reads what changed at `absPath`; undefined when nothing the panel shows changed. */
@@ -140,15 +134,17 @@ export class RunDirModel {
     return s && { id, tokens: s.tokens, step: s.step, train: s.train, eval: s.eval };
   }
 
+  /** The sweep's status (the one rule of src/core/runDir/status, as the explorer shows it). */
+  status(): DerivedStatus {
+    return deriveSweepStatus({ manifest: this.manifest ?? undefined, lock: this.lock, lockAlive: this.lockAlive }, this.plan?.experiments.map((e) => e.id));
+  }
+
   phase(): Snapshot['phase'] {
-    const m = this.manifest;
-    if (!m) return this.plan ? 'idle' : 'preview';
-    if (m.state === 'running' || m.state === 'stopping') return 'running';
-    const entries = Object.values(m.experiments);
-    if (entries.some((e) => e.status === 'running')) return 'running';
-    if (m.state === 'finished' || (entries.length > 0 && entries.every((e) => e.status === 'completed' || e.status === 'failed'))) {
-      return 'finished';
-    }
+    if (!this.manifest) return this.plan ? 'idle' : 'preview';
+    const { status: st, counts: c } = this.status();
+    if (st === 'running' || st === 'stopping') return 'running';
+    // finished: nothing left to run (failed experiments wait for a retry)
+    if (st === 'finished' || (st === 'resumable' && c.queued + c.stopped + c.running === 0)) return 'finished';
     return 'idle';
   }
 
@@ -158,6 +154,7 @@ export class RunDirModel {
       configUri: meta.configUri,
       runDir: this.runDir,
       phase: this.phase(),
+      statusLabel: this.manifest ? this.status().label : undefined,
       plan: this.plan,
       manifest: this.manifest,
       results: this.results,
@@ -207,6 +204,9 @@ export class RunDirModel {
     const next = this.readJson(RUN_FILES.manifest, Manifest);
     // a manifest is written atomically; an unreadable one (foreign edit) keeps the last good one
     if (next || !fs.existsSync(path.join(this.runDir, RUN_FILES.manifest))) this.manifest = next;
+    const state = readRunState(this.runDir, this.manifest ?? undefined);
+    this.lock = state.lock;
+    this.lockAlive = state.lockAlive;
   }
 
   private readFit(): void {

@@ -17,9 +17,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { loadSweepConfig } from '../core/config';
 import type { Plan } from '../core/contracts';
-import { buildPlan, resolveRunDir } from '../core/plan';
 import {
   describeRejection,
   FromWebview,
@@ -34,11 +32,9 @@ import {
 import { Disposable } from './dispose';
 import { log } from './log';
 import { buildExport, RunDirModel } from './resultsModel';
+import type { Sweep, SweepStore } from './sweepStore';
 
 export const RESULTS_VIEW_TYPE = 'flopsfit.results';
-
-/** Delay that coalesces bursts of file events (a training step appends, the manifest is rewritten). */
-const WATCH_DEBOUNCE_MS = 50;
 
 interface Resolved {
   sweep: string;
@@ -47,26 +43,17 @@ interface Resolved {
   configProblems: Problem[];
 }
 
-/** Reads the config and finds the run directory; computes the plan preview. Never throws. */
-function resolveConfig(configUri: vscode.Uri): Resolved {
-  const configPath = configUri.fsPath;
-  const fallbackName = path.basename(configPath).replace(/\.sweep\.(ya?ml|jsonc?)$/i, '');
-  const loaded = loadSweepConfig(configPath);
-  const configProblems: Problem[] = loaded.diagnostics
-    .filter((d) => d.severity === 'error')
+/**
+ * What the sweep service knows of the config: name, run directory, plan and problems (the panel
+ * never parses or plans on its own: one planner per config in the extension host).
+ */
+function resolveFrom(sweep: Sweep): Resolved {
+  const file = path.basename(sweep.uri.fsPath);
+  const configProblems: Problem[] = sweep.problems
     .slice(0, 20)
-    .map((d) => ({ file: path.basename(configPath), line: d.range.start.line + 1, message: d.message }));
-  if (!loaded.config) return { sweep: fallbackName, previewPlan: null, configProblems };
-  const workspaceRoot = vscode.workspace.getWorkspaceFolder(configUri)?.uri.fsPath;
-  let runDir: string | undefined;
-  let previewPlan: Plan | null = null;
-  try {
-    runDir = resolveRunDir(loaded.config, configPath, workspaceRoot);
-    previewPlan = buildPlan(loaded.config, { configPath, workspaceRoot });
-  } catch (err) {
-    configProblems.push({ file: path.basename(configPath), message: `cannot plan: ${err instanceof Error ? err.message : String(err)}` });
-  }
-  return { sweep: loaded.config.name, runDir, previewPlan, configProblems };
+    .map((p) => ({ source: 'config' as const, file, ...(p.line !== undefined ? { line: p.line + 1 } : {}), message: p.message }));
+  if (sweep.planError) configProblems.push({ source: 'config', file, message: sweep.planError });
+  return { sweep: sweep.name, runDir: sweep.runDir, previewPlan: sweep.plan ?? null, configProblems };
 }
 
 export class ResultsPanel extends Disposable {
@@ -76,10 +63,7 @@ export class ResultsPanel extends Disposable {
   private queue: ToWebview[] = [];
   private model: RunDirModel | undefined;
   private resolved: Resolved;
-  private watchers: vscode.Disposable[] = [];
-  private pendingPaths = new Set<string>();
-  private pendingTimer: NodeJS.Timeout | undefined;
-  private configTimer: NodeJS.Timeout | undefined;
+  private readonly sweep: Sweep;
 
   // ---- observed by the integration tests (through resultsTestHook)
   readonly rendered = new Map<ChartId, { datasets: number; points: number; rawPoints: number; at: number }>();
@@ -88,33 +72,37 @@ export class ResultsPanel extends Disposable {
   private readonly renderedEmitter = this._register(new vscode.EventEmitter<ChartId>());
   readonly onRendered = this.renderedEmitter.event;
 
-  static async createOrShow(extensionUri: vscode.Uri, configUri: vscode.Uri): Promise<ResultsPanel> {
+  static async createOrShow(extensionUri: vscode.Uri, store: SweepStore, configUri: vscode.Uri): Promise<ResultsPanel> {
     const key = configUri.toString();
     const existing = ResultsPanel.panels.get(key);
     if (existing) {
       existing.panel.reveal(undefined, false);
       return existing;
     }
+    const sweep = await sweepOf(store, configUri);
     const panel = vscode.window.createWebviewPanel(RESULTS_VIEW_TYPE, path.basename(configUri.fsPath), vscode.ViewColumn.Active, webviewOptions(extensionUri));
-    return new ResultsPanel(extensionUri, panel, configUri);
+    return new ResultsPanel(extensionUri, store, sweep, panel, configUri);
   }
 
-  static revive(extensionUri: vscode.Uri, panel: vscode.WebviewPanel, configUri: vscode.Uri): ResultsPanel {
+  static async revive(extensionUri: vscode.Uri, store: SweepStore, panel: vscode.WebviewPanel, configUri: vscode.Uri): Promise<ResultsPanel> {
     const key = configUri.toString();
     ResultsPanel.panels.get(key)?.dispose();
     // the stored options may hold an older extension location: reset them (VS Code's sample does)
     panel.webview.options = webviewOptions(extensionUri);
-    return new ResultsPanel(extensionUri, panel, configUri);
+    return new ResultsPanel(extensionUri, store, await sweepOf(store, configUri), panel, configUri);
   }
 
   private constructor(
     private readonly extensionUri: vscode.Uri,
+    private readonly store: SweepStore,
+    sweep: Sweep,
     readonly panel: vscode.WebviewPanel,
     readonly configUri: vscode.Uri,
   ) {
     super();
     ResultsPanel.panels.set(configUri.toString(), this);
-    this.resolved = resolveConfig(configUri);
+    this.sweep = sweep;
+    this.resolved = resolveFrom(sweep);
     this.loadModel();
     this.panel.title = this.resolved.sweep;
     this.panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'flopsfit.svg');
@@ -127,15 +115,17 @@ export class ResultsPanel extends Disposable {
         if (!this.panel.visible) this.ready = false;
       }),
     );
-    this.watchConfig();
+    // the sweep service's one watcher set tells which run-directory files changed
+    this._register(store.onDidChangeRunFiles((e) => e.sweep === this.sweep && this.filesChanged(e.files)));
+    this._register(store.onDidChange((c) => c.sweep === this.sweep && c.structure && this.configChanged()));
+    // a run started or ended (the lock's process died without touching a file): the phase changes
+    this._register(store.onDidChange((c) => c.sweep === this.sweep && !c.structure && this.runStateChanged()));
+    if (!sweep.plan) void store.ensurePlan(sweep);
     this.panel.webview.html = this.html();
   }
 
   override dispose(): void {
     if (ResultsPanel.panels.get(this.configUri.toString()) === this) ResultsPanel.panels.delete(this.configUri.toString());
-    this.disposeWatchers();
-    clearTimeout(this.pendingTimer);
-    clearTimeout(this.configTimer);
     super.dispose();
     this.panel.dispose();
   }
@@ -230,79 +220,19 @@ export class ResultsPanel extends Disposable {
     }
   }
 
-  // ------------------------------------------------------------------ model and watchers
+  // ------------------------------------------------------------------ model
 
   private loadModel(): void {
-    this.disposeWatchers();
     this.model = undefined;
     const runDir = this.resolved.runDir;
     if (!runDir) return;
     this.model = new RunDirModel(runDir);
     this.model.loadAll();
-    this.watchRunDir(runDir);
   }
 
-  /** true once the run directory has its own (recursive) watcher */
-  private dedicatedWatcher = false;
-
-  private watchRunDir(runDir: string): void {
-    this.disposeWatchers();
-    const on = (uri: vscode.Uri) => this.fileEvent(uri.fsPath);
-    let pattern: vscode.RelativePattern;
-    if (fs.existsSync(runDir)) {
-      // a watcher of the run directory itself (reliable for files written by other processes)
-      pattern = new vscode.RelativePattern(vscode.Uri.file(runDir), '**/*.{json,jsonl}');
-      this.dedicatedWatcher = true;
-    } else {
-      // not created yet: follow it through the workspace folder's watcher (or its parent folder),
-      // and switch to a dedicated watcher at its first event
-      const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(runDir));
-      const rel = folder ? path.relative(folder.uri.fsPath, runDir).split(path.sep).join('/') : '';
-      pattern = folder
-        ? new vscode.RelativePattern(folder, `${rel ? `${rel}/` : ''}**/*.{json,jsonl}`)
-        : new vscode.RelativePattern(vscode.Uri.file(path.dirname(runDir)), `${path.basename(runDir)}/**/*.{json,jsonl}`);
-      this.dedicatedWatcher = false;
-    }
-    const w = vscode.workspace.createFileSystemWatcher(pattern);
-    this.watchers.push(w, w.onDidChange(on), w.onDidCreate(on), w.onDidDelete(on));
-    if (this.dedicatedWatcher) this.watchRunDirNatively(runDir);
-  }
-
-  /**
-   * A second event source: Node's own (inotify) watcher on the run directory. VS Code's watcher
-   * starts asynchronously and was seen to miss an append made right after the panel opened (in
-   * code-server); events from both feed the same debounced, offset-based reader, so a duplicate
-   * costs one stat. Where recursive fs.watch is unsupported, VS Code's watcher stands alone.
-   */
-  private watchRunDirNatively(runDir: string): void {
-    try {
-      const nw = fs.watch(runDir, { recursive: true, persistent: false }, (_event, name) => {
-        if (name && /\.jsonl?$/.test(name.toString())) this.fileEvent(path.join(runDir, name.toString()));
-      });
-      nw.on('error', () => nw.close());
-      this.watchers.push({ dispose: () => nw.close() });
-    } catch (err) {
-      log().debug(`[results] no native watcher for ${runDir}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-
-  private disposeWatchers(): void {
-    for (const w of this.watchers.splice(0)) w.dispose();
-  }
-
-  private fileEvent(fsPath: string): void {
-    if (!this.dedicatedWatcher && this.resolved.runDir && fs.existsSync(this.resolved.runDir)) this.watchRunDir(this.resolved.runDir);
-    this.pendingPaths.add(fsPath);
-    this.pendingTimer ??= setTimeout(() => this.flushFileEvents(), WATCH_DEBOUNCE_MS);
-  }
-
-  /** Applies the debounced file events to the model and sends only what changed. */
-  flushFileEvents(): void {
-    clearTimeout(this.pendingTimer);
-    this.pendingTimer = undefined;
+  /** Applies file events (from the sweep service) to the model and sends only what changed. */
+  private filesChanged(paths: readonly string[]): void {
     const model = this.model;
-    const paths = [...this.pendingPaths];
-    this.pendingPaths.clear();
     if (!model) return;
     const chunks: SeriesChunk[] = [];
     const kinds = new Set<string>();
@@ -325,29 +255,35 @@ export class ResultsPanel extends Disposable {
     if (kinds.has('results')) parts.results = model.results;
     if (kinds.has('fit')) parts.fit = model.fit;
     if (kinds.size) {
-      parts.phase = this.snapshot().phase;
-      parts.problems = [...this.resolved.configProblems, ...model.allProblems()];
+      const snap = this.snapshot();
+      parts.phase = snap.phase;
+      parts.statusLabel = snap.statusLabel;
+      parts.problems = snap.problems;
       this.post(parts);
     }
   }
 
-  private watchConfig(): void {
-    const folder = vscode.workspace.getWorkspaceFolder(this.configUri);
-    const pattern = folder
-      ? new vscode.RelativePattern(folder, path.relative(folder.uri.fsPath, this.configUri.fsPath).split(path.sep).join('/'))
-      : new vscode.RelativePattern(vscode.Uri.file(path.dirname(this.configUri.fsPath)), path.basename(this.configUri.fsPath));
-    const w = this._register(vscode.workspace.createFileSystemWatcher(pattern));
-    const changed = () => {
-      clearTimeout(this.configTimer);
-      this.configTimer = setTimeout(() => this.configChanged(), 200);
-    };
-    this._register(w.onDidChange(changed));
-    this._register(w.onDidCreate(changed));
+  /** Test hook and export: applies the file events the service has queued, now. */
+  flushFileEvents(): void {
+    this.store.flushRunFiles();
+  }
+
+  /** The run's liveness changed (the service re-read the lock): send the phase. */
+  private runStateChanged(): void {
+    const model = this.model;
+    if (!model) return;
+    const before = `${model.phase()}|${model.status().label}`;
+    model.fileChanged(path.join(model.runDir, 'manifest.json'));
+    const snap = this.snapshot();
+    if (`${snap.phase}|${snap.statusLabel}` === before) return;
+    this.post({ type: 'update', manifest: model.manifest, phase: snap.phase, statusLabel: snap.statusLabel });
   }
 
   private configChanged(): void {
+    // re-parsed: plan it again (the service fires once more with the plan)
+    if (!this.sweep.plan && this.sweep.config && !this.sweep.planError) void this.store.ensurePlan(this.sweep);
     const before = this.resolved.runDir;
-    this.resolved = resolveConfig(this.configUri);
+    this.resolved = resolveFrom(this.sweep);
     this.panel.title = this.resolved.sweep;
     if (this.resolved.runDir !== before) this.loadModel();
     if (this.ready) void this.panel.webview.postMessage({ type: 'snapshot', snapshot: this.snapshot() } satisfies ToWebview);
@@ -426,11 +362,20 @@ async function exportSnapshot(s: Snapshot, format: 'csv' | 'json' | undefined, d
 // ------------------------------------------------------------------ public API
 
 let extensionUriRef: vscode.Uri | undefined;
+let storeRef: SweepStore | undefined;
+
+/** The service's sweep of a config (loading the service first). */
+async function sweepOf(store: SweepStore, configUri: vscode.Uri): Promise<Sweep> {
+  await store.ensureLoaded();
+  const sweep = store.getOrAdd(configUri);
+  if (!sweep) throw new Error(`${configUri.fsPath} is not a sweep config (*.sweep.yaml, *.sweep.yml, *.sweep.json).`);
+  return sweep;
+}
 
 /** Opens (or reveals) the results panel of a sweep config. */
 export async function openResults(configUri: vscode.Uri): Promise<void> {
-  if (!extensionUriRef) throw new Error('FlopsFit results panel is not registered');
-  await ResultsPanel.createOrShow(extensionUriRef, configUri);
+  if (!extensionUriRef || !storeRef) throw new Error('FlopsFit results panel is not registered');
+  await ResultsPanel.createOrShow(extensionUriRef, storeRef, configUri);
 }
 
 /** Exports all data and fits of a sweep (CSV or JSON, chosen in the save dialog), with or without the panel. */
@@ -442,7 +387,10 @@ export async function exportResults(configUri: vscode.Uri): Promise<void> {
     snapshot = open.snapshot();
     dir = snapshot.runDir && fs.existsSync(snapshot.runDir) ? snapshot.runDir : path.dirname(configUri.fsPath);
   } else {
-    const r = resolveConfig(configUri);
+    if (!storeRef) throw new Error('FlopsFit results panel is not registered');
+    const sweep = await sweepOf(storeRef, configUri);
+    await storeRef.ensurePlan(sweep);
+    const r = resolveFrom(sweep);
     const model = r.runDir ? new RunDirModel(r.runDir) : undefined;
     model?.loadAll();
     snapshot = model
@@ -460,8 +408,9 @@ export function resultsPanelFor(configUri: vscode.Uri): ResultsPanel | undefined
   return ResultsPanel.panels.get(configUri.toString());
 }
 
-export function registerResultsPanel(context: vscode.ExtensionContext): void {
+export function registerResultsPanel(context: vscode.ExtensionContext, store: SweepStore): void {
   extensionUriRef = context.extensionUri;
+  storeRef = store;
   context.subscriptions.push(
     vscode.window.registerWebviewPanelSerializer(RESULTS_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
@@ -471,17 +420,12 @@ export function registerResultsPanel(context: vscode.ExtensionContext): void {
           panel.dispose();
           return;
         }
-        ResultsPanel.revive(context.extensionUri, panel, vscode.Uri.parse(uri));
+        await ResultsPanel.revive(context.extensionUri, store, panel, vscode.Uri.parse(uri));
       },
     }),
     { dispose: () => [...ResultsPanel.panels.values()].forEach((p) => p.dispose()) },
+    { dispose: () => (storeRef = undefined) },
   );
-  if (context.extensionMode === vscode.ExtensionMode.Test || process.env.FLOPSFIT_INTEGRATION === '1') {
-    // lets the integration tests (a separate bundle) reach the panel
-    context.subscriptions.push(
-      vscode.commands.registerCommand('flopsfit._test.results', (op: string, configUri: string, arg?: unknown) => resultsTestHook(op, vscode.Uri.parse(configUri), arg)),
-    );
-  }
 }
 
 /**

@@ -4,15 +4,16 @@
  * and the diff of two run states. No `vscode` runtime import: unit-tested without VS Code.
  */
 import type * as vscode from 'vscode';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ExperimentSpec, Manifest, ManifestEntry, Plan, RunStatus, RunnerLock } from '../core/contracts';
 import type { ParseResult } from '../core/config';
+import { deriveSweepStatus, experimentStatus, type DerivedStatus, type SweepStatus } from '../core/runDir/status';
 
-export const SWEEP_RE = /\.sweep\.(ya?ml|json)$/i;
+export { SWEEP_FILE_RE as SWEEP_RE } from '../core/sweepFiles';
+import { SWEEP_FILE_RE as SWEEP_RE } from '../core/sweepFiles';
 
-/** Overall state of a sweep, as the tree's contextValue shows it (`sweep.<state>`). */
-export type SweepState = 'idle' | 'running' | 'resumable' | 'finished';
+/** Overall state of a sweep, as the tree's contextValue shows it (`sweep.<state>`): src/core/runDir/status. */
+export type SweepState = SweepStatus;
 
 export interface ConfigProblem {
   message: string;
@@ -25,6 +26,8 @@ export interface LiveMetrics {
   step: number;
   tokens: number;
   loss?: number;
+  /** which loss `loss` is (src/core/runDir liveLoss) */
+  lossKind?: 'train' | 'eval';
   tokensPerSecond?: number;
 }
 
@@ -52,51 +55,6 @@ export interface SweepChange {
   budgets?: number[];
   /** experiment ids whose status or live loss changed */
   experiments?: string[];
-}
-
-export function readJson(file: string): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-/** The last complete line of a (possibly large, possibly being appended) JSONL file. */
-export function readLastJsonLine(file: string, maxBytes = 8192): unknown {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, 'r');
-    const size = fs.fstatSync(fd).size;
-    if (size === 0) return undefined;
-    const len = Math.min(size, maxBytes);
-    const buf = Buffer.alloc(len);
-    fs.readSync(fd, buf, 0, len, size - len);
-    const lines = buf.toString('utf8').split('\n');
-    for (let i = lines.length - 1; i >= 0; i--) {
-      const l = lines[i]!.trim();
-      if (!l) continue;
-      try {
-        return JSON.parse(l);
-      } catch {
-        // a partly written last line: try the one before
-      }
-    }
-    return undefined;
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** A config diagnostic of unknown shape (the config module's) → message and position. */
@@ -141,6 +99,8 @@ export class Sweep {
   manifest?: Manifest;
   lock?: RunnerLock;
   lockAlive = false;
+  /** a command trainer's sizes being counted (before its plan): how far */
+  counting?: { done: number; total: number };
   readonly live = new Map<string, LiveMetrics>();
   /** experiments by id, and by budget index, of the current plan */
   private byId = new Map<string, ExperimentSpec>();
@@ -186,8 +146,9 @@ export class Sweep {
     return this.byBudget.get(budgetIndex) ?? [];
   }
 
+  /** An experiment's status as shown (running with no live runner: stopped, i.e. interrupted). */
   status(id: string): RunStatus {
-    return this.manifest?.experiments[id]?.status ?? 'queued';
+    return experimentStatus(this.manifest?.experiments[id], this.lockAlive);
   }
 
   view(id: string): ExperimentView | undefined {
@@ -209,13 +170,13 @@ export class Sweep {
     return c;
   }
 
+  /** The derived status (one rule for every view: src/core/runDir/status). */
+  get derived(): DerivedStatus {
+    return deriveSweepStatus({ manifest: this.manifest, lock: this.lock, lockAlive: this.lockAlive }, this.plan?.experiments.map((e) => e.id));
+  }
+
   get state(): SweepState {
-    if (this.lockAlive || this.manifest?.state === 'running' && this.lock) return 'running';
-    if (!this.manifest) return 'idle';
-    const c = this.counts();
-    if (c.total > 0 && c.completed === c.total) return 'finished';
-    const anyStarted = Object.values(this.manifest.experiments).some((e) => e.status !== 'queued' || e.attempts > 0);
-    return anyStarted ? 'resumable' : 'idle';
+    return this.derived.status;
   }
 
   /**

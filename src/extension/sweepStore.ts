@@ -12,25 +12,49 @@
  */
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Disposable, disposeAll } from './dispose';
+import { ParamCounts } from './paramCounts';
 import { log } from './log';
-import { Manifest, MetricsLine, RUN_FILES, RunnerLock, type Plan } from '../core/contracts';
+import { RUN_FILES, type Plan } from '../core/contracts';
+import { lockHolderAlive } from '../core/manifest';
+import { classifyRunPath, liveLoss, readLastMetrics, readRunState, runDirWatchGlob } from '../core/runDir';
 import { parseSweepConfig } from '../core/config';
-import { buildPlan, candidateValues, resolveConfigPath, resolveRunDir, type ParamCounter } from '../core/plan';
-import { sizeMultiple } from '../core/plan/grid';
-import { lastNumber } from '../core/plan/commandCounter';
-import { execFile } from 'node:child_process';
-import { isError, pidAlive, readJson, readLastJsonLine, Sweep, SWEEP_RE, toProblem, type LiveMetrics, type SweepChange } from './sweepModel';
+import { buildPlan, resolveRunDir } from '../core/plan';
+import { isError, Sweep, SWEEP_RE, toProblem, type LiveMetrics, type SweepChange } from './sweepModel';
 
 export { Sweep } from './sweepModel';
 export type { BudgetCounts, ConfigProblem, ExperimentView, LiveMetrics, SweepChange, SweepState } from './sweepModel';
 
-export const SWEEP_GLOB = '**/*.sweep.{yaml,yml,json}';
+export { SWEEP_GLOB } from '../core/sweepFiles';
+import { SWEEP_GLOB } from '../core/sweepFiles';
 const CONFIG_DEBOUNCE_MS = 250;
 const RUN_DEBOUNCE_MS = 100;
 const METRICS_DEBOUNCE_MS = 250;
+const RUN_FILES_DEBOUNCE_MS = 50;
+/** how often a running sweep's runner process is checked for life (it can die without a trace) */
+const LIVENESS_MS = 2000;
+
+/** The nearest existing folder at or above `p` (a watcher needs an existing base). */
+function existingAncestor(p: string): string {
+  let dir = p;
+  for (;;) {
+    try {
+      if (fs.statSync(dir).isDirectory()) return dir;
+    } catch {
+      // not there (yet)
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return dir;
+    dir = up;
+  }
+}
+
+/** Files of one sweep's run directory that changed (the results panel follows them). */
+export interface RunFilesChange {
+  sweep: Sweep;
+  files: string[];
+}
 
 export function isSweepConfig(uri: vscode.Uri): boolean {
   return uri.scheme === 'file' && SWEEP_RE.test(uri.fsPath);
@@ -54,8 +78,9 @@ function debounce(ms: number, fn: () => void): { (): void; dispose(): void } {
 
 interface RunWatch {
   dir: string;
+  /** the folder the watcher is created on: the run directory, or its nearest existing ancestor */
+  base: string;
   disposables: vscode.Disposable[];
-  metrics: Map<string, vscode.Disposable[]>;
 }
 
 export class SweepStore extends Disposable {
@@ -73,9 +98,31 @@ export class SweepStore extends Disposable {
   private readonly _onDidChange = this._register(new vscode.EventEmitter<SweepChange>());
   /** something inside one sweep changed */
   readonly onDidChange = this._onDidChange.event;
+  private readonly _onDidChangeRunFiles = this._register(new vscode.EventEmitter<RunFilesChange>());
+  /** files of a sweep's run directory changed (debounced; the results panel reads them) */
+  readonly onDidChangeRunFiles = this._onDidChangeRunFiles.event;
+  private livenessTimer: NodeJS.Timeout | undefined;
+  /** the one parameter counter of command trainers (diagnostics use it too) */
+  readonly paramCounts = this._register(new ParamCounts());
+  /** flopsfit run tasks running now (the liveness check runs while there are any) */
+  private activeTasks = 0;
 
   get loaded(): boolean {
     return this.loading !== undefined;
+  }
+
+  constructor() {
+    super();
+    // counting a command trainer's sizes takes a while: its row says how far it is
+    this._register(
+      this.paramCounts.onDidProgress(({ configPath, progress }) => {
+        for (const s of this.sweeps.values()) {
+          if (s.uri.fsPath !== configPath || s.plan) continue;
+          s.counting = { done: progress.done, total: progress.total };
+          this._onDidChange.fire({ sweep: s, structure: true });
+        }
+      }),
+    );
   }
 
   /** Scans the workspace once and installs the config watcher; later calls return the same promise. */
@@ -152,8 +199,20 @@ export class SweepStore extends Disposable {
       }),
     );
     // belt and braces: a flopsfit task that starts or ends re-reads its sweep's run state
-    this._register(vscode.tasks.onDidStartTaskProcess((e) => this.noteTask(e.execution.task)));
-    this._register(vscode.tasks.onDidEndTaskProcess((e) => this.noteTask(e.execution.task)));
+    this._register(
+      vscode.tasks.onDidStartTaskProcess((e) => {
+        if (e.execution.task.definition.type === 'flopsfit') this.activeTasks++;
+        this.noteTask(e.execution.task);
+        this.updateLiveness();
+      }),
+    );
+    this._register(
+      vscode.tasks.onDidEndTaskProcess((e) => {
+        if (e.execution.task.definition.type === 'flopsfit') this.activeTasks = Math.max(0, this.activeTasks - 1);
+        this.noteTask(e.execution.task);
+        this.updateLiveness();
+      }),
+    );
     await this.rescan();
     log().info(`explorer: found ${this.sweeps.size} sweep config(s) in ${(performance.now() - t0).toFixed(0)} ms`);
   }
@@ -318,20 +377,25 @@ export class SweepStore extends Disposable {
         if (token?.isCancellationRequested) return undefined;
         const t0 = performance.now();
         try {
-          const countParams = await this.commandCounter(config, s, token);
+          // a command trainer's sizes are counted asynchronously, once for planning and diagnostics
+          const counted = config.model.family === 'command' && vscode.workspace.isTrusted ? await this.paramCounts.count(config, s.uri.fsPath) : undefined;
+          s.counting = undefined;
           if (token?.isCancellationRequested) return undefined;
-          const plan = buildPlan(config, { configPath: s.uri.fsPath, workspaceRoot: this.workspaceRootOf(s.uri), countParams });
+          const plan = buildPlan(config, {
+            configPath: s.uri.fsPath,
+            workspaceRoot: this.workspaceRootOf(s.uri),
+            countParams: counted?.counter,
+            commandStartupSeconds: counted?.startupSeconds,
+          });
           if (s.config !== config) return s.plan; // re-parsed meanwhile
           s.setPlan(plan);
           s.planError = undefined;
           if (plan.runDir && plan.runDir !== s.runDir) {
-            this.unwatchRun(s.id);
             s.runDir = plan.runDir;
-            this.readRunState(s);
             this.watchRun(s);
-          } else {
-            this.syncMetricsWatchers(s);
           }
+          // the plan decides which experiments count: read the run state against it
+          this.readRunState(s);
           log().info(
             `explorer: planned ${s.fileName}: ${plan.experiments.length} experiments in ${(performance.now() - t0).toFixed(0)} ms`,
           );
@@ -350,48 +414,6 @@ export class SweepStore extends Disposable {
       this.planning.set(s.id, p);
     }
     return p;
-  }
-
-  /**
-   * N of a command trainer's sizes, counted up front with its `countParams` command run
-   * asynchronously (a few at a time) so that planning never blocks the extension host; only in a
-   * trusted workspace (untrusted: the plan says the sizes could not be counted).
-   */
-  private async commandCounter(config: NonNullable<Sweep['config']>, s: Sweep, token?: vscode.CancellationToken): Promise<ParamCounter | undefined> {
-    const m = config.model;
-    if (m.family !== 'command' || !vscode.workspace.isTrusted) return undefined;
-    const root = this.workspaceRootOf(s.uri);
-    const cwd = m.cwd ? resolveConfigPath(m.cwd, s.uri.fsPath, root) : (root ?? path.dirname(s.uri.fsPath));
-    const values = candidateValues(m.size.min, m.size.max, sizeMultiple(config), m.size.probes);
-    const counts = new Map<number, number | { error: string }>();
-    const one = (v: number) =>
-      new Promise<void>((resolve) => {
-        const argv = m.countParams.map((a) => a.replace(/\{size\}/g, String(v)));
-        execFile(
-          argv[0]!,
-          argv.slice(1),
-          { cwd, env: { ...process.env, ...(m.env ?? {}) }, timeout: 60_000, maxBuffer: 4 << 20, windowsHide: true },
-          (err, stdout, stderr) => {
-            if (err) {
-              const code = (err as NodeJS.ErrnoException).code;
-              const last = String(stderr ?? '').trim().split('\n').pop() ?? '';
-              counts.set(v, {
-                error: code === 'ENOENT' ? `countParams failed: command not found: ${argv[0]}` : `countParams failed: ${last || err.message}`.slice(0, 300),
-              });
-            } else {
-              const n = lastNumber(String(stdout));
-              counts.set(v, n === undefined ? { error: 'countParams printed no number' } : n);
-            }
-            resolve();
-          },
-        );
-      });
-    const queue = [...values];
-    const workers = Array.from({ length: Math.min(4, queue.length) }, async () => {
-      for (let v = queue.shift(); v !== undefined && !token?.isCancellationRequested; v = queue.shift()) await one(v);
-    });
-    await Promise.all(workers);
-    return (v: number) => counts.get(v) ?? { error: 'countParams was not run for this size' };
   }
 
   /** Plans with a cancellable progress notification when the plan is not ready yet. */
@@ -417,31 +439,51 @@ export class SweepStore extends Disposable {
       s.text = undefined;
       this.reparse(s);
       this.readRunState(s);
-      this.syncMetricsWatchers(s);
     }
     this._onDidChangeSweeps.fire();
   }
 
   // ---- run directory ------------------------------------------------------------------------
+  //
+  // One watcher set per run directory, created on the directory's nearest existing ancestor when
+  // it does not exist yet (a watcher on a missing folder never fires: a new workspace's first run
+  // showed no progress), and moved onto the run directory itself once it exists. Every file event
+  // of the run directory goes through `onRunFile`: the manifest and lock re-read the run state,
+  // metrics of running experiments update their live loss, and `onDidChangeRunFiles` tells the
+  // results panel which files changed (it has no watchers of its own).
 
   private watchRun(s: Sweep): void {
     if (!s.runDir) return;
-    const base = vscode.Uri.file(s.runDir);
-    const w: RunWatch = { dir: s.runDir, disposables: [], metrics: new Map() };
-    const fsw = vscode.workspace.createFileSystemWatcher(
-      new vscode.RelativePattern(base, `{${RUN_FILES.manifest},${RUN_FILES.lock}}`),
-    );
-    const on = () => this.scheduleRunRead(s);
-    w.disposables.push(fsw, fsw.onDidCreate(on), fsw.onDidChange(on), fsw.onDidDelete(on));
+    this.unwatchRun(s.id);
+    const runDir = s.runDir;
+    const base = existingAncestor(runDir);
+    const w: RunWatch = { dir: runDir, base, disposables: [] };
+    const inWorkspace = base === runDir || !!vscode.workspace.getWorkspaceFolder(vscode.Uri.file(base));
+    if (base && inWorkspace) {
+      const fsw = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(base), runDirWatchGlob(runDir, base)));
+      const on = (u: vscode.Uri) => this.onRunFile(s, u.fsPath);
+      w.disposables.push(fsw, fsw.onDidCreate(on), fsw.onDidChange(on), fsw.onDidDelete(on));
+    }
+    if (base === runDir) {
+      // a second event source (inotify): VS Code's watcher starts asynchronously and was seen to
+      // miss the first writes of a run in code-server; both feed the same debounced readers
+      try {
+        const nw = fs.watch(runDir, { recursive: true, persistent: false }, (_e, name) => {
+          if (name) this.onRunFile(s, path.join(runDir, name.toString()));
+        });
+        nw.on('error', () => nw.close());
+        w.disposables.push({ dispose: () => nw.close() });
+      } catch {
+        // no recursive fs.watch here: VS Code's watcher stands alone
+      }
+    }
     this.runWatches.set(s.id, w);
-    this.syncMetricsWatchers(s);
   }
 
   private unwatchRun(key: string): void {
     const w = this.runWatches.get(key);
     if (!w) return;
     disposeAll(w.disposables);
-    for (const d of w.metrics.values()) disposeAll(d);
     this.runWatches.delete(key);
     this.runDebouncers.get(key)?.dispose();
     this.runDebouncers.delete(key);
@@ -453,13 +495,47 @@ export class SweepStore extends Disposable {
     }
   }
 
+  /** A file of a sweep's run directory was created, changed or deleted. */
+  private onRunFile(s: Sweep, file: string): void {
+    if (this.sweeps.get(s.id) !== s || !s.runDir) return;
+    const w = this.runWatches.get(s.id);
+    // the run directory was just created: watch it directly from now on
+    if (w && w.base !== s.runDir && fs.existsSync(s.runDir)) this.watchRun(s);
+    const c = classifyRunPath(s.runDir, file);
+    if (!c) return;
+    this.queueRunFile(s, file);
+    if (c.kind === 'manifest' || c.kind === 'lock') this.scheduleRunRead(s);
+    else if (c.kind === 'metrics' && c.id && s.manifest?.experiments[c.id]?.status === 'running') this.scheduleMetricsRead(s, c.id);
+  }
+
+  private readonly pendingRunFiles = new Map<string, Set<string>>();
+  private runFilesTimer: NodeJS.Timeout | undefined;
+
+  private queueRunFile(s: Sweep, file: string): void {
+    let set = this.pendingRunFiles.get(s.id);
+    if (!set) this.pendingRunFiles.set(s.id, (set = new Set()));
+    set.add(file);
+    this.runFilesTimer ??= setTimeout(() => this.flushRunFiles(), RUN_FILES_DEBOUNCE_MS);
+  }
+
+  /** Fires `onDidChangeRunFiles` for the queued file events now (tests; the panel's flush). */
+  flushRunFiles(): void {
+    clearTimeout(this.runFilesTimer);
+    this.runFilesTimer = undefined;
+    const pending = [...this.pendingRunFiles];
+    this.pendingRunFiles.clear();
+    for (const [id, files] of pending) {
+      const s = this.sweeps.get(id);
+      if (s) this._onDidChangeRunFiles.fire({ sweep: s, files: [...files] });
+    }
+  }
+
   private scheduleRunRead(s: Sweep): void {
     let d = this.runDebouncers.get(s.id);
     if (!d) {
       d = debounce(RUN_DEBOUNCE_MS, () => {
         if (this.sweeps.get(s.id) !== s) return;
         const change = this.readRunState(s);
-        this.syncMetricsWatchers(s);
         if (change) this._onDidChange.fire(change);
       });
       this.runDebouncers.set(s.id, d);
@@ -467,47 +543,24 @@ export class SweepStore extends Disposable {
     d();
   }
 
-  /** Re-reads manifest and lock; returns what changed (undefined: nothing). */
+  /** Re-reads manifest and lock (src/core/runDir's reader and status rule); returns what changed. */
   readRunState(s: Sweep): SweepChange | undefined {
     if (!s.runDir) return undefined;
-    const manifestFile = path.join(s.runDir, RUN_FILES.manifest);
-    const rawManifest = readJson(manifestFile);
-    // a manifest that cannot be read right now (mid-rename on an odd file system) keeps the state
-    if (rawManifest === undefined && fs.existsSync(manifestFile)) return undefined;
-    const parsed = rawManifest === undefined ? undefined : Manifest.safeParse(rawManifest);
-    if (parsed && !parsed.success) log().warn(`explorer: ${manifestFile} does not match the manifest schema; ignored`);
-    const rawLock = readJson(path.join(s.runDir, RUN_FILES.lock));
-    const lock = rawLock === undefined ? undefined : RunnerLock.safeParse(rawLock);
-    const l = lock?.success ? lock.data : undefined;
-    const alive = !!l && (l.host !== os.hostname() || pidAlive(l.pid));
-    return s.applyRunState(parsed?.success ? parsed.data : undefined, l, alive);
+    const state = readRunState(s.runDir, s.manifest);
+    if (state.manifestProblem) log().warn(`explorer: ${path.join(s.runDir, RUN_FILES.manifest)}: ${state.manifestProblem}; keeping the last good manifest`);
+    const change = s.applyRunState(state.manifest, state.lock, state.lockAlive);
+    this.syncLive(s);
+    this.updateLiveness();
+    return change;
   }
 
-  /** Watches metrics.jsonl of running experiments only; drops the watchers of the others. */
-  private syncMetricsWatchers(s: Sweep): void {
-    const w = this.runWatches.get(s.id);
-    if (!w || !s.runDir) return;
-    const running = new Set(
-      Object.entries(s.manifest?.experiments ?? {})
-        .filter(([, e]) => e.status === 'running')
-        .map(([id]) => id),
-    );
-    if (s.state !== 'running') running.clear();
-    for (const [id, d] of w.metrics) {
-      if (!running.has(id)) {
-        disposeAll(d);
-        w.metrics.delete(id);
-        this.metricsDebouncers.get(`${s.id}#${id}`)?.dispose();
-        this.metricsDebouncers.delete(`${s.id}#${id}`);
-      }
-    }
-    for (const id of running) {
-      if (w.metrics.has(id)) continue;
-      const rel = `${RUN_FILES.experimentsDir}/${id}/${RUN_FILES.metrics}`;
-      const fsw = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(s.runDir), rel));
-      const on = () => this.scheduleMetricsRead(s, id);
-      w.metrics.set(id, [fsw, fsw.onDidCreate(on), fsw.onDidChange(on)]);
-      this.readMetrics(s, id, false); // what is already there
+  /** Reads the last metrics line of every running experiment that has none yet; drops the others. */
+  private syncLive(s: Sweep): void {
+    if (!s.runDir) return;
+    for (const id of [...s.live.keys()]) if (s.status(id) !== 'running') s.live.delete(id);
+    if (!s.derived.runnerAlive) return;
+    for (const [id, e] of Object.entries(s.manifest?.experiments ?? {})) {
+      if (e.status === 'running' && !s.live.has(id)) this.readMetrics(s, id, false);
     }
   }
 
@@ -523,23 +576,50 @@ export class SweepStore extends Disposable {
 
   private readMetrics(s: Sweep, id: string, fire: boolean): void {
     if (!s.runDir) return;
-    const raw = readLastJsonLine(path.join(s.runDir, RUN_FILES.experimentsDir, id, RUN_FILES.metrics));
-    const m = raw === undefined ? undefined : MetricsLine.safeParse(raw);
-    if (!m?.success) return;
+    const m = readLastMetrics(s.runDir, id);
+    if (!m) return;
     const prev = s.live.get(id);
-    const loss = m.data.trainLoss ?? m.data.evalLoss ?? prev?.loss;
-    const next: LiveMetrics = { step: m.data.step, tokens: m.data.tokens, loss, tokensPerSecond: m.data.tokensPerSecond };
+    // the tree shows the training loss while running (the eval loss when that is all there is)
+    const l = liveLoss(m);
+    const next: LiveMetrics = { step: m.step, tokens: m.tokens, loss: l?.value ?? prev?.loss, lossKind: l?.kind ?? prev?.lossKind, tokensPerSecond: m.tokensPerSecond };
     if (prev && prev.step === next.step && prev.loss === next.loss) return;
     s.live.set(id, next);
     if (fire && s.experiment(id)) this._onDidChange.fire({ sweep: s, experiments: [id] });
   }
 
+  /**
+   * A runner can die without touching a file (kill -9, out of memory): while a sweep is running,
+   * check every few seconds that its lock's process is alive, and re-read its state when it is not.
+   * Also watches a run directory that appeared where no watcher could be created before.
+   */
+  private updateLiveness(): void {
+    const watch = [...this.sweeps.values()].some((s) => s.derived.runnerAlive) || this.activeTasks > 0;
+    if (watch && !this.livenessTimer) {
+      this.livenessTimer = setInterval(() => {
+        for (const s of this.sweeps.values()) {
+          if (!s.runDir) continue;
+          const w = this.runWatches.get(s.id);
+          if (w && w.base !== s.runDir && fs.existsSync(s.runDir)) {
+            this.watchRun(s);
+            this.scheduleRunRead(s);
+          } else if (s.derived.runnerAlive && !(s.lock && lockHolderAlive(s.lock))) this.scheduleRunRead(s);
+        }
+        this.updateLiveness();
+      }, LIVENESS_MS);
+    } else if (!watch && this.livenessTimer) {
+      clearInterval(this.livenessTimer);
+      this.livenessTimer = undefined;
+    }
+  }
+
   /** Sweeps that are running now. */
   running(): Sweep[] {
-    return this.all().filter((s) => s.state === 'running');
+    return this.all().filter((s) => s.derived.runnerAlive);
   }
 
   override dispose(): void {
+    clearInterval(this.livenessTimer);
+    clearTimeout(this.runFilesTimer);
     for (const k of [...this.runWatches.keys()]) this.unwatchRun(k);
     for (const d of this.configDebouncers.values()) d.dispose();
     super.dispose();

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { loadSweepConfig } from '../core/config';
 import { RunnerLock, Manifest, RUN_FILES } from '../core/contracts';
-import { readJsonFile } from '../core/manifest';
+import { isExperimentProcess, lockHolderAlive, readJsonFile } from '../core/manifest';
 import { resolveRunDir } from '../core/plan';
 import { log } from './log';
 
@@ -164,7 +164,8 @@ export async function stopSweep(configUri: vscode.Uri): Promise<boolean> {
   const runDir = runDirOf(configUri);
   if (!runDir) return false;
   const lock = readJsonFile(path.join(runDir, RUN_FILES.lock), RunnerLock);
-  if (!lock.ok || lock.value.host !== os.hostname()) return false;
+  // a stale lock (the runner was killed) names a pid that may now be another program: never signal it
+  if (!lock.ok || lock.value.host !== os.hostname() || !lockHolderAlive(lock.value)) return false;
   try {
     process.kill(lock.value.pid, 'SIGINT');
     log().info(`stop: sent SIGINT to the runner of ${configUri.fsPath} (pid ${lock.value.pid})`);
@@ -181,6 +182,8 @@ export async function stopExperiment(configUri: vscode.Uri, experimentId: string
   const m = readJsonFile(path.join(runDir, RUN_FILES.manifest), Manifest);
   const pid = m.ok ? m.value.experiments[experimentId]?.pid : undefined;
   if (!pid || m.ok === false || m.value.experiments[experimentId]?.status !== 'running') return false;
+  // the manifest's pid must still be that experiment's process (pids are reused)
+  if (isExperimentProcess(pid, experimentId) === false) return false;
   try {
     process.kill(-pid, 'SIGTERM');
   } catch {
@@ -254,7 +257,10 @@ class SweepTerminal implements vscode.Pseudoterminal {
     const workspaceRoot = typeof this.scope === 'object' ? this.scope.uri.fsPath : vscode.workspace.getWorkspaceFolder(vscode.Uri.file(this.configPath))?.uri.fsPath;
     const args = taskArgs(this.def, this.configPath, workspaceRoot);
     log().info(`task: ${node} ${script} ${args.join(' ')}`);
-    const child = spawn(node, [script, ...args], { cwd: workspaceRoot ?? path.dirname(this.configPath), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // detached: its own process group, so that the extension host going away (a window reload)
+    // never takes the runner down mid-step; closing the terminal stops it gracefully (SIGINT: every
+    // experiment writes a checkpoint first), and the sweep service follows its files meanwhile
+    const child = spawn(node, [script, ...args], { cwd: workspaceRoot ?? path.dirname(this.configPath), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
     child.stdout?.setEncoding('utf8');
     child.stderr?.setEncoding('utf8');

@@ -59,6 +59,8 @@ export type SeriesChunk = z.infer<typeof SeriesChunk>;
 
 /** A located problem with one of the run-directory files (shown in the panel, never thrown). */
 export const Problem = z.object({
+  /** config: the sweep config itself; runDir (default): a file of the run directory */
+  source: z.enum(['config', 'runDir']).optional(),
   file: z.string(),
   line: z.number().int().optional(),
   message: z.string(),
@@ -76,6 +78,8 @@ export const Snapshot = z.object({
   runDir: z.string().optional(),
   /** preview: computed from the config, nothing run yet */
   phase: z.enum(['preview', 'idle', 'running', 'finished']),
+  /** the sweep's status in words, as the explorer shows it (e.g. "interrupted — resumable") */
+  statusLabel: z.string().optional(),
   plan: Plan.nullable(),
   manifest: Manifest.nullable(),
   results: z.array(ResultsRow),
@@ -93,6 +97,7 @@ export const ToWebview = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('update'),
     phase: Snapshot.shape.phase.optional(),
+    statusLabel: z.string().optional(),
     plan: Plan.nullable().optional(),
     manifest: Manifest.nullable().optional(),
     results: z.array(ResultsRow).optional(),

@@ -10,11 +10,11 @@ describe('explorer formatting', () => {
     assert.equal(formatFlops(0), '0');
   });
 
-  it('formats counts with K/M/B/T and no trailing zeros', () => {
+  it('formats counts with SI prefixes (k/M/G/T) and no trailing zeros', () => {
     assert.equal(formatCount(999), '999');
-    assert.equal(formatCount(1234), '1.23K');
+    assert.equal(formatCount(1234), '1.23k');
     assert.equal(formatCount(25_600_000), '25.6M');
-    assert.equal(formatCount(3_000_000_000), '3B');
+    assert.equal(formatCount(3_000_000_000), '3G');
     assert.equal(formatCount(123_456_789), '123M');
     assert.equal(formatCount(2.5e12), '2.5T');
   });
@@ -26,12 +26,12 @@ describe('explorer formatting', () => {
     assert.equal(formatDuration(1500), '25m');
     assert.equal(formatDuration(4800), '1h 20m');
     assert.equal(formatDuration(3 * 86400 + 7200), '3d 2h');
-    assert.equal(formatDuration(-1), '?');
-    assert.equal(formatDuration(Number.NaN), '?');
+    assert.equal(formatDuration(-1), '–');
+    assert.equal(formatDuration(Number.NaN), '–');
   });
 
   it('formats losses and hyperparameter values', () => {
-    assert.equal(formatLoss(2.87349), '2.873');
+    assert.equal(formatLoss(2.87349), '2.8735');
     assert.equal(formatValue(3e-4), '3e-4');
     assert.equal(formatValue(0.001), '1e-3');
     assert.equal(formatValue(64), '64');

@@ -113,16 +113,17 @@ describe('fit: known answers (L = 1.69 + 406.4/N^0.34 + 410.7/D^0.28)', function
     for (const p of shifted) if (p.loss === 0) p.loss = 1.69 + 406.4 / p.N ** 0.34 + 410.7 / p.D ** 0.28;
     // Budget 1e19: make it concave.
     for (const p of shifted) if (p.budget === 1e19) p.loss = 3 - 0.01 * (Math.log(p.N) - Math.log(trueOptimalN(1e19))) ** 2;
-    const r = fitScalingLaws(shifted, { methods: ['isoflop'], bootstrap: 0 });
+    const r = fitScalingLaws(shifted, { methods: ['isoflop'], optimum: 'parabola', bootstrap: 0 });
     const g18 = r.isoflop!.groups.find((g) => g.budget === 1e18)!;
     const g19 = r.isoflop!.groups.find((g) => g.budget === 1e19)!;
     assert.equal(g18.interior, false);
-    assert.match(g18.warnings.join(), /outside the sizes tried/);
+    assert.equal(g18.status, 'edge');
+    assert.match(g18.warnings.join(), /not bracketed/);
     assert.equal(g19.status, 'not-convex');
     assert.equal(g19.used, false);
     assert.equal(g19.convex, false);
     assert.match(r.warnings.join('\n'), /not convex/);
-    assert.equal(r.isoflop!.usedGroups, BUDGETS.length - 1);
+    assert.equal(r.isoflop!.usedGroups, BUDGETS.length - 2);
   });
 });
 
@@ -162,7 +163,7 @@ describe('fit: bootstrap', function () {
     assert.notDeepEqual(a.bootstrap!.intervals['isoflop.a'], c.bootstrap!.intervals['isoflop.a']);
     const [lo, hi] = a.bootstrap!.intervals['isoflop.a'];
     assert.ok(lo < a.isoflop!.a && a.isoflop!.a < hi, 'the estimate lies in its interval');
-    assert.ok(a.bootstrap!.se['isoflop.a'] > 0);
+    assert.ok((a.bootstrap!.se['isoflop.a'] ?? 0) > 0);
     // Per-group vertices and predictions get intervals too.
     assert.ok(a.bootstrap!.intervals['isoflop.groups.0.nOpt']);
     assert.ok(a.table[0].intervals?.nOpt);
@@ -207,7 +208,7 @@ describe('fit: bootstrap', function () {
         return { N, D: C / (6 * N), C, budget: C, loss: 2 + 0.1 * t * t };
       });
     });
-    const r = fitScalingLaws(pts, { methods: ['isoflop'], bootstrap: 100, seed: 1 });
+    const r = fitScalingLaws(pts, { methods: ['isoflop'], optimum: 'parabola', bootstrap: 100, seed: 1 });
     assert.ok(r.bootstrap!.succeeded.isoflop! > 10);
     for (const name of ['isoflop.a', 'isoflop.logCoefficient', 'isoflop.groups.2.lossOpt']) {
       const [lo, hi] = r.bootstrap!.intervals[name];
@@ -221,9 +222,9 @@ describe('fit: bootstrap', function () {
     // Nearly flat IsoFLOP curves (sizes ±0.15 decades around the optimum) with 1% noise: many
     // resampled parabolas bend the wrong way and have no vertex.
     const flat = isoflopGrid({ noise: 0.01, seed: 4, sizes: 5, span: 0.15 });
-    const full = fitScalingLaws(flat, { methods: ['isoflop'], bootstrap: 0 });
+    const full = fitScalingLaws(flat, { methods: ['isoflop'], optimum: 'parabola', keepEdgeBudgets: true, bootstrap: 0 });
     assert.ok(full.isoflop!.usedGroups >= 2);
-    const r = fitScalingLaws(flat, { methods: ['isoflop'], bootstrap: 100, seed: 2 });
+    const r = fitScalingLaws(flat, { methods: ['isoflop'], optimum: 'parabola', keepEdgeBudgets: true, bootstrap: 100, seed: 2 });
     const b = r.bootstrap!;
     assert.equal(b.succeeded.isoflop! + b.failed.isoflop!, 100);
     assert.ok(b.failed.isoflop! > 10, `failed ${b.failed.isoflop}`);
@@ -233,7 +234,7 @@ describe('fit: bootstrap', function () {
 
   it('redraws within-budget resamples that lose their parabola (3 sizes per budget never fail)', () => {
     const small = isoflopGrid({ noise: 0.005, sizes: 3, span: 0.5 });
-    const r = fitScalingLaws(small, { methods: ['isoflop'], bootstrap: 50, seed: 2 });
+    const r = fitScalingLaws(small, { methods: ['isoflop'], optimum: 'parabola', bootstrap: 50, seed: 2 });
     assert.equal(r.bootstrap!.failed.isoflop, 0);
     // With 3 sizes the only resample with 3 distinct sizes is the data itself: zero width.
     const [lo, hi] = r.bootstrap!.intervals['isoflop.a'];
@@ -254,7 +255,9 @@ describe('fit: bootstrap', function () {
     ] as const) {
       const [lo, hi] = b.intervals[name];
       assert.ok(lo < hi, name);
-      assert.ok(lo - 3 * b.se[name] < truth && truth < hi + 3 * b.se[name], `${name}: [${lo}, ${hi}] vs ${truth}`);
+      const se = b.se[name];
+      assert.ok(se !== null && se !== undefined, name);
+      assert.ok(lo - 3 * se < truth && truth < hi + 3 * se, `${name}: [${lo}, ${hi}] vs ${truth}`);
     }
     assert.ok(r.prediction!.parametric!.intervals!.nOpt);
 

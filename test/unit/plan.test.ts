@@ -8,7 +8,7 @@ import { countTransformerParams } from '../../src/core/model/transformer';
 import { createCommandParamCounter, lastNumber } from '../../src/core/plan/commandCounter';
 import { buildPlan, budgetValues, candidateValues, canonicalJson, experimentWork, planSemanticDiagnostics, resolveRunDir, sanitizeName, validateSweepText } from '../../src/core/plan';
 import { Calibration, CALIBRATION_FILE, fitCalibration, readCalibration } from '../../src/core/plan/calibration';
-import { BUILTIN_THROUGHPUT, experimentSteps } from '../../src/core/plan/throughput';
+import { BUILTIN_THROUGHPUT, evaluationPasses, experimentSteps } from '../../src/core/plan/throughput';
 
 const BASE = `name: unit
 budgets: [1e12, 3e12, 1e13]
@@ -379,7 +379,9 @@ describe('plan: output, run directory, data checks, estimates', () => {
     assert.match(p.throughputSource, /^calibrated on wasm \(wasm SIMD, test CPU\), 2026-03-04/);
     // one process: the sum over experiments of work / rate + steps · overhead + the wasm start-up
     const startup = BUILTIN_THROUGHPUT.wasm.startupSeconds;
-    const expected = (f: number) => p.experiments.reduce((s, e) => s + experimentWork(e) / f + experimentSteps(e) * 0.05 + startup, 0);
+    // training, per-step overhead, start-up, and the evaluations (forward passes: a third of a training token's FLOPs)
+    const evalWork = (e: (typeof p.experiments)[number]) => (evaluationPasses(e) * e.training.evalTokens * (experimentWork(e) / e.tokens)) / 3;
+    const expected = (f: number) => p.experiments.reduce((s, e) => s + (experimentWork(e) + evalWork(e)) / f + experimentSteps(e) * 0.05 + startup, 0);
     assert.ok(Math.abs(p.estimatedSeconds - expected(5e9)) < 1e-9 * expected(5e9), `${p.estimatedSeconds} vs ${expected(5e9)}`);
     // the range is the rate ±25 %
     assert.ok(Math.abs(p.estimatedSecondsRange[0] - expected(6.25e9)) < 1e-9 * expected(6.25e9));

@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import type { ExperimentSpec, Manifest, ManifestEntry, Plan, RunnerLock, RunStatus } from '../../src/core/contracts';
-import { isError, readLastJsonLine, Sweep, toProblem } from '../../src/extension/sweepModel';
+import { isError, Sweep, toProblem } from '../../src/extension/sweepModel';
+import { readLastJsonLine } from '../../src/core/runDir';
 
 function fakeUri(fsPath: string): vscode.Uri {
   return { fsPath, scheme: 'file', toString: () => `file://${fsPath}` } as unknown as vscode.Uri;
@@ -92,9 +93,36 @@ describe('explorer sweep model', () => {
     s.applyRunState(manifest({ a: 'completed', b: 'running', c: 'queued', d: 'queued' }), LOCK, true);
     assert.equal(s.state, 'running');
     s.applyRunState(manifest({ a: 'completed', b: 'running', c: 'queued', d: 'queued' }), LOCK, false);
-    assert.equal(s.state, 'resumable', 'a dead lock holder: interrupted, resumable');
+    assert.equal(s.state, 'interrupted', 'a dead lock holder: interrupted, resumable');
+    assert.equal(s.status('b'), 'stopped', 'its running experiment is shown stopped (it resumes from its checkpoint)');
+    assert.equal(s.derived.resumable, true);
     s.applyRunState(manifest({ a: 'completed', b: 'completed', c: 'completed', d: 'completed' }), undefined, false);
     assert.equal(s.state, 'finished');
+  });
+
+  it('a runner killed with -9 leaves manifest.state running and its lock: interrupted, never running forever', () => {
+    const s = sweep();
+    const crashed = { ...manifest({ a: 'completed', b: 'running', c: 'queued', d: 'queued' }), state: 'running' as const };
+    s.applyRunState(crashed, LOCK, false);
+    assert.equal(s.state, 'interrupted');
+    assert.equal(s.derived.runnerAlive, false);
+    assert.equal(s.derived.resumable, true);
+    s.applyRunState(crashed, LOCK, true);
+    assert.equal(s.state, 'running', 'the same files with a live runner: running');
+  });
+
+  it('a finished sweep reads as finished before it is planned (from the manifest alone)', () => {
+    const s = new Sweep(fakeUri('/w/s.sweep.yaml'));
+    s.applyRunState({ ...manifest({ a: 'completed', b: 'completed' }), state: 'finished' }, undefined, false);
+    assert.equal(s.state, 'finished');
+  });
+
+  it('stops after a clean stop are resumable; stopping with a live runner is stopping', () => {
+    const s = sweep();
+    s.applyRunState(manifest({ a: 'completed', b: 'stopped', c: 'queued', d: 'queued' }), undefined, false);
+    assert.equal(s.state, 'resumable');
+    s.applyRunState({ ...manifest({ a: 'completed', b: 'running', c: 'queued', d: 'queued' }), state: 'stopping' }, LOCK, true);
+    assert.equal(s.state, 'stopping');
   });
 
   it('counts statuses per budget and overall', () => {

@@ -136,7 +136,7 @@ describe('webview logic: colours and formatting', () => {
     assert.equal(si(undefined), '–');
     assert.equal(sci(1e18), '1.0e18');
     assert.equal(duration(59), '59s');
-    assert.equal(duration(3700), '1h 1m');
+    assert.equal(duration(3700), '1h 2m');
     assert.equal(duration(Number.NaN), '–');
   });
 

@@ -11,7 +11,7 @@ import { syntheticEntropyRate } from '../../core/data/synthetic';
 import { DEMO_CONFIG_FILE, DEMO_CONFIG_TEXT, DEMO_E_TOLERANCE } from '../../core/demo';
 import { FitReport } from '../../core/fit';
 import { readJsonFile } from '../../core/manifest';
-import { fmtDuration } from '../../engine/runner';
+import { formatDuration } from '../../core/format';
 import { CliError, numberOption, parseArgs } from '../util';
 import { executeSweep, prepareSweep } from './run';
 
@@ -59,7 +59,7 @@ export async function run(args: string[]): Promise<number> {
   if (current !== DEMO_CONFIG_TEXT) writeFileAtomicSync(configFile, DEMO_CONFIG_TEXT);
 
   const t0 = Date.now();
-  const prep = prepareSweep(configFile, { workspace: process.cwd(), out: outDir });
+  const prep = await prepareSweep(configFile, { workspace: process.cwd(), out: outDir });
   const data = prep.config.data;
   if (data.source !== 'synthetic') throw new CliError('the demo config must use the synthetic source', 70);
   const entropy = syntheticEntropyRate({ vocabSize: data.vocabSize, branching: data.branching, seed: data.seed });
@@ -74,7 +74,7 @@ export async function run(args: string[]): Promise<number> {
   const fit = readJsonFile(path.join(outDir, RUN_FILES.fit), FitReport);
   const say = (l: string) => process.stdout.write(l + '\n');
   say('');
-  say(`flopsfit demo: finished in ${fmtDuration(elapsed)}`);
+  say(`flopsfit demo: finished in ${formatDuration(elapsed)}`);
   say(`  config   ${configFile}`);
   say(`  results  ${path.join(outDir, RUN_FILES.results)}`);
   say(`  fit      ${path.join(outDir, RUN_FILES.fit)}`);

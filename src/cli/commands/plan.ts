@@ -9,16 +9,17 @@
  */
 import * as path from 'node:path';
 import { loadSweepConfig, formatDiagnostic, type ConfigDiagnostic } from '../../core/config';
-import { buildPlan, createCommandParamCounter, formatPlanTable, planSemanticDiagnostics, resolveConfigPath } from '../../core/plan';
+import { buildPlan, formatPlanTable, planSemanticDiagnostics } from '../../core/plan';
 import type { SweepConfig } from '../../core/config/schema';
 import type { Plan } from '../../core/contracts';
-import { CliError, numberOption, parseArgs } from '../util';
+import { sweepFilenamePatterns } from '../../core/sweepFiles';
+import { CliError, countParamsWithProgress, numberOption, parseArgs } from '../util';
 
 export const summary = 'validate a sweep config and print its IsoFLOP plan';
 
 const HELP = `Usage: flopsfit plan <config> [options]
 
-Validates a sweep config (*.sweep.yaml / *.sweep.json) and prints its IsoFLOP plan.
+Validates a sweep config (${sweepFilenamePatterns().join(' / ')}) and prints its IsoFLOP plan.
 
 Options:
   --json                 print the plan as JSON (the contracts Plan: experiments, budgets,
@@ -63,14 +64,12 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   const config = loaded.config;
-  const countParams =
-    config.model.family === 'command' && !parsed.flags['no-count']
-      ? createCommandParamCounter(config.model, resolveConfigPath(config.model.cwd ?? '.', file, workspaceRoot))
-      : undefined;
+  const counted = parsed.flags['no-count'] ? undefined : await countParamsWithProgress(config, file);
   const planOptions = {
     configPath: file,
     workspaceRoot,
-    countParams,
+    countParams: counted?.counter,
+    commandStartupSeconds: counted?.startupSeconds,
     throughput: throughput ? { flopsPerSecond: throughput, source: `--throughput ${throughput}` } : undefined,
   };
   let plan = buildPlan(config, planOptions);

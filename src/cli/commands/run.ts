@@ -7,15 +7,15 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { loadSweepConfig, formatDiagnostic, SlurmConfig, type SweepConfig } from '../../core/config';
 import type { Plan } from '../../core/contracts';
-import { type FitOptions } from '../../core/fit';
 import { fitRunDirAsync } from '../../core/fit/parallel';
+import { fitOptionsFromConfig } from '../../core/fit/configOptions';
 import { LockHeldError, lockHolderAlive, lockPath, readLock } from '../../core/manifest';
-import { buildPlan, createCommandParamCounter, resolveConfigPath, resolveRunDir } from '../../core/plan';
+import { buildPlan, planSemanticDiagnostics, resolveRunDir } from '../../core/plan';
 import { RunnerError, runSweep, type SweepOutcome } from '../../engine/runner';
 import { onPath } from '../../engine/runner/executors/slurm/commands';
 import { SlurmCommandError, SlurmExecutor } from '../../engine/runner/executors/slurm';
 import { fitSummaryLines } from '../../engine/runner/fitSummary';
-import { CliError, numberOption, parseArgs } from '../util';
+import { CliError, countParamsWithProgress, numberOption, parseArgs } from '../util';
 
 export const summary = 'run (or resume) the sweep’s experiments, then fit';
 
@@ -54,7 +54,7 @@ export interface PreparedSweep {
 }
 
 /** Loads and validates a config (printing warnings), then plans it. Errors become CliErrors. */
-export function prepareSweep(file: string, opts: { workspace?: string; out?: string } = {}): PreparedSweep {
+export async function prepareSweep(file: string, opts: { workspace?: string; out?: string } = {}): Promise<PreparedSweep> {
   const configPath = path.resolve(file);
   const loaded = loadSweepConfig(configPath);
   const shown = path.relative(process.cwd(), configPath) || configPath;
@@ -69,30 +69,21 @@ export function prepareSweep(file: string, opts: { workspace?: string; out?: str
   const runDir = opts.out ? path.resolve(opts.out) : resolveRunDir(config, configPath, workspaceRoot);
   const lock = readLock(runDir);
   if (lock.ok && lockHolderAlive(lock.value)) throw new CliError(new LockHeldError(lock.value, lockPath(runDir)).message, 3);
-  const countParams =
-    config.model.family === 'command'
-      ? createCommandParamCounter(config.model, resolveConfigPath(config.model.cwd ?? '.', configPath, workspaceRoot))
-      : undefined;
-  const plan = buildPlan(config, { configPath, ...(workspaceRoot ? { workspaceRoot } : {}), ...(countParams ? { countParams } : {}) });
+  const counted = await countParamsWithProgress(config, configPath);
+  const plan = buildPlan(config, {
+    configPath,
+    ...(workspaceRoot ? { workspaceRoot } : {}),
+    ...(counted ? { countParams: counted.counter, commandStartupSeconds: counted.startupSeconds } : {}),
+  });
   plan.runDir = runDir;
+  // what validation calls an error (a placeholder no experiment can fill, a missing cwd) would fail every experiment
+  const planErrors = planSemanticDiagnostics(plan, loaded.source ?? (loaded.text !== undefined ? { text: loaded.text, fileName: configPath } : undefined)).filter((d) => d.severity === 'error');
+  if (planErrors.length) throw new CliError(`${shown} is not a valid sweep config:\n${planErrors.map((d) => '  ' + formatDiagnostic(shown, d)).join('\n')}`, 2);
   if (plan.experiments.length === 0) {
     const why = plan.warnings.map((w) => `  ${w.message}`).join('\n');
     throw new CliError(`the plan of ${shown} has no experiments${why ? `:\n${why}` : ''}`, 2);
   }
   return { config: loaded.config, plan, configPath };
-}
-
-export function fitOptions(config: SweepConfig, plan: Plan): FitOptions {
-  const f = config.fit;
-  return {
-    methods: f.methods,
-    bootstrap: f.bootstrap,
-    confidence: f.confidence,
-    seed: f.seed,
-    ...(f.target !== undefined ? { target: f.target } : {}),
-    ...(f.tableBudgets !== undefined ? { tableBudgets: f.tableBudgets } : {}),
-    flopsPerParamPerToken: plan.experiments[0]?.flopsPerParamPerToken ?? 6,
-  };
 }
 
 export interface ExecuteOptions {
@@ -148,7 +139,7 @@ export async function executeSweep(prep: PreparedSweep, o: ExecuteOptions): Prom
         o.fit === false
           ? undefined
           : async (runDir) => {
-              const report = await fitRunDirAsync(runDir, fitOptions(prep.config, prep.plan));
+              const report = await fitRunDirAsync(runDir, fitOptionsFromConfig(prep.config));
               return fitSummaryLines(report, path.join(runDir, 'fit.json'));
             },
     });
@@ -196,9 +187,9 @@ export async function run(args: string[]): Promise<number> {
   // A closed terminal (the task's pipe gone) must not crash the sweep: it goes on headless.
   process.stdout.on('error', () => {});
   process.stderr.on('error', () => {});
-  const prep = prepareSweep(parsed.positionals[0], { workspace: parsed.values.workspace, out: parsed.values.out });
   const executor = parsed.values.executor;
   if (executor !== undefined && executor !== 'local' && executor !== 'slurm') throw new CliError(`--executor ${executor}: expected local or slurm`, 2);
+  const prep = await prepareSweep(parsed.positionals[0], { workspace: parsed.values.workspace, out: parsed.values.out });
   const outcome = await executeSweep(prep, {
     executor,
     detach: parsed.flags.detach,

@@ -49,7 +49,7 @@ export async function run(args: string[]): Promise<number> {
     const stored = readJsonFile(path.join(runDir, RUN_FILES.plan), Plan);
     if (stored.ok) prep = { config: loaded.config, plan: { ...stored.value, runDir }, configPath };
   }
-  prep ??= prepareSweep(parsed.positionals[0], { workspace: parsed.values.workspace, out: parsed.values.out });
+  prep ??= await prepareSweep(parsed.positionals[0], { workspace: parsed.values.workspace, out: parsed.values.out });
   const outcome = await executeSweep(prep, { executor, stopOnly: true, fit: false });
   return outcome.exitCode === 130 ? 0 : outcome.exitCode;
 }

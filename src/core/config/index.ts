@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { SweepConfigSchema, type SweepConfig } from './schema';
-import { readSource, type SourceDocument } from './source';
+import { BRACKET_CODE, readSource, type SourceDocument } from './source';
 import { issuesToDiagnostics, sortDiagnostics, spanDiagnostic, type ConfigDiagnostic } from './diagnostics';
 
 export * from './schema';
@@ -16,8 +16,8 @@ export { sweepJsonSchema, sweepJsonSchemaText, SCHEMA_ID } from './jsonSchema';
 /** A sweep config is a few hundred lines; anything this large is the wrong file. */
 export const MAX_CONFIG_CHARS = 1 << 20;
 
-/** File names the extension and the explorer treat as sweep configs. */
-export const SWEEP_FILE_PATTERN = /\.sweep\.(ya?ml|json)$/i;
+/** File names the extension and the explorer treat as sweep configs (one home: src/core/sweepFiles.ts). */
+export { SWEEP_FILE_RE as SWEEP_FILE_PATTERN } from '../sweepFiles';
 
 export interface ParseResult {
   config?: SweepConfig;
@@ -45,20 +45,7 @@ export function parseSweepConfig(text: string, fileName: string): ParseResult {
 }
 
 function parseUnsafe(text: string, fileName: string): ParseResult {
-  if (text.length > MAX_CONFIG_CHARS) {
-    const mb = (text.length / (1 << 20)).toFixed(1);
-    return {
-      diagnostics: [
-        {
-          severity: 'error',
-          message: `file too large for a sweep config (${mb} MiB; limit ${MAX_CONFIG_CHARS >> 20} MiB)`,
-          range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
-          path: [],
-          code: 'too-large',
-        },
-      ],
-    };
-  }
+  if (text.length > MAX_CONFIG_CHARS) return { diagnostics: [tooLarge(text.length, 'characters')] };
   const doc = readSource(text, fileName);
   const diagnostics: ConfigDiagnostic[] = doc.problems.map((p) => spanDiagnostic(doc, p.span, p.message, p.severity, p.code));
   const syntaxErrors = doc.problems.some((p) => p.severity === 'error');
@@ -74,6 +61,8 @@ function parseUnsafe(text: string, fileName: string): ParseResult {
     }
     return { diagnostics: sortDiagnostics(diagnostics), source: doc };
   }
+  // after an unbalanced bracket the parsed value is a guess: its schema errors would be noise
+  if (doc.problems.some((p) => p.code === BRACKET_CODE)) return { diagnostics: sortDiagnostics(diagnostics), source: doc };
   const r = SweepConfigSchema.safeParse(doc.value);
   if (!r.success) {
     let schemaDiagnostics = issuesToDiagnostics(doc, r.error.issues);
@@ -84,6 +73,18 @@ function parseUnsafe(text: string, fileName: string): ParseResult {
   }
   const ok = !diagnostics.some((d) => d.severity === 'error');
   return { config: ok ? r.data : undefined, diagnostics: sortDiagnostics(diagnostics), source: doc };
+}
+
+/** The real size against the limit (a 20 MB file is "20.0 MiB", never rounded to the limit). */
+function tooLarge(size: number, unit: 'characters' | 'bytes'): ConfigDiagnostic {
+  const mib = size / (1 << 20);
+  return {
+    severity: 'error',
+    message: `file too large for a sweep config: ${mib >= 10 ? mib.toFixed(1) : mib.toFixed(2)} MiB (${size.toLocaleString('en-US')} ${unit}); the limit is ${MAX_CONFIG_CHARS >> 20} MiB (${MAX_CONFIG_CHARS.toLocaleString('en-US')} characters)`,
+    range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+    path: [],
+    code: 'too-large',
+  };
 }
 
 function dedupe(ds: ConfigDiagnostic[]): ConfigDiagnostic[] {
@@ -102,9 +103,8 @@ export function loadSweepConfig(file: string): ParseResult & { text?: string } {
   try {
     const st = fs.statSync(file);
     if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    if (st.size > 4 * MAX_CONFIG_CHARS) {
-      return parseSweepConfig('x'.repeat(MAX_CONFIG_CHARS + 1), file);
-    }
+    // UTF-8 takes at least one byte a character: more bytes than 4× the limit cannot fit (and are not read)
+    if (st.size > 4 * MAX_CONFIG_CHARS) return { diagnostics: [tooLarge(st.size, 'bytes')] };
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

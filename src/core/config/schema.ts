@@ -12,6 +12,7 @@
  * Pure TypeScript: no `vscode` import.
  */
 import { z } from 'zod';
+import { HyperRuleConfig } from './hyperRule';
 import { BACKENDS } from '../contracts';
 
 /** Upper bound on any FLOP budget: far above any real run, low enough to keep arithmetic finite. */
@@ -116,7 +117,7 @@ export const CommandModel = z
       .array(z.string())
       .min(1)
       .describe('argv that prints the parameter count N of the model at {size} (the last number printed is used).'),
-    cwd: z.string().optional().describe('Working directory of the commands (workspace-relative or absolute). Default: the workspace.'),
+    cwd: z.string().optional().describe("Working directory of the commands (relative to this config file's folder, or absolute). Default: the config file's folder, so a trainer next to its config runs from anywhere."),
     env: z.record(z.string(), z.string()).optional().describe('Extra environment variables for the commands.'),
     contextLength: posInt()
       .default(1)
@@ -245,8 +246,14 @@ export const SweepAxesConfig = z
 
 export const TrainingConfig = z
   .strictObject({
-    batchSize: posInt().max(1 << 20).default(16).describe('Sequences per optimiser step.'),
-    learningRate: z.number().positive().max(10).default(1e-3).describe('Peak learning rate (AdamW).'),
+    batchSize: z
+      .union([posInt().max(1 << 20), HyperRuleConfig])
+      .default(16)
+      .describe('Sequences per optimiser step, or a rule: {rule: power, coefficient, exponent, of: C|N|D} or {fromFit: <run dir>} (rounded to whole sequences).'),
+    learningRate: z
+      .union([z.number().positive().max(10), HyperRuleConfig])
+      .default(1e-3)
+      .describe('Peak learning rate (AdamW), or a rule: {rule: power, coefficient, exponent, of: C|N|D} or {fromFit: <run dir>} evaluated per experiment.'),
     schedule: z.enum(['cosine', 'linear', 'constant']).default('cosine').describe('Learning-rate decay after warmup.'),
     warmupFraction: z.number().min(0).max(1).default(0.05).describe('Fraction of the steps spent in linear warmup.'),
     minLrRatio: z.number().min(0).max(1).default(0.1).describe('Final learning rate as a fraction of the peak (cosine/linear).'),
@@ -265,7 +272,7 @@ export const TrainingConfig = z
   })
   .describe('Training settings shared by every experiment (a hyperparameter axis of the same name overrides one).');
 
-export const FIT_METHODS = ['isoflop', 'parametric'] as const;
+export const FIT_METHODS = ['isoflop', 'parametric', 'vpnls'] as const;
 
 export const FitConfig = z
   .strictObject({
@@ -273,12 +280,29 @@ export const FitConfig = z
       .array(z.enum(FIT_METHODS))
       .min(1)
       .default(['isoflop', 'parametric'])
-      .describe('isoflop: parabola per IsoFLOP curve → N_opt(C), D_opt(C) power laws (Chinchilla approach 2); parametric: L(N, D) = E + A/N^α + B/D^β (approach 3).'),
+      .describe('isoflop: parabola per IsoFLOP curve → N_opt(C), D_opt(C) power laws (Chinchilla approach 2); parametric: L(N, D) = E + A/N^α + B/D^β (approach 3, Huber on log loss); vpnls: the same law by variable projection, least squares on raw loss.'),
     bootstrap: int().min(0).max(100000).default(200).describe('Bootstrap resamples for the confidence intervals (0: none).'),
     confidence: z.number().gt(0).lt(1).default(0.9).describe('Confidence level of the intervals.'),
     seed: int().default(0).describe('Seed of the bootstrap.'),
     target: flops().optional().describe('A budget (FLOPs) to predict the compute-optimal N, D and the loss for.'),
     tableBudgets: z.array(flops()).max(LIMITS.budgets).optional().describe('Budgets (FLOPs) listed in the prediction table.'),
+    hyper: z
+      .strictObject({
+        form: z.enum(['C', 'ND', 'N', 'off']).default('C').describe('C: η* = k·C^e (DeepSeek); ND: k·N^a·D^b (Step Law); N: k·N^a; off: no hyperparameter laws.'),
+        band: z.number().min(0).lt(1).default(0.0025).describe("Runs within this fraction of their (N, D) cell's best loss enter the law (0.0025 = 0.25 %)."),
+      })
+      .optional()
+      .describe('Hyperparameter scaling laws, fitted whenever a numeric hyperparameter axis is swept.'),
+    approach1: z
+      .strictObject({
+        points: z
+          .enum(['all', 'final', 'after', 'off'])
+          .default('all')
+          .describe("Evaluation points in the envelope: all; each run's final one; those after afterFraction of each run; off: no Approach 1."),
+        afterFraction: z.number().min(0).max(1).default(0.8).describe("With points: after, the fraction of each run's planned tokens before which points are left out."),
+      })
+      .optional()
+      .describe("Chinchilla Approach 1: the lower envelope of the runs' evaluation-loss curves."),
   })
   .describe('Scaling-law fit settings.');
 

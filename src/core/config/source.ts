@@ -5,6 +5,7 @@
  */
 import * as jsonc from 'jsonc-parser';
 import * as YAML from 'yaml';
+import { jsonBracketProblem, jsonNestingProblem, yamlBracketProblem, yamlNestingProblem, type BracketProblem } from './brackets';
 
 export type JsonPath = (string | number)[];
 
@@ -108,6 +109,9 @@ export class LineIndex {
 export function readSource(text: string, fileName: string): SourceDocument {
   const format = formatOf(fileName);
   const lines = new LineIndex(text);
+  // the parsers and the schema recurse: a hostile depth is refused before them, at its place
+  const deep = format === 'json' ? jsonNestingProblem(text) : yamlNestingProblem(text);
+  if (deep) return { format, text, value: undefined, root: undefined, problems: [{ message: deep.message, span: deep.span, severity: 'error', code: 'too-deep' }], lines };
   return format === 'json' ? readJson(text, lines) : readYaml(text, lines);
 }
 
@@ -122,7 +126,7 @@ function readJson(text: string, lines: LineIndex): SourceDocument {
   }));
   const root = tree ? jsonNode(tree, problems) : undefined;
   const value = tree ? jsonc.getNodeValue(tree) : undefined;
-  return { format: 'json', text, value, root, problems, lines };
+  return { format: 'json', text, value, root, problems: collapseBracketCascade(problems, () => jsonBracketProblem(text)), lines };
 }
 
 function jsonErrorMessage(code: jsonc.ParseErrorCode): string {
@@ -223,7 +227,27 @@ function readYaml(text: string, lines: LineIndex): SourceDocument {
   } catch {
     root = undefined;
   }
-  return { format: 'yaml', text, value, root, problems, lines };
+  return { format: 'yaml', text, value, root, problems: collapseBracketCascade(problems, () => yamlBracketProblem(text)), lines };
+}
+
+/** The code of the one syntax error that replaces a parser's cascade after an unbalanced bracket. */
+export const BRACKET_CODE = 'unbalanced-bracket';
+
+/**
+ * When the parser reported errors and the cause is an unbalanced bracket, the bracket is the one
+ * error: the parser's messages from the bracket on are its consequences (and land lines away).
+ */
+function collapseBracketCascade(problems: SyntaxProblem[], find: () => BracketProblem | undefined): SyntaxProblem[] {
+  if (!problems.some((p) => p.severity === 'error')) return problems;
+  let b: BracketProblem | undefined;
+  try {
+    b = find();
+  } catch {
+    b = undefined;
+  }
+  if (!b) return problems;
+  const from = b.from;
+  return [...problems.filter((p) => p.span.end <= from), { message: b.message, span: b.span, severity: 'error', code: BRACKET_CODE }];
 }
 
 function yamlProblem(e: YAML.YAMLError | YAML.YAMLWarning, severity: 'error' | 'warning', text: string): SyntaxProblem {

@@ -4,7 +4,7 @@
  * Pure TypeScript (no I/O; see ./io for files).
  */
 import { bootstrapCountWarning, summarise } from './bootstrap';
-import { fitGroup, fitIsoflopLaws, groupByBudget, type BudgetGroup, type GroupFit, type IsoflopLaws } from './isoflop';
+import { OPTIMUM_METHODS, fitGroup, fitIsoflopLaws, groupByBudget, logLossNoise, type BudgetGroup, type GroupFit, type IsoflopLaws, type OptimumOptions } from './isoflop';
 import {
   HUBER_DELTA,
   START_GRID_SIZE,
@@ -22,6 +22,7 @@ import {
   type PolishedFit,
 } from './parametric';
 import { Rng } from './rng';
+import { runVpnls, vpnlsResampleParams, type VpnlsState } from './vpnls';
 import {
   DEFAULT_FIT_OPTIONS,
   FIT_METHODS,
@@ -45,8 +46,11 @@ import {
 export const BOOTSTRAP_WARM_OPTIMA = 4;
 /** Evenly strided grid points added to every bootstrap resample's starts. */
 export const BOOTSTRAP_GRID_STARTS = 8;
+/** How the IsoFLOP bootstrap of the 'akima' and 'local-parabola' optima works, in words. */
+export const ISOFLOP_NOISE_BOOTSTRAP =
+  'IsoFLOP: each point\'s ln L is perturbed by Gaussian noise of the σ estimated from the scatter of ln L about local parabolas (pooled over budgets) and every budget\'s optimum re-estimated (a used budget whose lowest loss moves to an end size takes that size, counted in the warnings). ';
 export const BOOTSTRAP_STRATEGY =
-  'IsoFLOP: points are resampled within each budget (redrawn until a budget has 3 distinct sizes); a resample in which a used budget is not convex fails. ' +
+  'IsoFLOP (optimum "parabola"): points are resampled within each budget (redrawn until a budget has 3 distinct sizes); a resample in which a used budget has no bracketed optimum fails. ' +
   `Parametric: rows are resampled; each resample starts L-BFGS from the full-data optimum, the next ${BOOTSTRAP_WARM_OPTIMA - 1} distinct local optima of the ` +
   `full-data multi-start and ${BOOTSTRAP_GRID_STARTS} evenly strided points of the ${START_GRID_SIZE}-point grid, keeping the best and polishing it`;
 
@@ -62,6 +66,7 @@ interface Resolved {
   tableBudgets?: number[];
   k: number;
   tolerance: number;
+  optimum: OptimumOptions;
   now: () => Date;
 }
 
@@ -83,7 +88,12 @@ function resolveOptions(o: FitOptions): Resolved {
   if (o.tableBudgets) {
     for (const b of o.tableBudgets) if (!(b > 0 && Number.isFinite(b))) throw new FitInputError(`table budgets must be positive numbers of FLOPs, got ${b}`);
   }
+  const method = o.optimum ?? DEFAULT_FIT_OPTIONS.optimum;
+  if (!OPTIMUM_METHODS.includes(method)) throw new FitInputError(`unknown optimum estimator '${String(method)}' (expected ${OPTIMUM_METHODS.join(', ')})`);
+  const window = o.optimumWindow ?? DEFAULT_FIT_OPTIONS.optimumWindow;
+  if (!(Number.isInteger(window) && window >= 1)) throw new FitInputError(`optimumWindow must be a whole number ≥ 1, got ${window}`);
   return {
+    optimum: { method, window, keepEdges: o.keepEdgeBudgets ?? DEFAULT_FIT_OPTIONS.keepEdgeBudgets },
     methods: FIT_METHODS.filter((m) => methods.includes(m)),
     bootstrap,
     confidence,
@@ -160,26 +170,27 @@ function isoQuantities(groups: readonly GroupFit[], used: readonly number[], law
   return q;
 }
 
-function paramQuantities(p: ParametricParams, budgets: readonly number[], target: number | undefined, k: number): Record<string, number> {
+/** The quantities of an L(N, D) fit, named `<method>.*` (parametric, or vpnls: the same law fitted another way). */
+function paramQuantities(p: ParametricParams, budgets: readonly number[], target: number | undefined, k: number, method: 'parametric' | 'vpnls' = 'parametric'): Record<string, number> {
   const q: Record<string, number> = {
-    'parametric.E': p.E,
-    'parametric.A': p.A,
-    'parametric.B': p.B,
-    'parametric.alpha': p.alpha,
-    'parametric.beta': p.beta,
+    [`${method}.E`]: p.E,
+    [`${method}.A`]: p.A,
+    [`${method}.B`]: p.B,
+    [`${method}.alpha`]: p.alpha,
+    [`${method}.beta`]: p.beta,
   };
-  if (p.alpha > 0 && p.beta > 0) {
-    q['parametric.a'] = p.a;
-    q['parametric.b'] = p.b;
-    q['parametric.G'] = p.G;
+  if (p.alpha > 0 && p.beta > 0 && p.A > 0 && p.B > 0) {
+    q[`${method}.a`] = p.a;
+    q[`${method}.b`] = p.b;
+    q[`${method}.G`] = p.G;
   }
   if (target !== undefined) {
     const pr = paramPrediction(p, target, k);
-    if (pr) for (const key of PRED_KEYS) q[`prediction.parametric.${key}`] = pr[key];
+    if (pr) for (const key of PRED_KEYS) q[`prediction.${method}.${key}`] = pr[key];
   }
   budgets.forEach((b, i) => {
     const pr = paramPrediction(p, b, k);
-    if (pr) for (const key of PRED_KEYS) q[`table.parametric.${i}.${key}`] = pr[key];
+    if (pr) for (const key of PRED_KEYS) q[`table.${method}.${i}.${key}`] = pr[key];
   });
   return q;
 }
@@ -193,43 +204,61 @@ interface IsoState {
   laws: IsoflopLaws;
 }
 
-function runIsoflop(points: readonly FitPoint[], groups: readonly BudgetGroup[], k: number): IsoState | string {
-  const groupFits = groups.map((g) => fitGroup(points, g.members, g.budget, k));
+function runIsoflop(points: readonly FitPoint[], groups: readonly BudgetGroup[], k: number, opt: OptimumOptions): IsoState | string {
+  const groupFits = groups.map((g) => fitGroup(points, g.members, g.budget, k, opt, true));
   const used: number[] = [];
   const outGroups: IsoflopGroup[] = groupFits.map((gf, gi) => {
     const g = groups[gi];
     const warnings: string[] = [];
     const budgetLabel = `budget ${fmt(g.budget)} FLOPs`;
-    if (gf.status === 'too-few-sizes') warnings.push(`${budgetLabel}: only ${gf.distinctSizes} distinct model size(s); a parabola needs at least 3`);
+    const isUsed = gf.status === 'ok' || (opt.keepEdges && gf.status === 'edge' && gf.nOpt !== undefined);
+    let extend: IsoflopGroup['extend'];
+    if (gf.status === 'too-few-sizes') warnings.push(`${budgetLabel}: only ${gf.distinctSizes} distinct model size(s); an optimum needs at least 3`);
     else if (gf.status === 'singular') warnings.push(`${budgetLabel}: the parabola is not determined by these points`);
     else if (gf.status === 'not-convex') warnings.push(`${budgetLabel}: the loss curve is not convex in log N (it bends down), so it has no minimum; the group is left out`);
-    else if (gf.interior === false) {
+    else if (gf.status === 'edge') {
+      const step = gf.logStep && gf.logStep > 0 ? gf.logStep : Math.log(2);
+      const dir = gf.edge ?? (gf.nOpt! < gf.minN ? 'smaller' : 'larger');
+      const from = dir === 'smaller' ? gf.minN : gf.maxN;
+      const sign = dir === 'smaller' ? -1 : 1;
+      extend = { direction: dir, sizes: [1, 2].map((j) => +(from * Math.exp(sign * j * step)).toPrecision(3)) };
+      const why =
+        gf.bracketed === false
+          ? `the lowest loss is at the ${dir === 'smaller' ? 'smallest' : 'largest'} size tried (N = ${fmt(dir === 'smaller' ? gf.minN : gf.maxN)})`
+          : `the parabola's vertex N = ${fmt(gf.nOpt!)} lies outside the sizes tried (${fmt(gf.minN)}–${fmt(gf.maxN)})`;
       warnings.push(
-        `${budgetLabel}: the fitted optimum N = ${fmt(gf.nOpt!)} lies outside the sizes tried (${fmt(gf.minN)}–${fmt(gf.maxN)}); it is extrapolated, so add ${gf.nOpt! < gf.minN ? 'smaller' : 'larger'} models`,
+        `${budgetLabel}: the optimum is not bracketed: ${why}, so N_opt is only a bound and this budget is ${isUsed ? 'still used (keepEdgeBudgets)' : 'left out of the power laws'}; add ${dir} models (e.g. N = ${extend.sizes.map(fmt).join(', ')})`,
       );
     }
-    if (gf.status === 'ok') used.push(gi);
+    if (isUsed) used.push(gi);
     const q = gf.quad;
     return {
       index: gi,
       budget: g.budget,
       status: gf.status,
-      used: gf.status === 'ok',
+      used: isUsed,
       points: g.members.map((pi) => {
         const p = points[pi];
         const fitted = q ? q.p0 + q.p1 * (Math.log(p.N) - q.center) + q.p2 * (Math.log(p.N) - q.center) ** 2 : undefined;
         return { index: pi, N: p.N, D: p.D, loss: p.loss, ...(fitted !== undefined ? { fitted, residual: p.loss - fitted } : {}) };
       }),
       ...(q ? { parabola: { c0: q.c0, c1: q.c1, c2: q.c2, center: q.center, p0: q.p0, p1: q.p1, p2: q.p2 } } : {}),
-      ...(gf.status === 'ok' ? { nOpt: gf.nOpt, dOpt: gf.dOpt, lossOpt: gf.lossOpt, interior: gf.interior } : {}),
+      ...(gf.nOpt !== undefined ? { nOpt: gf.nOpt, dOpt: gf.dOpt, lossOpt: gf.lossOpt, interior: gf.interior } : {}),
       ...(gf.curvature !== undefined ? { curvature: gf.curvature, convex: gf.convex } : {}),
+      ...(gf.bracketed !== undefined ? { bracketed: gf.bracketed } : {}),
+      ...(extend ? { extend } : {}),
+      ...(gf.curve ? { curve: { N: gf.curve.x.map(Math.exp), loss: gf.curve.y } } : {}),
       nRange: [gf.minN, gf.maxN] as [number, number],
       warnings,
     };
   });
-  const laws = fitIsoflopLaws(groupFits);
+  const laws = used.length >= 2 ? fitIsoflopLaws(groupFits, used) : undefined;
   if (!laws) {
-    return `IsoFLOP fit needs at least 2 budgets with a convex parabola (3+ distinct model sizes each); found ${used.length} of ${groups.length} budget group(s)`;
+    const edges = outGroups.filter((g) => g.status === 'edge').length;
+    return (
+      `IsoFLOP fit needs at least 2 budgets whose optimum is bracketed (3+ distinct model sizes each, the lowest loss at an inner size); found ${used.length} of ${groups.length} budget group(s)` +
+      (edges ? ` (${edges} budget(s) have their lowest loss at the smallest or largest size tried: extend the sizes, see the budgets' warnings)` : '')
+    );
   }
   // Per-group warnings stay on the groups; the summary lists them, folding the common
   // "too few sizes" case (data not laid out on an IsoFLOP grid) into one line.
@@ -261,6 +290,7 @@ function runIsoflop(points: readonly FitPoint[], groups: readonly BudgetGroup[],
       nOpt: law(laws.n),
       dOpt: law(laws.d),
       lossOpt: law(laws.loss),
+      optimum: { method: opt.method, ...(opt.method === 'local-parabola' ? { window: opt.window } : {}), edgesKept: opt.keepEdges },
       warnings,
     },
   };
@@ -405,7 +435,7 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
   let par: ParamState | undefined;
   const failures: string[] = [];
   if (o.methods.includes('isoflop')) {
-    const r = runIsoflop(points, groups, o.k);
+    const r = runIsoflop(points, groups, o.k, o.optimum);
     if (typeof r === 'string') failures.push(r);
     else iso = r;
   }
@@ -417,7 +447,16 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
       warnings.push(...r.warnings);
     }
   }
-  if (!iso && !par) throw new FitInputError(failures.join('; '));
+  let vp: VpnlsState | undefined;
+  if (o.methods.includes('vpnls')) {
+    const r = runVpnls(points);
+    if (typeof r === 'string') failures.push(r);
+    else {
+      vp = r;
+      warnings.push(...r.warnings);
+    }
+  }
+  if (!iso && !par && !vp) throw new FitInputError(failures.join('; '));
   for (const f of failures) warnings.push(`skipped: ${f}`);
   if (iso) warnings.push(...iso.fit.warnings);
 
@@ -431,6 +470,7 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
   const estimates: Record<string, number> = {
     ...(iso ? isoQuantities(iso.groupFits, iso.used, iso.laws, tableBudgets, o.target, o.k) : {}),
     ...(par ? paramQuantities(par.params, tableBudgets, o.target, o.k) : {}),
+    ...(vp ? paramQuantities(vp.params, tableBudgets, o.target, o.k, 'vpnls') : {}),
   };
 
   // Bootstrap.
@@ -452,28 +492,45 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
       const rng = new Rng(o.seed, 1);
       let ok = 0;
       let bad = 0;
-      for (let s = 0; s < o.bootstrap; s++) {
-        const fits = groups.map((g, gi) => {
-          const m = g.members.length;
-          const idx = new Int32Array(m);
-          const distinct = new Set<number>();
-          // Within-budget resampling, conditioned on the resample still having 3 distinct sizes
-          // (redrawn up to 50 times) so that it has a parabola at all.
-          for (let tries = 0; tries < 50; tries++) {
-            distinct.clear();
-            for (let j = 0; j < m; j++) {
-              idx[j] = g.members[rng.int(m)];
-              distinct.add(points[idx[j]].N);
+      const noise = o.optimum.method === 'parabola' ? undefined : logLossNoise(points, groups);
+      if (noise) {
+        bw.push(`IsoFLOP bootstrap: the losses are perturbed by the noise of ln L estimated from the data, σ = ${fmt(noise.sigma)} (${noise.dof} degrees of freedom)`);
+      } else if (o.optimum.method !== 'parabola') {
+        bw.push('IsoFLOP bootstrap: no budget has 4 or more sizes, so the loss noise cannot be estimated and the optima get no interval; train more sizes per budget');
+      }
+      const perturbed: FitPoint[] = points.map((p) => ({ ...p }));
+      let edgeHits = 0;
+      for (let s = 0; s < (o.optimum.method === 'parabola' || noise ? o.bootstrap : 0); s++) {
+        let fits: GroupFit[];
+        if (noise) {
+          for (let i = 0; i < points.length; i++) perturbed[i].loss = points[i].loss * Math.exp(noise.sigma * rng.normal());
+          fits = groups.map((g) => fitGroup(perturbed, g.members, g.budget, o.k, o.optimum));
+        } else {
+          fits = groups.map((g, gi) => {
+            const m = g.members.length;
+            const idx = new Int32Array(m);
+            const distinct = new Set<number>();
+            // Within-budget resampling, conditioned on the resample still having 3 distinct sizes
+            // (redrawn up to 50 times) so that it has a parabola at all.
+            for (let tries = 0; tries < 50; tries++) {
+              distinct.clear();
+              for (let j = 0; j < m; j++) {
+                idx[j] = g.members[rng.int(m)];
+                distinct.add(points[idx[j]].N);
+              }
+              if (distinct.size >= 3 || !iso!.used.includes(gi)) break;
             }
-            if (distinct.size >= 3 || !iso!.used.includes(gi)) break;
-          }
-          return fitGroup(points, idx, g.budget, o.k);
-        });
-        // A resample fails when a budget used by the full fit loses its vertex (not convex):
-        // dropping it would silently change which budgets the law rests on.
-        const lost = iso.used.some((gi) => fits[gi].status !== 'ok');
-        const masked = fits.map((f, gi) => (iso!.used.includes(gi) ? f : { ...f, status: 'too-few-sizes' as const }));
-        const laws = lost ? undefined : fitIsoflopLaws(masked);
+            return fitGroup(points, idx, g.budget, o.k, o.optimum);
+          });
+        }
+        // A resample fails when a budget used by the full fit loses its optimum (not convex, or
+        // no longer bracketed): dropping it would silently change which budgets the law rests on.
+        // With perturbed losses, a used budget whose lowest loss moves to an end size keeps that size
+        // as its N_opt (counted and reported): failing such resamples would cut off one tail.
+        const edgeHit = noise !== undefined && iso.used.some((gi) => fits[gi].status === 'edge' && fits[gi].nOpt !== undefined);
+        const lost = iso.used.some((gi) => fits[gi].nOpt === undefined || (fits[gi].status !== 'ok' && !((noise || o.optimum.keepEdges) && fits[gi].status === 'edge')));
+        const laws = lost ? undefined : fitIsoflopLaws(fits, iso.used);
+        if (laws && edgeHit) edgeHits++;
         if (!laws) {
           bad++;
           continue;
@@ -481,20 +538,25 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
         ok++;
         push(isoQuantities(fits, iso.used, laws, tableBudgets, o.target, o.k));
       }
+      if (edgeHits > 0) {
+        bw.push(
+          `IsoFLOP bootstrap: in ${edgeHits} of ${ok} resamples the noise moved a used budget's lowest loss to its smallest or largest size, where N_opt was taken as that size; the intervals may be too narrow on that side (add sizes beyond the optimum)`,
+        );
+      }
       succeeded.isoflop = ok;
       failed.isoflop = bad;
       if (bad > 0) {
         bw.push(
-          `IsoFLOP bootstrap: ${bad} of ${o.bootstrap} resamples failed (a budget's resampled parabola was not convex, so it had no vertex) and are excluded from the intervals`,
+          `IsoFLOP bootstrap: ${bad} of ${o.bootstrap} resamples failed (a used budget's resample had no bracketed optimum) and are excluded from the intervals`,
         );
       }
-      const rigid = iso.used.filter((gi) => new Set(groups[gi].members.map((m) => points[m].N)).size === groups[gi].members.length && groups[gi].members.length <= 3);
+      const rigid = noise ? [] : iso.used.filter((gi) => new Set(groups[gi].members.map((m) => points[m].N)).size === groups[gi].members.length && groups[gi].members.length <= 3);
       if (rigid.length > 0) {
         bw.push(
           `IsoFLOP bootstrap: ${rigid.length} budget(s) have exactly 3 points at 3 sizes, so every usable resample equals the data and they add no uncertainty to the intervals; train more sizes (or seeds) per budget`,
         );
       }
-      const cw = bootstrapCountWarning('IsoFLOP bootstrap', ok, o.confidence);
+      const cw = o.optimum.method === 'parabola' || noise ? bootstrapCountWarning('IsoFLOP bootstrap', ok, o.confidence) : undefined;
       if (cw) bw.push(cw);
     }
     if (par) {
@@ -524,14 +586,39 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
       const cw = bootstrapCountWarning('parametric bootstrap', ok, o.confidence);
       if (cw) bw.push(cw);
     }
+    if (vp) {
+      const rng = new Rng(o.seed, 3);
+      const n = points.length;
+      let ok = 0;
+      let bad = 0;
+      for (let s = 0; s < o.bootstrap; s++) {
+        const idx = new Int32Array(n);
+        for (let j = 0; j < n; j++) idx[j] = rng.int(n);
+        const p = vpnlsResampleParams(vp, idx);
+        if (!p) {
+          bad++;
+          continue;
+        }
+        ok++;
+        push(paramQuantities(p, tableBudgets, o.target, o.k, 'vpnls'));
+      }
+      succeeded.vpnls = ok;
+      failed.vpnls = bad;
+      if (bad > 0) bw.push(`VPNLS bootstrap: ${bad} of ${o.bootstrap} resamples failed (no allocation: A or B held at 0, or α, β ≤ 0) and are excluded from the intervals`);
+      const cw = bootstrapCountWarning('VPNLS bootstrap', ok, o.confidence);
+      if (cw) bw.push(cw);
+    }
     const intervals: Record<string, Interval> = {};
-    const se: Record<string, number> = {};
+    const se: Record<string, number | null> = {};
     for (const [name, vals] of samples) {
       const s = summarise(vals, o.confidence);
-      if (s.interval) summaries.set(name, { interval: s.interval, se: s.se });
+      // percentiles of finite values are finite unless interpolating between them overflowed
+      const interval = s.interval && s.interval.every(Number.isFinite) ? s.interval : undefined;
+      if (interval) summaries.set(name, { interval, se: s.se });
       if (name.startsWith('table.')) continue; // table intervals live on the table rows
-      if (s.interval) intervals[name] = s.interval;
-      if (s.se !== undefined) se[name] = s.se;
+      if (interval) intervals[name] = interval;
+      // fit.json's one representation of a non-finite number is null (see types.ts)
+      if (s.se !== undefined) se[name] = Number.isFinite(s.se) ? s.se : null;
     }
     bootstrap = { samples: o.bootstrap, confidence: o.confidence, seed: o.seed, succeeded, failed, intervals, se, warnings: bw };
     warnings.push(...bw);
@@ -564,14 +651,16 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
     const isoV = iso ? values('prediction.isoflop') : undefined;
     const parV = par ? values('prediction.parametric') : undefined;
     if (par && !parV) pw.push('parametric prediction unavailable: the fit has no compute-optimal allocation (α or β ≤ 0)');
-    prediction = { budget: o.target, extrapolation, ...(isoV ? { isoflop: isoV } : {}), ...(parV ? { parametric: parV } : {}), warnings: pw };
+    const vpV = vp ? values('prediction.vpnls') : undefined;
+    if (vp && !vpV) pw.push('VPNLS prediction unavailable: the fit has no compute-optimal allocation (A or B is 0, or α or β ≤ 0)');
+    prediction = { budget: o.target, extrapolation, ...(isoV ? { isoflop: isoV } : {}), ...(parV ? { parametric: parV } : {}), ...(vpV ? { vpnls: vpV } : {}), warnings: pw };
     warnings.push(...pw);
   }
 
   const table: TableRow[] = [];
   tableBudgets.forEach((b, i) => {
     for (const m of o.methods) {
-      if ((m === 'isoflop' && !iso) || (m === 'parametric' && !par)) continue;
+      if ((m === 'isoflop' && !iso) || (m === 'parametric' && !par) || (m === 'vpnls' && !vp)) continue;
       const v = values(`table.${m}.${i}`);
       if (v) table.push({ budget: b, method: m, ...v });
     }
@@ -586,9 +675,12 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
     ...(o.tableBudgets ? { tableBudgets: o.tableBudgets } : {}),
     flopsPerParamPerToken: o.k,
     budgetTolerance: o.tolerance,
+    optimum: o.optimum.method,
+    ...(o.optimum.method === 'local-parabola' ? { optimumWindow: o.optimum.window } : {}),
+    keepEdgeBudgets: o.optimum.keepEdges,
     huberDelta: HUBER_DELTA,
     startGrid: START_GRID_SIZE,
-    bootstrapStrategy: BOOTSTRAP_STRATEGY,
+    bootstrapStrategy: o.optimum.method === 'parabola' ? BOOTSTRAP_STRATEGY : ISOFLOP_NOISE_BOOTSTRAP + BOOTSTRAP_STRATEGY.slice(BOOTSTRAP_STRATEGY.indexOf('Parametric:')),
   };
   return {
     version: 1,
@@ -605,6 +697,7 @@ export function* fitScalingLawsSteps(points: readonly FitPoint[], options: FitOp
     })),
     ...(iso ? { isoflop: iso.fit } : {}),
     ...(par ? { parametric: par.fit } : {}),
+    ...(vp ? { vpnls: vp.fit } : {}),
     ...(bootstrap ? { bootstrap } : {}),
     ...(prediction ? { prediction } : {}),
     table,

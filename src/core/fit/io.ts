@@ -4,10 +4,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeJsonAtomicSync } from '../atomic';
+import { writeFileAtomicSync } from '../atomic';
 import { ResultsRow, RUN_FILES } from '../contracts';
+import { addRunDirExtras } from './extras';
 import { fitScalingLaws } from './fit';
-import { FitInputError, type FitOptions, type FitPoint, type FitReport } from './types';
+import { FitInputError, serializeFitReport, type FitOptions, type FitPoint, type FitReport } from './types';
 
 export interface LoadedPoints {
   points: FitPoint[];
@@ -113,7 +114,7 @@ export function reduceRepeats(points: FitPoint[], meta: readonly { seed: number;
  */
 export function fitRunDir(runDir: string, options: FitOptions = {}): FitReport {
   const { points, warnings } = readRunDirPoints(runDir);
-  return writeRunDirFit(runDir, fitScalingLaws(points, options), warnings);
+  return writeRunDirFit(runDir, addRunDirExtras(fitScalingLaws(points, options), runDir, options), warnings);
 }
 
 /** The points of a run directory's results.jsonl; throws FitInputError when there are none. */
@@ -130,8 +131,13 @@ export function readRunDirPoints(runDir: string): LoadedPoints {
 /** Adds the loading warnings to a run directory's report and writes its fit.json atomically. */
 export function writeRunDirFit(runDir: string, report: FitReport, warnings: readonly string[]): FitReport {
   report.warnings.unshift(...warnings);
-  writeJsonAtomicSync(path.join(runDir, RUN_FILES.fit), report);
+  writeFitReport(path.join(runDir, RUN_FILES.fit), report);
   return report;
+}
+
+/** Writes a report as fit.json (atomically), checked against the FitReport schema first. */
+export function writeFitReport(file: string, report: FitReport): void {
+  writeFileAtomicSync(file, serializeFitReport(report));
 }
 
 // ---------------------------------------------------------------------------------------------

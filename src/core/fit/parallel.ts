@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { fitScalingLawsSteps, serveFitRequest, type FitRequest, type FitResponse, type FitSteps, type ParamState, type ResampleFit } from './fit';
 import { readRunDirPoints, writeRunDirFit } from './io';
+import { addRunDirExtras } from './extras';
 import type { FitOptions, FitPoint, FitReport } from './types';
 import {
   concatStartRuns,
@@ -279,5 +280,5 @@ export function fitScalingLawsAsync(points: readonly FitPoint[], options: FitOpt
 /** `fitRunDir` on a worker pool: fits `<runDir>/results.jsonl` and writes `<runDir>/fit.json`. */
 export async function fitRunDirAsync(runDir: string, options: FitOptions = {}, par: ParallelFitOptions = {}): Promise<FitReport> {
   const { points, warnings } = readRunDirPoints(runDir);
-  return writeRunDirFit(runDir, await fitScalingLawsAsync(points, options, par), warnings);
+  return writeRunDirFit(runDir, addRunDirExtras(await fitScalingLawsAsync(points, options, par), runDir, options), warnings);
 }

@@ -7,10 +7,24 @@
  *   - ln is the natural logarithm; every "log…" field is a natural log
  *   - bootstrap names are dotted paths: "parametric.alpha", "isoflop.a", "isoflop.groups.2.nOpt",
  *     "prediction.parametric.loss", …; an interval is [lo, hi]
+ *   - non-finite numbers: fit.json never holds NaN or ±Infinity (JSON cannot). A field whose value
+ *     can be non-finite is typed `number | null` here, and null means "not a finite number" (today:
+ *     a bootstrap standard error that overflowed because the resamples span hundreds of orders of
+ *     magnitude). Every other number is finite. The writer (`serializeFitReport`) checks the report
+ *     against this schema before writing, and every reader (CLI, results panel, demo) parses it with
+ *     the same schema, so writer and readers cannot disagree.
  */
 import { z } from 'zod';
+import { Approach1Fit, Decision, HyperFit, PresetCurve, VpnlsFit } from './extraTypes';
+import type { ExtraOptions } from './extraTypes';
+import { OPTIMUM_METHODS, type OptimumMethod } from './isoflop';
 
-export const FIT_METHODS = ['isoflop', 'parametric'] as const;
+export const OptimumMethodSchema = z.enum(OPTIMUM_METHODS);
+
+/** vpnls: L(N, D) by variable projection, least squares on raw loss (./vpnls); not run by default */
+export const FIT_METHODS = ['isoflop', 'parametric', 'vpnls'] as const;
+/** the methods run when none are chosen */
+export const DEFAULT_FIT_METHODS = ['isoflop', 'parametric'] as const;
 export const FitMethod = z.enum(FIT_METHODS);
 export type FitMethod = z.infer<typeof FitMethod>;
 
@@ -52,17 +66,28 @@ export interface FitOptions {
   flopsPerParamPerToken?: number;
   /** relative tolerance under which budgets form one IsoFLOP group; default 0.05 */
   budgetTolerance?: number;
+  /** how each budget's optimum is estimated (IsoFLOP); default 'akima' */
+  optimum?: OptimumMethod;
+  /** sizes on each side of the lowest loss for optimum 'local-parabola'; default 2 */
+  optimumWindow?: number;
+  /** use budgets whose optimum is not bracketed in the IsoFLOP power laws; default false */
+  keepEdgeBudgets?: boolean;
   /** clock for `createdAt` (tests) */
   now?: () => Date;
+  /** hyperparameter laws, Approach 1 and presets (run directories and files with lr / batch columns) */
+  extras?: ExtraOptions;
 }
 
 export const DEFAULT_FIT_OPTIONS = {
-  methods: FIT_METHODS,
+  methods: DEFAULT_FIT_METHODS,
   bootstrap: 200,
   confidence: 0.95,
   seed: 0,
   flopsPerParamPerToken: 6,
   budgetTolerance: 0.05,
+  optimum: 'akima',
+  optimumWindow: 2,
+  keepEdgeBudgets: false,
 } as const;
 
 export const FitSettings = z.object({
@@ -80,6 +105,12 @@ export const FitSettings = z.object({
   startGrid: z.number().int().positive(),
   /** how each parametric bootstrap resample is started, in words */
   bootstrapStrategy: z.string(),
+  /** IsoFLOP: how each budget's optimum is estimated (absent in reports before it was chosen: 'parabola') */
+  optimum: OptimumMethodSchema.optional(),
+  /** IsoFLOP: sizes on each side of the lowest loss for 'local-parabola' */
+  optimumWindow: z.number().int().positive().optional(),
+  /** IsoFLOP: whether budgets whose optimum is not bracketed enter the power laws */
+  keepEdgeBudgets: z.boolean().optional(),
 });
 export type FitSettings = z.infer<typeof FitSettings>;
 
@@ -89,7 +120,14 @@ export const ReportPoint = FitPoint.extend({
 });
 export type ReportPoint = z.infer<typeof ReportPoint>;
 
-export const GROUP_STATUSES = ['ok', 'too-few-sizes', 'singular', 'not-convex'] as const;
+/**
+ * ok: the optimum is bracketed and estimated; too-few-sizes: fewer than 3 distinct sizes;
+ * singular / not-convex: the chosen parabola has no vertex; edge: the lowest loss is at the
+ * smallest or largest size tried (or the parabola's vertex lies outside them), so the optimum is
+ * not bracketed: N_opt is then only a bound, and the budget is left out of the power laws unless
+ * keepEdgeBudgets.
+ */
+export const GROUP_STATUSES = ['ok', 'too-few-sizes', 'singular', 'not-convex', 'edge'] as const;
 
 export const IsoflopGroupPoint = z.object({
   /** index into FitReport.points */
@@ -124,6 +162,12 @@ export const IsoflopGroup = z.object({
   convex: z.boolean().optional(),
   /** whether N_opt lies within the sizes tried */
   interior: z.boolean().optional(),
+  /** whether the lowest loss is at an inner size, i.e. the sizes tried bracket the optimum */
+  bracketed: z.boolean().optional(),
+  /** when not bracketed: which way to extend the sizes, and the next sizes on the grid's own spacing */
+  extend: z.object({ direction: z.enum(['smaller', 'larger']), sizes: z.array(pos) }).optional(),
+  /** the optimum estimator's curve through the points (N, loss), for the chart */
+  curve: z.object({ N: z.array(pos), loss: z.array(pos) }).optional(),
   /** [smallest, largest] N tried */
   nRange: z.tuple([pos, pos]),
   warnings: z.array(z.string()),
@@ -154,6 +198,8 @@ export const IsoflopFit = z.object({
   dOpt: PowerLaw,
   /** L_opt = coefficient·C^exponent (a pure power law through the vertex losses) */
   lossOpt: PowerLaw,
+  /** how each budget's optimum was estimated (absent: the global parabola of older reports) */
+  optimum: z.object({ method: OptimumMethodSchema, window: z.number().int().positive().optional(), edgesKept: z.boolean() }).optional(),
   warnings: z.array(z.string()),
 });
 export type IsoflopFit = z.infer<typeof IsoflopFit>;
@@ -212,6 +258,7 @@ export const Prediction = z.object({
   extrapolation: z.number().min(0),
   isoflop: PredictionValues.optional(),
   parametric: PredictionValues.optional(),
+  vpnls: PredictionValues.optional(),
   warnings: z.array(z.string()),
 });
 export type Prediction = z.infer<typeof Prediction>;
@@ -228,13 +275,13 @@ export const BootstrapReport = z.object({
   confidence: z.number().gt(0).lt(1),
   seed: z.number().int(),
   /** successful resamples per method */
-  succeeded: z.object({ isoflop: z.number().int().min(0).optional(), parametric: z.number().int().min(0).optional() }),
+  succeeded: z.object({ isoflop: z.number().int().min(0).optional(), parametric: z.number().int().min(0).optional(), vpnls: z.number().int().min(0).optional() }),
   /** failed resamples per method (counted, never silently dropped) */
-  failed: z.object({ isoflop: z.number().int().min(0).optional(), parametric: z.number().int().min(0).optional() }),
+  failed: z.object({ isoflop: z.number().int().min(0).optional(), parametric: z.number().int().min(0).optional(), vpnls: z.number().int().min(0).optional() }),
   /** percentile intervals by name (absent where fewer than 2 resamples succeeded) */
   intervals: z.record(z.string(), Interval),
-  /** standard errors by name */
-  se: z.record(z.string(), z.number().min(0)),
+  /** standard errors by name; null where the standard error is not a finite number (it overflowed) */
+  se: z.record(z.string(), z.number().min(0).nullable()),
   warnings: z.array(z.string()),
 });
 export type BootstrapReport = z.infer<typeof BootstrapReport>;
@@ -246,6 +293,16 @@ export const FitReport = z.object({
   points: z.array(ReportPoint),
   isoflop: IsoflopFit.optional(),
   parametric: ParametricFit.optional(),
+  /** L(N, D) by variable projection (least squares on raw loss) */
+  vpnls: VpnlsFit.optional(),
+  /** hyperparameter scaling laws (learning rate, batch size) from the near-optimal band */
+  hyper: HyperFit.optional(),
+  /** Chinchilla Approach 1: the lower envelope of the training curves */
+  approach1: Approach1Fit.optional(),
+  /** allocations at the target budget and the compute a different allocation wastes */
+  decision: Decision.optional(),
+  /** published laws evaluated at the table budgets, for comparison */
+  presets: z.array(PresetCurve).optional(),
   bootstrap: BootstrapReport.optional(),
   prediction: Prediction.optional(),
   /** Chinchilla-style table: one row per budget and fitted method */
@@ -253,6 +310,24 @@ export const FitReport = z.object({
   warnings: z.array(z.string()),
 });
 export type FitReport = z.infer<typeof FitReport>;
+
+/**
+ * fit.json's text for a report: the report is checked against the FitReport schema first (so a
+ * file the readers would reject is never written); throws, naming the field, when it breaks it.
+ */
+export function serializeFitReport(report: FitReport): string {
+  const checked = FitReport.safeParse(report);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new Error(`refusing to write a fit report that breaks the fit.json schema: ${issue.path.join('.') || 'report'}: ${issue.message}`);
+  }
+  return JSON.stringify(report, null, 2) + '\n';
+}
+
+/** Parses fit.json's content (already JSON-decoded) with the same schema the writer checked. */
+export function parseFitReport(raw: unknown): ReturnType<typeof FitReport.safeParse> {
+  return FitReport.safeParse(raw);
+}
 
 /** Bad input to the fit (the message names the row); the CLI prints it as a user error. */
 export class FitInputError extends Error {

@@ -1,18 +1,7 @@
-/** The plan as a readable text table (`flopsfit plan` without --json). */
+/** The plan as a readable text table (`flopsfit plan` without --json); numbers as src/core/format.ts writes them. */
 import type { Plan } from '../contracts';
-import { formatNumber as fmt } from './grid';
-
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '∞';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h ${String(m % 60).padStart(2, '0')}m`;
-  const d = Math.floor(h / 24);
-  return `${d}d ${h % 24}h`;
-}
+import { formatCount, formatDuration, formatFlops, formatValue } from '../format';
+import { ruledSettings } from './ruledSettings';
 
 function table(rows: string[][], align: ('l' | 'r')[]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
@@ -27,7 +16,7 @@ function table(rows: string[][], align: ('l' | 'r')[]): string {
 }
 
 function hyper(h: Record<string, unknown>): string {
-  const parts = Object.entries(h).map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : String(v)}`);
+  const parts = Object.entries(h).map(([k, v]) => `${k}=${typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' ? formatValue(v) : String(v)}`);
   return parts.length ? parts.join(' ') : '-';
 }
 
@@ -36,7 +25,7 @@ export function formatPlanTable(plan: Plan, opts: { maxRows?: number; warnings?:
   const n = plan.experiments.length;
   const sizeParam = plan.experiments[0]?.sizeParam ?? 'size';
   out.push(`Sweep '${plan.sweep}': ${n} experiment${n === 1 ? '' : 's'} over ${plan.budgets.length} budget${plan.budgets.length === 1 ? '' : 's'}`);
-  out.push(`  total compute   ${fmt(plan.totalFlops)} FLOPs, ${fmt(plan.totalTokens)} tokens`);
+  out.push(`  total compute   ${formatFlops(plan.totalFlops)} FLOPs, ${formatCount(plan.totalTokens)} tokens`);
   out.push(
     `  estimated time  ${formatDuration(plan.estimatedSeconds)} (range ${formatDuration(plan.estimatedSecondsRange[0])} – ${formatDuration(plan.estimatedSecondsRange[1])})`,
   );
@@ -45,17 +34,20 @@ export function formatPlanTable(plan: Plan, opts: { maxRows?: number; warnings?:
   out.push('');
   const brows = [['budget', 'N* (prior)', `${sizeParam} values`, 'experiments', 'brackets N*']];
   for (const b of plan.budgets) {
-    brows.push([fmt(b.budget), fmt(b.priorOptimalParams), b.skipped ? `skipped: ${b.skipped.length > 60 ? b.skipped.slice(0, 57) + '…' : b.skipped}` : b.sizeValues.join(' '), String(b.experiments), b.skipped ? '-' : b.brackets ? 'yes' : 'NO']);
+    brows.push([formatFlops(b.budget), formatCount(b.priorOptimalParams), b.skipped ? `skipped: ${b.skipped.length > 60 ? b.skipped.slice(0, 57) + '…' : b.skipped}` : b.sizeValues.join(' '), String(b.experiments), b.skipped ? '-' : b.brackets ? 'yes' : 'NO']);
   }
   out.push(table(brows, ['r', 'r', 'l', 'r', 'l']));
   if (n) {
     out.push('');
     const max = opts.maxRows ?? Infinity;
-    const rows = [['id', 'budget', sizeParam, 'N', 'D (tokens)', 'D/N', 'hyperparameters', 'seed']];
+    // settings that vary without a hyperparameter axis (set by a rule: training.learningRate / batchSize)
+    const ruled = ruledSettings(plan);
+    for (const k of ruled) out.push(`${k} from a rule: ${plan.rules![k]}`);
+    const rows = [['id', 'budget', sizeParam, 'N', 'D (tokens)', 'D/N', 'hyperparameters', ...ruled.map((k) => (k === 'learningRate' ? 'lr' : 'batch')), 'seed']];
     for (const e of plan.experiments.slice(0, max)) {
-      rows.push([e.id, fmt(e.budget), String(e.sizeValue), fmt(e.params), fmt(e.tokens), e.tokensPerParam.toFixed(1), hyper(e.hyperparameters), String(e.seed)]);
+      rows.push([e.id, formatFlops(e.budget), formatValue(e.sizeValue), formatCount(e.params), formatCount(e.tokens), e.tokensPerParam.toFixed(1), hyper(e.hyperparameters), ...ruled.map((k) => formatValue(e.training[k])), String(e.seed)]);
     }
-    out.push(table(rows, ['l', 'r', 'r', 'r', 'r', 'r', 'l', 'r']));
+    out.push(table(rows, ['l', 'r', 'r', 'r', 'r', 'r', 'l', ...ruled.map(() => 'r' as const), 'r']));
     if (n > max) out.push(`… and ${n - max} more (--json lists them all)`);
   }
   if (plan.warnings.length && opts.warnings !== false) {

@@ -6,7 +6,6 @@
  * built-in figures per backend (shared/engine-bench.md).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ExperimentSpec, RUN_FILES, RunResult, type Backend } from '../contracts';
 import { countTransformerParams } from '../model/transformer';
@@ -24,6 +23,25 @@ export interface ThroughputEstimate {
   stepOverheadSeconds?: number;
   /** fixed cost per experiment (process start, model build, first step), seconds */
   startupSeconds?: number;
+  /**
+   * The rate is the built-in kernels' at a reference width: narrower models run slower (see
+   * widthFactor), and attention with a head size that is not a multiple of 4 runs on the slow
+   * fallback. Measured and calibrated rates already include what their runs had.
+   */
+  kernelModel?: { knee: number; referenceWidth: number; attentionFallbackFlopsPerSecond?: number };
+  /** add the periodic and final evaluations (forward passes over evalTokens) to the estimate */
+  countsEval?: boolean;
+}
+
+/**
+ * Relative speed of the built-in CPU kernels at width d: d/(d+knee), normalised to the reference
+ * width. Fitted to the engine bench (24.5 / 31.9 / 36.8 GFLOP/s at d64 / d128 / d256) and to runs
+ * of a small sweep at d16–d48 on 2 cores (12 / 19 / 24 GFLOP/s): tiny widths are bound by
+ * per-operation costs, not arithmetic.
+ */
+export function widthFactor(width: number, knee: number, referenceWidth: number): number {
+  if (!(width > 0)) return 1;
+  return width / (width + knee) / (referenceWidth / (referenceWidth + knee));
 }
 
 /**
@@ -46,13 +64,40 @@ export function experimentSteps(spec: Pick<ExperimentSpec, 'model' | 'tokens' | 
   return Math.ceil(spec.tokens / (spec.training.batchSize * spec.model.contextLength));
 }
 
-/** Seconds one experiment process needs at the given throughput. */
+/** Evaluation passes of an experiment: one every evalInterval steps and a final one. */
+export function evaluationPasses(spec: Pick<ExperimentSpec, 'model' | 'tokens' | 'training'>): number {
+  if (spec.model.family !== 'transformer') return 0;
+  const steps = experimentSteps(spec);
+  return (spec.training.evalInterval > 0 ? Math.floor(steps / spec.training.evalInterval) : 0) + 1;
+}
+
+/**
+ * Seconds one experiment process needs at the given throughput: start-up (process, model build,
+ * first step), the training work, the per-step overhead and, for built-in figures, evaluation and
+ * the kernels' speed at this width.
+ */
 export function experimentSeconds(
   spec: Pick<ExperimentSpec, 'model' | 'tokens' | 'params' | 'flopsPerParamPerToken' | 'training'>,
-  tp: Pick<ThroughputEstimate, 'stepOverheadSeconds' | 'startupSeconds'>,
+  tp: Pick<ThroughputEstimate, 'stepOverheadSeconds' | 'startupSeconds' | 'kernelModel' | 'countsEval'>,
   flopsPerSecond: number,
 ): number {
-  return experimentWork(spec) / flopsPerSecond + experimentSteps(spec) * (tp.stepOverheadSeconds ?? 0) + (tp.startupSeconds ?? 0);
+  const fixed = experimentSteps(spec) * (tp.stepOverheadSeconds ?? 0) + (tp.startupSeconds ?? 0);
+  if (spec.model.family !== 'transformer' || (!tp.kernelModel && !tp.countsEval)) return experimentWork(spec) / flopsPerSecond + fixed;
+  const m = spec.model;
+  const c = countTransformerParams(m);
+  let rate = flopsPerSecond;
+  let attentionRate = flopsPerSecond;
+  if (tp.kernelModel) {
+    rate = flopsPerSecond * widthFactor(m.dModel, tp.kernelModel.knee, tp.kernelModel.referenceWidth);
+    attentionRate = rate;
+    const headDim = m.dModel / m.nHeads;
+    if (tp.kernelModel.attentionFallbackFlopsPerSecond && headDim % 4 !== 0) attentionRate = tp.kernelModel.attentionFallbackFlopsPerSecond;
+  }
+  // per token: 6 FLOPs per parameter (forward 2, backward 4) plus attention; evaluation is the forward third
+  const trainSeconds = spec.tokens * (6 * c.total / rate + c.attentionFlopsPerToken / attentionRate);
+  const evalTokens = tp.countsEval ? evaluationPasses(spec) * spec.training.evalTokens : 0;
+  const evalSeconds = (evalTokens * (6 * c.total / rate + c.attentionFlopsPerToken / attentionRate)) / 3;
+  return trainSeconds + evalSeconds + fixed;
 }
 
 /**
@@ -74,6 +119,14 @@ export const BUILTIN_THROUGHPUT: Record<
   'tensorflow-gpu': { point: 500e9, range: [50e9, 5000e9], gpu: true, stepOverheadSeconds: 0.005, startupSeconds: 5 },
 };
 
+/**
+ * The wasm kernels' speed by width (widthFactor, reference d64, where the 25 GFLOP/s point was
+ * measured) and the attention fallback for head sizes that are not a multiple of 4 (the SIMD
+ * kernels need dh % 4 == 0, src/engine/kernels/attention.c): 0.6 GFLOP/s, measured at d24 with
+ * 4 heads (dh 6) in a small sweep, 4–6× the estimate without it.
+ */
+export const WASM_KERNEL_MODEL = { knee: 36, referenceWidth: 64, attentionFallbackFlopsPerSecond: 0.6e9 } as const;
+
 export function builtinThroughput(backend: Backend): ThroughputEstimate {
   // `auto` on a machine without a GPU library ends up on wasm; that is what we assume
   const key = backend === 'auto' ? 'wasm' : backend;
@@ -81,10 +134,12 @@ export function builtinThroughput(backend: Backend): ThroughputEstimate {
   return {
     flopsPerSecond: b.point,
     range: [...b.range],
-    source: `built-in estimate for ${key}${backend === 'auto' ? ' (backend auto)' : ''}: ${fmtG(b.range[0])}–${fmtG(b.range[1])} GFLOP/s per process`,
+    source: `built-in estimate for ${key}${backend === 'auto' ? ' (backend auto)' : ''}: ${fmtG(b.range[0])}–${fmtG(b.range[1])} GFLOP/s per process${key === 'wasm' ? ' at d64 (less when narrower)' : ''}`,
     gpu: b.gpu,
     stepOverheadSeconds: b.stepOverheadSeconds,
     startupSeconds: b.startupSeconds,
+    ...(key === 'wasm' ? { kernelModel: WASM_KERNEL_MODEL } : {}),
+    countsEval: true,
   };
 }
 
@@ -102,6 +157,7 @@ export function calibratedThroughput(cal: Pick<Calibration, 'backend' | 'device'
     gpu: b.gpu,
     stepOverheadSeconds: cal.stepOverheadSeconds,
     startupSeconds: b.startupSeconds,
+    countsEval: true,
   };
 }
 
@@ -156,13 +212,6 @@ export function measuredThroughput(runDir: string, maxFiles = 500): ThroughputEs
     source: `measured: median of ${rates.length} finished run${rates.length === 1 ? '' : 's'} (${fmtG(median)} GFLOP/s per process)`,
     gpu,
   };
-}
-
-/** How many experiments run at once: the config's, else one per core on CPU, one on a GPU. */
-export function defaultParallel(gpu: boolean): number {
-  if (gpu) return 1;
-  const n = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return Math.max(1, n || 1);
 }
 
 /** Measured on 2 cores: two wasm processes give 1.72–1.81× one (engine-bench.md). */

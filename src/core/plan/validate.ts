@@ -6,7 +6,8 @@
 import type { Plan } from '../contracts';
 import { parseSweepConfig, type ConfigDiagnostic, type SweepConfig } from '../config';
 import { sortDiagnostics } from '../config/diagnostics';
-import { buildPlan, planSemanticDiagnostics, type BuildPlanOptions } from './index';
+import { buildPlan, type BuildPlanOptions } from './build';
+import { planSemanticDiagnostics } from './diagnostics';
 
 export interface ValidationResult {
   config?: SweepConfig;

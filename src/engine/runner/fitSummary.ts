@@ -29,9 +29,23 @@ export function fitSummaryLines(report: FitReport, fitFile: string): string[] {
     );
     if (p.a !== undefined && p.b !== undefined) lines.push(`    → N_opt ∝ C^${f(p.a)}${ci(report, 'parametric.a')}, D_opt ∝ C^${f(p.b)}${ci(report, 'parametric.b')}`);
   }
+  if (report.vpnls) {
+    const p = report.vpnls;
+    lines.push(`  VPNLS (least squares)${conf}: L(N, D) = ${f(p.E)}${ci(report, 'vpnls.E')} + ${f(p.A)}/N^${f(p.alpha)}${ci(report, 'vpnls.alpha')} + ${f(p.B)}/D^${f(p.beta)}${ci(report, 'vpnls.beta')}`);
+  }
+  if (report.approach1) {
+    const a = report.approach1;
+    lines.push(`  Approach 1 (envelope of ${a.runs} curves): N_opt ∝ C^${f(a.nOpt.exponent)}, D_opt ∝ C^${f(a.dOpt.exponent)}`);
+  }
+  for (const l of report.hyper?.laws ?? []) {
+    const terms = Object.entries(l.exponents)
+      .map(([v, e]) => `${v}^${f(e)}`)
+      .join('·');
+    lines.push(`  ${l.name}* = ${f(l.coefficient, 4)}·${terms}${l.prediction ? ` → ${f(l.prediction.value)} at C = ${f(l.prediction.budget)}` : ''}`);
+  }
   const pr = report.prediction;
   if (pr) {
-    const v = pr.parametric ?? pr.isoflop;
+    const v = pr.parametric ?? pr.vpnls ?? pr.isoflop;
     if (v) lines.push(`  at C = ${f(pr.budget)}: N_opt ≈ ${f(v.nOpt)}, D_opt ≈ ${f(v.dOpt)} (${f(v.tokensPerParam)} tokens/param), loss ≈ ${f(v.loss)}`);
   }
   for (const w of report.warnings.slice(0, 5)) lines.push(`  warning: ${w}`);

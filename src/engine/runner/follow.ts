@@ -10,8 +10,9 @@ import { ExperimentSpec, MetricsLine, RunResult, RUN_FILES } from '../../core/co
 import { experimentDir, readRunResult } from '../../core/manifest';
 import type { ExperimentOutcome } from './executor';
 import { fileSize, FileTail, lastMetricsStep, tailLines } from './files';
-import { fmtCount, fmtDuration, shortId } from './format';
+import { fmtCount, fmtDuration, formatLoss, shortId } from './format';
 import { parseProtocolLine } from './protocol';
+import { liveLoss } from '../../core/runDir/status';
 
 export interface FollowOptions {
   runDir: string;
@@ -115,12 +116,12 @@ export class ExperimentFollower {
     const last = this.last;
     const frac = Math.min(1, last.tokens / this.spec.tokens);
     const elapsed = (now - this.startedAt) / 1000;
-    const loss = last.evalLoss ?? last.trainLoss;
+    const loss = liveLoss(last);
     const tps = last.tokensPerSecond;
     const eta = tps && tps > 0 ? (this.spec.tokens - last.tokens) / tps : undefined;
     this.o.write(
       `${this.o.prefix(this.id)} ${shortId(this.id)}  ${(frac * 100).toFixed(0).padStart(3)}%  step ${last.step}` +
-        (loss !== undefined ? `  loss ${loss.toFixed(4)}` : '') +
+        (loss !== undefined ? `  ${loss.kind} loss ${formatLoss(loss.value)}` : '') +
         (tps ? `  ${fmtCount(tps)} tok/s` : '') +
         `  ${fmtDuration(elapsed)}` +
         (eta !== undefined ? `  eta ${fmtDuration(eta)}` : ''),

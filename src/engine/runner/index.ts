@@ -34,8 +34,9 @@ import {
 } from '../../core/manifest';
 import type { Executor, ExecutorEvents, ExperimentLaunch, ExperimentOutcome } from './executor';
 import { LocalExecutor } from './executors/local';
-import { fmtCount, fmtDuration, fmtFlops, shortId } from './format';
+import { fmtCount, fmtDuration, fmtFlops, formatLoss, shortId } from './format';
 import { defaultParallel } from './processes';
+import { sameExperiment } from '../../core/runDir/identity';
 
 export type { Executor, ExecutorEvents, ExperimentLaunch, ExperimentOutcome } from './executor';
 export { LocalExecutor } from './executors/local';
@@ -125,14 +126,6 @@ function writeSpecFile(file: string, spec: ExperimentSpec): void {
   fs.renameSync(tmp, file);
 }
 
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
-
 // ---------------------------------------------------------------------------------------------
 // The runner
 
@@ -194,8 +187,7 @@ export class SweepRunner {
   }
 
   async run(): Promise<SweepOutcome> {
-    const existing = readManifest(this.runDir);
-    if (this.opts.resume && !existing.ok && existing.missing) {
+    if (this.opts.resume && !fs.existsSync(path.join(this.runDir, RUN_FILES.manifest))) {
       throw new RunnerError(`nothing to resume: ${path.join(this.runDir, RUN_FILES.manifest)} does not exist (start the sweep with 'flopsfit run' without --resume)`, 2);
     }
     fs.mkdirSync(this.runDir, { recursive: true });
@@ -205,6 +197,8 @@ export class SweepRunner {
     }
     if (this.opts.handleSignals !== false) this.installSignals();
     try {
+      // read under the lock: a runner that held it until now may have rewritten the manifest
+      const existing = readManifest(this.runDir);
       return await this.runLocked(existing);
     } finally {
       this.removeSignals();
@@ -249,7 +243,7 @@ export class SweepRunner {
     const changed = new Set<string>();
     for (const spec of this.plan.experiments) {
       const stored = readJsonFile(this.specFile(spec.id), ExperimentSpec);
-      if (stored.ok && canonical(stored.value) !== canonical(spec)) {
+      if (stored.ok && !sameExperiment(stored.value, spec)) {
         changed.add(spec.id);
         const dir = experimentDir(this.runDir, spec.id);
         const aside = path.join(this.runDir, RUN_FILES.experimentsDir, `.${spec.id}.replaced-${Date.now()}`);
@@ -578,7 +572,7 @@ export class SweepRunner {
     const tag = { completed: 'done  ', failed: 'FAILED', stopped: 'stopped', queued: 'queued', running: 'running' }[entry.status];
     this.write(
       `${this.prefix(id)} ${tag} ${shortId(id)}` +
-        (entry.status === 'completed' && entry.finalLoss !== undefined ? `  loss ${entry.finalLoss.toFixed(4)}` : '') +
+        (entry.status === 'completed' && entry.finalLoss !== undefined ? `  eval loss ${formatLoss(entry.finalLoss)}` : '') +
         (started !== undefined ? `  in ${fmtDuration(started)}` : '') +
         (entry.status === 'failed' && entry.reason ? `: ${entry.reason.split('\n').join('\n    ')}` : '') +
         (entry.status === 'stopped' && entry.reason && this.executor?.kind !== 'local' ? `: ${entry.reason}` : ''),

@@ -1,43 +1,9 @@
 /** Process probes for the local executor (Linux /proc where available, signals to process groups). */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import type { ExperimentSpec } from '../../core/contracts';
 import { pidAlive } from '../../core/manifest';
 
-/** Whether `backend: auto` will probably train on a GPU here (then experiments run one at a time). */
-function gpuLikely(): boolean {
-  const hasModule = (m: string) => {
-    try {
-      require.resolve(m);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (process.platform === 'win32' || process.platform === 'darwin') return hasModule('@tensorflow/tfjs-node-gpu') || hasModule('webgpu');
-  const nvidia = fs.existsSync('/dev/nvidiactl');
-  if (nvidia && hasModule('@tensorflow/tfjs-node-gpu')) return true;
-  // WebGPU through Dawn: a hardware render node (auto never picks a software adapter)
-  if (!hasModule('webgpu')) return false;
-  if (nvidia) return true;
-  try {
-    return fs.readdirSync('/dev/dri').some((n) => n.startsWith('renderD'));
-  } catch {
-    return false;
-  }
-}
-
-/** One per CPU core for the CPU backends (wasm/cpu are single-threaded); one for GPUs, tfjs-node and user commands. */
-export function defaultParallel(specs: readonly ExperimentSpec[]): number {
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  let cpuOnly = specs.length > 0;
-  for (const s of specs) {
-    if (s.model.family === 'command') cpuOnly = false;
-    else if (s.training.backend === 'auto') cpuOnly &&= !gpuLikely();
-    else cpuOnly &&= s.training.backend === 'wasm' || s.training.backend === 'cpu';
-  }
-  return cpuOnly ? Math.max(1, cores) : 1;
-}
+/** One home for the default parallelism (src/core/plan/parallelism): the plan's estimate assumes the same. */
+export { defaultParallelism as defaultParallel } from '../../core/plan/parallelism';
 
 /** Whether the process exists and is not a zombie. */
 export function processRunning(pid: number): boolean {
@@ -51,15 +17,8 @@ export function processRunning(pid: number): boolean {
   }
 }
 
-/** Whether pid is the experiment process of `id` (Linux: its environment says so). Undefined: cannot tell. */
-export function isExperimentProcess(pid: number, id: string): boolean | undefined {
-  try {
-    const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
-    return env.split('\0').includes(`FLOPSFIT_EXPERIMENT_ID=${id}`);
-  } catch {
-    return undefined;
-  }
-}
+/** One home for this probe: the extension's Stop Experiment uses it too. */
+export { isExperimentProcess } from '../../core/manifest';
 
 /** Signals a process group (falls back to the single process). */
 export function signalGroup(pid: number, sig: NodeJS.Signals): void {

@@ -30,52 +30,11 @@
  * checkpoint and exit). A non-finite loss (NaN/Infinity, also as Python's json.dumps writes them)
  * fails the experiment.
  */
-import * as path from 'node:path';
-import { RUN_FILES, type ExperimentSpec, type HyperValue, type MetricsLine } from '../../core/contracts';
+import { type MetricsLine } from '../../core/contracts';
 import { MetricsLine as MetricsLineSchema } from '../../core/contracts';
 
-export class PlaceholderError extends Error {}
-
-const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_.-]*)\}/g;
-
-/** Values of every placeholder for one experiment. */
-export function placeholderValues(spec: ExperimentSpec, runDir: string): Record<string, string> {
-  const values: Record<string, string> = {};
-  const put = (k: string, v: HyperValue | undefined) => {
-    if (v !== undefined) values[k] = String(v);
-  };
-  for (const [k, v] of Object.entries(spec.training)) put(k, v as HyperValue);
-  put('lr', spec.training.learningRate);
-  const context = spec.model.family === 'command' ? (spec.model.contextLength ?? 1) : spec.model.contextLength;
-  put('steps', Math.max(1, Math.ceil(spec.tokens / (spec.training.batchSize * context))));
-  if (spec.data.source !== 'synthetic') put('dataPath', spec.data.path);
-  // hyperparameter axes override the settings above (e.g. an axis named `lr`)…
-  for (const [k, v] of Object.entries(spec.hyperparameters)) put(k, v);
-  // …but never what identifies the experiment
-  put(spec.sizeParam, spec.sizeValue);
-  put('size', spec.sizeValue);
-  put('tokens', spec.tokens);
-  put('seed', spec.seed);
-  put('budget', spec.budget);
-  put('params', spec.params);
-  put('id', spec.id);
-  values.runDir = runDir;
-  values.specPath = path.join(runDir, RUN_FILES.spec);
-  return values;
-}
-
-/** Substitutes the placeholders in an argv template; an unknown placeholder is an error naming it. */
-export function substitute(template: readonly string[], values: Record<string, string>): string[] {
-  return template.map((arg) =>
-    arg.replace(PLACEHOLDER, (whole, name: string) => {
-      const v = values[name];
-      if (v === undefined) {
-        throw new PlaceholderError(`unknown placeholder ${whole} in the command (known: ${Object.keys(values).map((k) => `{${k}}`).join(' ')})`);
-      }
-      return v;
-    }),
-  );
-}
+// the placeholders have one home, shared with the planner's validation
+export { PlaceholderError, placeholderValues, substitute } from '../../core/plan/placeholders';
 
 export type ProtocolLine =
   | { kind: 'metrics'; metrics: MetricsLine; nonFinite?: string }

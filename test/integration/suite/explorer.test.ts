@@ -66,7 +66,7 @@ describe('explorer', function () {
       assert.equal(e.contextValue, 'experiment.queued');
       assert.equal(e.icon, 'circle-outline');
       assert.match(e.label, /^width \d+$/);
-      assert.match(e.description ?? '', /^N [\d.]+K? · D [\d.]+[KM]? · D\/N [\d.]+$/);
+      assert.match(e.description ?? '', /^N [\d.]+[kMG]? · D [\d.]+[kMG]? · D\/N [\d.]+$/);
     }
     // the width values are ascending within a budget and bracket the prior optimum
     const widths = s.children![0]!.children!.map((e) => Number(e.label.split(' ')[1]));
@@ -114,17 +114,17 @@ describe('explorer', function () {
 
     const running = await waitForSweep('treesweep', 'an experiment running with a live loss', (x) =>
       x.contextValue === 'sweep.running' &&
-      experiments(x).some((e) => e.contextValue === 'experiment.running' && /^loss \d/.test(e.description ?? '')),
+      experiments(x).some((e) => e.contextValue === 'experiment.running' && /^train loss \d/.test(e.description ?? '')),
     );
     const live = experiments(running).find((e) => e.contextValue === 'experiment.running')!;
     assert.equal(live.icon, 'loading~spin');
-    assert.match(live.description!, /^loss \d+\.\d{3} · \d+% · N /);
+    assert.match(live.description!, /^train loss \d+\.\d{4} · \d+% · N /);
     assert.equal(running.icon, 'sync~spin');
     // budget badge once something finished
     await waitForSweep('treesweep', 'a budget badge "n/3 done"', (x) => (x.children ?? []).some((b) => /^[1-3]\/3 done/.test(b.description ?? '')));
     // the picture: an experiment running with its live loss, one budget partly done
     await waitForSweep('treesweep', 'running with a live loss again', (x) =>
-      experiments(x).some((e) => e.contextValue === 'experiment.running' && /^loss \d/.test(e.description ?? '')),
+      experiments(x).some((e) => e.contextValue === 'experiment.running' && /^train loss \d/.test(e.description ?? '')),
     );
     await showView();
     if (underHarness()) {
@@ -167,7 +167,7 @@ describe('explorer', function () {
     for (const e of experiments(done)) {
       assert.equal(e.contextValue, 'experiment.completed');
       assert.equal(e.icon, 'check');
-      assert.match(e.description ?? '', /^loss \d+\.\d{3} · N /);
+      assert.match(e.description ?? '', /^eval loss \d+\.\d{4} · N /);
     }
     for (const b of done.children!) assert.match(b.description ?? '', /^3\/3 done/);
     const manifest = JSON.parse(fs.readFileSync(path.join(fx.runDir, 'manifest.json'), 'utf8'));

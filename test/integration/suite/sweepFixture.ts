@@ -74,7 +74,6 @@ model:
   family: command
   command: [${node}, trainer.mjs, --size, "{size}", --tokens, "{tokens}", --out, "{runDir}"]
   countParams: [${node}, trainer.mjs, --count-params, --size, "{size}"]
-  cwd: ${name}
   size: { param: width, min: 8, max: 64, multiple: 8 }
 budgets: ${budgets}
 planning: { sizesPerBudget: 3, minSteps: 1 }
