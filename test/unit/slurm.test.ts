@@ -6,7 +6,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SlurmConfig, SweepConfigSchema } from '../../src/core/config';
-import { ManifestEntry } from '../../src/core/contracts';
+import { ManifestEntry, type Manifest } from '../../src/core/contracts';
+import { deriveSweepStatus, experimentStatus } from '../../src/core/runDir';
 import { cleanJobEnv, parseQueue, parseSacct, parseSbatch } from '../../src/engine/runner/executors/slurm/commands';
 import { readTaskRecord, SUBMISSION_FILES, taskScript, wrapperScript } from '../../src/engine/runner/executors/slurm/wrapper';
 import { tempDir } from './runnerHelpers';
@@ -149,5 +150,21 @@ describe('slurm executor (no cluster)', function () {
     assert.ok(!SweepConfigSchema.safeParse({ name: 'x', budgets: [1e9], run: { executor: 'kubernetes' } }).success);
     const entry = ManifestEntry.parse({ status: 'running', specHash: 'a', budget: 1, params: 1, tokens: 1, attempts: 1, slurm: { submission: 's', arrayJobId: '7', task: 0, state: 'PENDING', reason: 'Priority' } });
     assert.equal(entry.slurm?.reason, 'Priority');
+  });
+
+  it('status rule: an experiment queued or running on Slurm stays running without a runner (a detached sweep is not interrupted)', function () {
+    const base = { specHash: 'a', budget: 1, params: 1, tokens: 1, attempts: 1 };
+    const onSlurm = ManifestEntry.parse({ ...base, status: 'running', slurm: { submission: 's', arrayJobId: '7', task: 0, state: 'PENDING' } });
+    const local = ManifestEntry.parse({ ...base, status: 'running', pid: 123 });
+    const lost = ManifestEntry.parse({ ...base, status: 'running', slurm: { submission: 's', arrayJobId: '7', task: 1, state: 'LOST' } });
+    assert.equal(experimentStatus(onSlurm, false), 'running');
+    assert.equal(experimentStatus(local, false), 'stopped');
+    assert.equal(experimentStatus(lost, false), 'stopped');
+    const manifest = (experiments: Record<string, ManifestEntry>): Manifest => ({ version: 1, sweep: 's', configPath: 'c', createdAt: '', updatedAt: '', order: Object.keys(experiments), experiments, state: 'running' });
+    const detached = deriveSweepStatus({ manifest: manifest({ a: onSlurm }), lockAlive: false });
+    assert.equal(detached.status, 'running');
+    assert.match(detached.label, /Slurm/);
+    assert.equal(detached.counts.running, 1);
+    assert.equal(deriveSweepStatus({ manifest: manifest({ a: local }), lockAlive: false }).status, 'interrupted');
   });
 });

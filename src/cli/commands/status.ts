@@ -4,6 +4,7 @@ import { formatDiagnostic, loadSweepConfig } from '../../core/config';
 import { RUN_FILES } from '../../core/contracts';
 import { describeLock, lockHolderAlive, readLock, readManifest } from '../../core/manifest';
 import { resolveRunDir } from '../../core/plan';
+import { deriveSweepStatus, experimentStatus } from '../../core/runDir';
 import { sweepStatus } from '../../engine/runner/executors/slurm/status';
 import { fmtCount, fmtFlops } from '../../engine/runner/format';
 import { CliError, parseArgs } from '../util';
@@ -35,16 +36,20 @@ export async function run(args: string[]): Promise<number> {
     throw new CliError(m.error, 1);
   }
   const st = await sweepStatus(m.value);
+  // the one status rule the editor uses too (src/core/runDir/status.ts)
+  const lock = readLock(runDir);
+  const lockAlive = lock.ok && lockHolderAlive(lock.value);
+  const derived = deriveSweepStatus({ manifest: m.value, ...(lock.ok ? { lock: lock.value } : {}), lockAlive });
+  for (const r of st.rows) r.status = experimentStatus(m.value.experiments[r.id], derived.runnerAlive);
   if (parsed.flags.json) {
-    process.stdout.write(JSON.stringify({ runDir, state: m.value.state ?? 'idle', ...st }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ runDir, status: derived.status, label: derived.label, counts: derived.counts, ...st }, null, 2) + '\n');
     return 0;
   }
   const counts: Record<string, number> = {};
   for (const r of st.rows) counts[r.status] = (counts[r.status] ?? 0) + 1;
-  const lock = readLock(runDir);
-  const runner = lock.ok && lockHolderAlive(lock.value) ? `followed by ${describeLock(lock.value)}` : 'no runner attached';
+  const runner = lock.ok && lockAlive ? `followed by ${describeLock(lock.value)}` : 'no runner attached';
   const lines = [
-    `sweep ${m.value.sweep}: ${m.value.state ?? 'idle'} — ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')} (${runner})`,
+    `sweep ${m.value.sweep}: ${derived.label} — ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')} (${runner})`,
     `run directory ${runDir}`,
   ];
   if (st.slurmError) lines.push(`Slurm: ${st.slurmError} — showing the last known states`);
