@@ -72,7 +72,7 @@ async function waitFor(cond, timeoutMs, what) {
 /** Runs the CLI to completion. */
 function flopsfit(argv, env = ENV) {
   const r = spawnSync(process.execPath, [cli, ...argv], { env, encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status, out: (r.stdout ?? '') + (r.stderr ?? '') };
+  return { code: r.status, out: (r.stdout ?? '') + (r.stderr ?? ''), stdout: r.stdout ?? '' };
 }
 /** Starts the CLI in the background. */
 function flopsfitBg(argv, env = ENV) {
@@ -259,7 +259,7 @@ const scenarios = {
   // 3. exit 1
   async failed() {
     const probe = commandConfig('failplan');
-    const plan = JSON.parse(flopsfit(['plan', probe.file, '--json']).out);
+    const plan = JSON.parse(flopsfit(['plan', probe.file, '--json']).stdout);
     const size = plan.experiments[0].sizeValue;
     const cfg = commandConfig('fail', {
       command: ['bash', '-c', `if [ "$1" = "${size}" ]; then echo "bad input: size $1 is not supported" >&2; exit 1; fi; shift; exec "$@"`, 'x', '{size}', process.execPath, trainer, '--size', '{size}', '--tokens', '{tokens}', '--seed', '{seed}', '--out', '{runDir}', '--steps', '10', '--step-ms', '20'],
@@ -375,7 +375,7 @@ const scenarios = {
 };
 
 function entries0(cfg) {
-  const plan = JSON.parse(flopsfit(['plan', cfg.file, '--json']).out);
+  const plan = JSON.parse(flopsfit(['plan', cfg.file, '--json']).stdout);
   return plan.experiments.map((e) => e.id);
 }
 
