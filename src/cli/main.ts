@@ -14,6 +14,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   train: () => import('./commands/train'),
   eval: () => import('./commands/eval'),
   sample: () => import('./commands/sample'),
+  status: () => import('./commands/status'),
+  stop: () => import('./commands/stop'),
   demo: () => import('./commands/demo'),
   schema: () => import('./commands/schema'),
 };
@@ -27,6 +29,8 @@ Commands:
   run <config> [options]            run (or resume) the sweep's experiments, then fit
   fit <config> | --input <file>     fit scaling laws to a sweep's results or to a CSV/JSON file
   train <spec.json> --out <dir>     train one experiment (used by 'run'; resumable)
+  status <config>                   show each experiment's state (Slurm job, state, reason, node)
+  stop <config>                     stop a sweep (its runner, or its detached Slurm jobs)
   eval <checkpoint>                 recompute the validation loss of a checkpoint
   sample <checkpoint>               generate text from a checkpoint
   demo                              plan, train and fit the built-in demo sweep

@@ -187,6 +187,34 @@ export const RunResult = z.object({
 });
 export type RunResult = z.infer<typeof RunResult>;
 
+/**
+ * Where an experiment stands on a Slurm cluster (manifest entries of `run.executor: slurm`). The
+ * manifest's `status` stays the one source of truth for the runner (running = handed to Slurm,
+ * pending or running there); this is what the cluster said at the last poll, for display and
+ * for re-attaching to the job.
+ */
+export const SlurmEntry = z.object({
+  /** the submission (folder slurm/<submission>/ of the run directory) */
+  submission: z.string(),
+  /** the array job's id */
+  arrayJobId: z.string(),
+  /** the task index in the array */
+  task: z.number().int().min(0),
+  /** the task's own job id, once Slurm has given it one (`<arrayJobId>_<task>` until then) */
+  jobId: z.string().optional(),
+  /** Slurm's state at the last poll (PENDING, RUNNING, COMPLETED, TIMEOUT, …), or LOST / UNREACHABLE */
+  state: z.string().optional(),
+  /** Slurm's reason while pending (Priority, Resources, …) */
+  reason: z.string().optional(),
+  /** the node it runs on */
+  node: z.string().optional(),
+  /** when the state was last learned */
+  polledAt: z.string().optional(),
+  /** byte offset in the experiment's log where this attempt's output starts */
+  logOffset: z.number().int().min(0).optional(),
+});
+export type SlurmEntry = z.infer<typeof SlurmEntry>;
+
 export const ManifestEntry = z.object({
   status: RunStatus,
   /** hash of the spec this entry was run with (equals the id for plan-made experiments) */
@@ -203,6 +231,8 @@ export const ManifestEntry = z.object({
   finalLoss: z.number().optional(),
   backend: z.string().optional(),
   device: z.string().optional(),
+  /** set while (and after) the experiment runs on Slurm */
+  slurm: SlurmEntry.optional(),
 });
 export type ManifestEntry = z.infer<typeof ManifestEntry>;
 

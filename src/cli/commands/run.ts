@@ -4,13 +4,16 @@
  * errors into clear messages.
  */
 import * as path from 'node:path';
-import { loadSweepConfig, formatDiagnostic, type SweepConfig } from '../../core/config';
+import * as fs from 'node:fs';
+import { loadSweepConfig, formatDiagnostic, SlurmConfig, type SweepConfig } from '../../core/config';
 import type { Plan } from '../../core/contracts';
 import { fitRunDirAsync } from '../../core/fit/parallel';
 import { fitOptionsFromConfig } from '../../core/fit/configOptions';
 import { LockHeldError, lockHolderAlive, lockPath, readLock } from '../../core/manifest';
 import { buildPlan, planSemanticDiagnostics, resolveRunDir } from '../../core/plan';
 import { RunnerError, runSweep, type SweepOutcome } from '../../engine/runner';
+import { onPath } from '../../engine/runner/executors/slurm/commands';
+import { SlurmCommandError, SlurmExecutor } from '../../engine/runner/executors/slurm';
 import { fitSummaryLines } from '../../engine/runner/fitSummary';
 import { CliError, countParamsWithProgress, numberOption, parseArgs } from '../util';
 
@@ -36,6 +39,10 @@ Options:
                        config with .vscode or .git, else the config's folder)
   --no-fit             do not fit after the last experiment
   --progress <sec>     seconds between progress lines of a running experiment (default 10)
+  --executor <e>       local (processes on this machine) or slurm (one array job per submission;
+                       default: run.executor of the config, else local)
+  --detach             (slurm) submit, then exit; the jobs go on. 'flopsfit run' again re-attaches
+                       (nothing queued or running is resubmitted), 'flopsfit status' shows them
 
 Exit status: 0 all selected experiments completed; 1 some failed; 2 bad config or usage;
 3 another runner holds the sweep's lock; 130 stopped.`;
@@ -80,6 +87,10 @@ export async function prepareSweep(file: string, opts: { workspace?: string; out
 }
 
 export interface ExecuteOptions {
+  executor?: 'local' | 'slurm';
+  detach?: boolean;
+  /** follow what still runs and stop it (`flopsfit stop`) */
+  stopOnly?: boolean;
   parallel?: number;
   only?: string[];
   retryFailed?: boolean;
@@ -90,10 +101,36 @@ export interface ExecuteOptions {
 
 /** Runs a prepared sweep; shared by `run` and `demo`. */
 export async function executeSweep(prep: PreparedSweep, o: ExecuteOptions): Promise<SweepOutcome> {
+  const kind = o.executor ?? prep.config.run?.executor ?? 'local';
+  if (o.detach && kind !== 'slurm') throw new CliError('--detach needs the Slurm executor (--executor slurm or run.executor: slurm): local experiments end with their runner', 2);
+  if (kind === 'slurm') {
+    for (const cmd of ['sbatch', 'squeue', 'scancel']) {
+      if (!onPath(cmd)) throw new CliError(`${cmd} was not found on PATH: the Slurm executor needs the Slurm client commands (run FlopsFit on the cluster's login node, or use --executor local)`, 2);
+    }
+  }
+  checkWritable(prep.plan.runDir);
+  const settings = SlurmConfig.parse(prep.config.run?.slurm ?? {});
   try {
     return await runSweep({
       plan: prep.plan,
-      parallel: o.parallel ?? prep.config.run?.parallel,
+      detach: o.detach,
+      stopOnly: o.stopOnly,
+      ...(kind === 'slurm'
+        ? {
+            executor: (events) =>
+              new SlurmExecutor(
+                {
+                  runDir: prep.plan.runDir,
+                  sweep: prep.plan.sweep,
+                  settings,
+                  arrayLimit: o.parallel ?? settings.arrayLimit ?? prep.config.run?.parallel,
+                  progressIntervalSeconds: o.progressSeconds,
+                },
+                events,
+              ),
+          }
+        : {}),
+      parallel: kind === 'slurm' ? Number.MAX_SAFE_INTEGER : (o.parallel ?? prep.config.run?.parallel),
       gpus: { gpusPerExperiment: prep.config.run?.gpusPerExperiment, experimentsPerGpu: prep.config.run?.experimentsPerGpu },
       only: o.only,
       retryFailed: o.retryFailed,
@@ -110,14 +147,35 @@ export async function executeSweep(prep: PreparedSweep, o: ExecuteOptions): Prom
   } catch (err) {
     if (err instanceof LockHeldError) throw new CliError(err.message, 3);
     if (err instanceof RunnerError) throw new CliError(err.message, err.exitCode);
+    if (err instanceof SlurmCommandError) throw new CliError(err.message, 1);
     throw err;
+  }
+}
+
+/** The run directory (or the nearest existing folder above it) must be writable: a clear message instead of a stack trace. */
+export function checkWritable(runDir: string): void {
+  let dir = path.resolve(runDir);
+  while (!fs.existsSync(dir)) {
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  try {
+    if (!fs.statSync(dir).isDirectory()) throw new CliError(`the run directory ${runDir} cannot be created: ${dir} is not a folder (set run.directory or --out)`, 2);
+    fs.accessSync(dir, fs.constants.W_OK);
+    const probe = path.join(dir, `.flopsfit-write-test-${process.pid}`);
+    fs.writeFileSync(probe, '');
+    fs.rmSync(probe, { force: true });
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`the run directory ${runDir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message} at ${dir}); nothing was started (set run.directory or --out)`, 2);
   }
 }
 
 export async function run(args: string[]): Promise<number> {
   const parsed = parseArgs(args, {
-    values: ['parallel', 'out', 'workspace', 'progress'],
-    flags: ['retry-failed', 'resume', 'no-fit', 'help'],
+    values: ['parallel', 'out', 'workspace', 'progress', 'executor'],
+    flags: ['retry-failed', 'resume', 'no-fit', 'help', 'detach'],
     repeatable: ['only'],
   });
   if (parsed.flags.help) {
@@ -130,8 +188,12 @@ export async function run(args: string[]): Promise<number> {
   // A closed terminal (the task's pipe gone) must not crash the sweep: it goes on headless.
   process.stdout.on('error', () => {});
   process.stderr.on('error', () => {});
+  const executor = parsed.values.executor;
+  if (executor !== undefined && executor !== 'local' && executor !== 'slurm') throw new CliError(`--executor ${executor}: expected local or slurm`, 2);
   const prep = await prepareSweep(parsed.positionals[0], { workspace: parsed.values.workspace, out: parsed.values.out });
   const outcome = await executeSweep(prep, {
+    executor,
+    detach: parsed.flags.detach,
     parallel,
     only: parsed.lists.only,
     retryFailed: parsed.flags['retry-failed'],

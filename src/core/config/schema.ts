@@ -316,6 +316,37 @@ export const FitConfig = z
   })
   .describe('Scaling-law fit settings.');
 
+/** Slurm time limit: minutes, or Slurm's own forms (MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS). */
+const SLURM_TIME = /^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d{1,2}|\d+-\d{1,2}:\d{1,2}|\d+-\d{1,2}:\d{1,2}:\d{1,2})$/;
+
+export const SlurmConfig = z
+  .strictObject({
+    partition: z.string().min(1).optional().describe('Partition (sbatch --partition). Default: the cluster\'s default partition.'),
+    account: z.string().min(1).optional().describe('Account charged (sbatch --account).'),
+    qos: z.string().min(1).optional().describe('Quality of service (sbatch --qos).'),
+    time: z
+      .string()
+      .regex(SLURM_TIME, 'a Slurm time limit: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS')
+      .optional()
+      .describe('Time limit per experiment (sbatch --time), e.g. "30", "2:00:00", "1-12:00:00". Default: the partition\'s.'),
+    cpus: posInt().max(4096).default(1).describe('CPUs per experiment (sbatch --cpus-per-task).'),
+    memory: z
+      .string()
+      .regex(/^\d+[KMGT]?$/i, 'a Slurm memory size such as 4G or 512M')
+      .optional()
+      .describe('Memory per experiment (sbatch --mem), e.g. "4G". Default: the cluster\'s.'),
+    gpus: int().min(0).max(64).default(0).describe('GPUs per experiment (sbatch --gpus-per-task; 0: none).'),
+    arrayLimit: posInt().max(100000).optional().describe('Experiments of one array job running at once (the %N of --array). Default: run.parallel, else no limit.'),
+    signalSeconds: int().min(0).max(3600).default(120).describe('Seconds before the time limit at which the experiment is told to checkpoint and stop (sbatch --signal=B:USR2@N; 0: off).'),
+    requeue: int().min(0).max(100).default(0).describe('Requeue an experiment stopped by its time limit up to this many times (it continues from its checkpoint); 0: resume by hand.'),
+    stopGraceSeconds: int().min(0).max(3600).default(60).describe('On stop: seconds the running experiments get to checkpoint before they are cancelled outright.'),
+    sbatchArgs: z.array(z.string().min(1)).default([]).describe('Extra sbatch arguments, e.g. ["--constraint=a100", "--exclusive"].'),
+    setup: z.array(z.string()).default([]).describe('Shell lines run before each experiment on the compute node (e.g. "module load cuda", "source venv/bin/activate").'),
+    node: z.string().min(1).default('node').describe('The node executable on the compute nodes (runs the built-in trainer).'),
+    python: z.string().min(1).default('python3').describe('The python executable on the compute nodes (exported as FLOPSFIT_PYTHON for command trainers).'),
+  })
+  .describe('Slurm settings: one array job per submission, one task per experiment.');
+
 export const RunConfig = z
   .strictObject({
     directory: z
@@ -332,6 +363,11 @@ export const RunConfig = z
       .max(64)
       .optional()
       .describe('Experiments packed on one GPU at a time (small models). Default 1.'),
+    executor: z
+      .enum(['local', 'slurm'])
+      .optional()
+      .describe('Where the experiments run: local processes on this machine (the default), or a Slurm cluster (one array job per submission; see run.slurm).'),
+    slurm: SlurmConfig.optional().describe('Slurm settings (used when executor is slurm or `flopsfit run --executor slurm`).'),
   })
   .describe('Where and how the sweep runs.');
 

@@ -54,8 +54,17 @@ export interface RunState {
  */
 export function experimentStatus(entry: ManifestEntry | undefined, runnerAlive: boolean): RunStatus {
   if (!entry) return 'queued';
-  if (entry.status === 'running' && !runnerAlive) return 'stopped';
+  if (entry.status === 'running' && !runnerAlive && !onCluster(entry)) return 'stopped';
   return entry.status;
+}
+
+/**
+ * Handed to a Slurm cluster and, at the last poll, queued or running there: such an experiment
+ * outlives its runner (`flopsfit run --detach`, a closed terminal), so without a runner it is still
+ * running (`flopsfit run` or Resume re-attaches to it), not interrupted.
+ */
+export function onCluster(entry: ManifestEntry): boolean {
+  return entry.status === 'running' && !!entry.slurm && entry.slurm.state !== 'LOST';
 }
 
 /**
@@ -74,21 +83,27 @@ export function deriveSweepStatus(state: RunState, ids?: readonly string[]): Der
     if (entry && (entry.status !== 'queued' || entry.attempts > 0)) started = true;
   }
   let status: SweepStatus;
+  const detachedOnCluster = !runnerAlive && !!manifest && Object.values(manifest.experiments).some(onCluster);
   if (runnerAlive) status = manifest?.state === 'stopping' ? 'stopping' : 'running';
   else if (!manifest) status = 'idle';
+  else if (detachedOnCluster) status = 'running';
   else if (manifest.state === 'running' || manifest.state === 'stopping' || Object.values(manifest.experiments).some((e) => e.status === 'running')) {
     status = 'interrupted';
   } else if (counts.total > 0 && counts.completed === counts.total) status = 'finished';
   else status = started ? 'resumable' : 'idle';
   const left = counts.queued + counts.stopped + counts.running;
   // a sweep whose only unfinished experiments failed: resumable, but what is left is a retry
-  const label = status === 'resumable' && left === 0 && counts.failed > 0 ? `incomplete — ${counts.failed} failed (retry them)` : SWEEP_STATUS_LABEL[status];
+  const label = detachedOnCluster
+    ? 'running on Slurm (detached: Resume follows it)'
+    : status === 'resumable' && left === 0 && counts.failed > 0
+      ? `incomplete — ${counts.failed} failed (retry them)`
+      : SWEEP_STATUS_LABEL[status];
   return {
     status,
     label,
     runnerAlive,
     counts,
-    resumable: !runnerAlive && (status === 'interrupted' || status === 'resumable') && left + counts.failed > 0,
+    resumable: !runnerAlive && (status === 'interrupted' || status === 'resumable' || detachedOnCluster) && left + counts.failed > 0,
   };
 }
 

@@ -21,7 +21,7 @@
  *   start now (the local pool: `parallel` minus active; a GPU-aware executor may also look at free
  *   devices and pick one in `start`).
  */
-import type { ExperimentSpec, ManifestEntry, RunResult } from '../../core/contracts';
+import type { ExperimentSpec, ManifestEntry, RunResult, SlurmEntry } from '../../core/contracts';
 
 /** How an experiment ended, as the runner records it. `result` (command trainers) is written to result.json. */
 export interface ExperimentOutcome {
@@ -48,15 +48,30 @@ export interface ExperimentLaunch {
 
 /** What an executor reports back to the sweep loop. */
 export interface ExecutorEvents {
-  /** The experiment runs (local: `pid` of its process group leader); the runner marks it running. */
-  started(id: string, info: { pid?: number }): void;
+  /**
+   * The experiment runs (local: `pid` of its process group leader; Slurm: its job, maybe still
+   * pending); the runner marks it running, one more attempt.
+   */
+  started(id: string, info: { pid?: number; slurm?: SlurmEntry }): void;
   /** The experiment ended (or could not start); the runner records the outcome. */
   finished(id: string, outcome: ExperimentOutcome): void;
   /** One line of progress output. */
   write(line: string): void;
   /** The "[ 3/12]" prefix of an experiment's progress lines. */
   prefix(id: string): string;
+  /**
+   * Records what the executor knows about an experiment on its manifest entry (a Slurm job's id,
+   * state, reason, node). Written with the next manifest write; `save` writes it now.
+   */
+  annotate(id: string, fields: { slurm?: SlurmEntry }): void;
+  /** Writes the manifest now if `annotate` changed it. */
+  save(): void;
+  /** Runs `fn` with manifest writes deferred to its end (one write for many `started` calls). */
+  batch<T>(fn: () => T): T;
 }
+
+/** What `recoverInterrupted` found: still alive and now followed again, or ended with an outcome. */
+export type Recovery = void | { attached: true } | { outcome: ExperimentOutcome };
 
 export interface Executor {
   /** 'local', 'slurm', … (shown in messages) */
@@ -67,6 +82,12 @@ export interface Executor {
   freeSlots(): number;
   /** Starts one experiment (see the contract above). */
   start(launch: ExperimentLaunch): void;
+  /**
+   * Optional: hands over what `start` buffered (the Slurm executor submits one array job here).
+   * The loop calls it after each round of starts; an error aborts the run with its message, and
+   * experiments it did not report as started stay as they were.
+   */
+  flush?(): Promise<void>;
   /** Experiments started and not yet finished. */
   active(): number;
   /** Asks the active experiments to stop: 'graceful' = checkpoint and exit, 'kill' = now. */
@@ -77,9 +98,13 @@ export interface Executor {
   tick(): void;
   /**
    * An entry the previous runner left "running": make sure nothing of it still runs (the local
-   * executor stops an orphan at its checkpoint). The runner then records it as stopped.
+   * executor stops an orphan at its checkpoint; the runner then records it as stopped), or, for
+   * executors whose experiments outlive the runner (Slurm), follow it again (`{ attached: true }`:
+   * it stays running and counts in `active()`) or report how it ended (`{ outcome }`).
    */
-  recoverInterrupted(id: string, entry: ManifestEntry): Promise<void>;
+  recoverInterrupted(id: string, entry: ManifestEntry, spec: ExperimentSpec): Promise<Recovery>;
+  /** Optional: experiments keep running when the runner exits (`flopsfit run --detach`). */
+  readonly detachable?: boolean;
   /** Called once after the run (normal end or error): release what `open` took. */
   close(): void;
 }

@@ -18,7 +18,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeJsonAtomicSync } from '../../core/atomic';
-import { ExperimentSpec, Manifest, ManifestEntry, Plan, RUN_FILES } from '../../core/contracts';
+import { ExperimentSpec, Manifest, ManifestEntry, Plan, RUN_FILES, type SlurmEntry } from '../../core/contracts';
 import {
   acquireLock,
   experimentDir,
@@ -87,6 +87,10 @@ export interface RunSweepOptions {
    * builds the default one, e.g. for an executor that wraps it.
    */
   executor?: (events: ExecutorEvents, ctx: ExecutorContext) => Executor;
+  /** return once everything is handed over, when the executor's experiments outlive the runner (Slurm) */
+  detach?: boolean;
+  /** start nothing: follow what still runs (attach) and stop it (`flopsfit stop`) */
+  stopOnly?: boolean;
 }
 
 export interface ExecutorContext {
@@ -107,9 +111,23 @@ export interface SweepOutcome {
   orphaned: string[];
   stopped: boolean;
   fitLines: string[];
+  /** the runner returned while experiments still run (--detach) */
+  detached?: boolean;
 }
 
 const STATUS_ORDER: ManifestEntry['status'][] = ['queued', 'running', 'completed', 'failed', 'stopped'];
+
+/**
+ * spec.json: written atomically (temp file + rename) but not fsynced: it is derived from the plan,
+ * and a file lost or torn by a power cut is detected (unreadable or different) and written again on
+ * the next run. Two fsyncs per experiment made a 1,000-experiment submission take ~10 s.
+ */
+function writeSpecFile(file: string, spec: ExperimentSpec): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(spec, null, 2) + '\n');
+  fs.renameSync(tmp, file);
+}
 
 // ---------------------------------------------------------------------------------------------
 // The runner
@@ -123,10 +141,16 @@ export class SweepRunner {
   private lock?: LockHandle;
   private executor?: Executor;
   private stopping: false | 'graceful' | 'kill' = false;
+  private detachRequested = false;
+  private wakeDetach?: () => void;
   private total = 0;
   private parallel = 1;
   private gpuPool: GpuPool | undefined;
   private readonly launches = new Map<string, ExperimentLaunch>();
+  /** experiments of an earlier run the executor followed again or found ended (Slurm jobs) */
+  private readonly attached: string[] = [];
+  private deferSave = 0;
+  private dirty = false;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
 
   constructor(private readonly opts: RunSweepOptions) {
@@ -134,6 +158,14 @@ export class SweepRunner {
     this.runDir = opts.plan.runDir;
     this.specs = new Map(opts.plan.experiments.map((e) => [e.id, e]));
     this.write = opts.write ?? ((line) => process.stdout.write(line + '\n'));
+  }
+
+  /** Returns without stopping the experiments, when the executor's outlive the runner (SIGHUP on Slurm). */
+  detach(): void {
+    if (!this.executor?.detachable) return this.stop();
+    this.detachRequested = true;
+    this.write('flopsfit: detaching — the experiments go on; run this command again to follow them');
+    this.wakeDetach?.();
   }
 
   /** Asks the runner to stop (like SIGINT); a second call kills the experiments. */
@@ -181,7 +213,8 @@ export class SweepRunner {
 
   private installSignals(): void {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as NodeJS.Signals[]) {
-      const h = () => this.stop();
+      // A closed terminal or editor (SIGHUP) never stops experiments that outlive the runner (Slurm): it detaches.
+      const h = () => (sig === 'SIGHUP' && this.executor?.detachable && !this.stopping ? this.detach() : this.stop());
       process.on(sig, h);
       this.signalHandlers.push([sig, h]);
     }
@@ -193,6 +226,11 @@ export class SweepRunner {
   }
 
   private saveManifest(): void {
+    if (this.deferSave > 0) {
+      this.dirty = true;
+      return;
+    }
+    this.dirty = false;
     writeManifest(this.runDir, this.manifest);
   }
 
@@ -221,7 +259,24 @@ export class SweepRunner {
   }
 
   private async recoverInterrupted(id: string, entry: ManifestEntry): Promise<void> {
-    await this.getExecutor().recoverInterrupted(id, entry);
+    const executor = this.getExecutor();
+    if (entry.slurm && executor.kind === 'local' && entry.slurm.state !== 'LOST') {
+      throw new RunnerError(
+        `experiment ${shortId(id)} was submitted to Slurm (job ${entry.slurm.jobId ?? `${entry.slurm.arrayJobId}_${entry.slurm.task}`}) and may still run there: follow it with 'flopsfit run --executor slurm' (or set run.executor: slurm)`,
+        2,
+      );
+    }
+    const found = await executor.recoverInterrupted(id, entry, this.specs.get(id)!);
+    if (found && 'attached' in found) {
+      this.attached.push(id);
+      return;
+    }
+    if (found && 'outcome' in found) {
+      // it ended while no runner followed it (a detached or killed runner)
+      this.attached.push(id);
+      this.finish(id, found.outcome);
+      return;
+    }
     entry.status = 'stopped';
     entry.reason = 'interrupted: the runner ended while it ran';
     entry.endedAt ??= nowIso();
@@ -236,6 +291,25 @@ export class SweepRunner {
       finished: (id, outcome) => this.finish(id, outcome),
       write: (line) => this.write(line),
       prefix: (id) => this.prefix(id),
+      annotate: (id, fields) => {
+        const entry = this.manifest?.experiments[id];
+        if (!entry) return;
+        if (fields.slurm && JSON.stringify(entry.slurm) !== JSON.stringify(fields.slurm)) {
+          entry.slurm = fields.slurm;
+          this.dirty = true;
+        }
+      },
+      save: () => {
+        if (this.dirty) this.saveManifest();
+      },
+      batch: (fn) => {
+        this.deferSave++;
+        try {
+          return fn();
+        } finally {
+          if (--this.deferSave === 0 && this.dirty) this.saveManifest();
+        }
+      },
     };
     // NVIDIA GPUs (when an experiment may use one and nvidia-smi lists some): one experiment per GPU
     this.gpuPool = gpuPoolFor(this.plan.experiments, { ...this.opts.gpus, log: (line) => this.write(`flopsfit: ${line}`) });
@@ -275,6 +349,7 @@ export class SweepRunner {
     }
 
     // Bring every entry in line with what is on disk.
+    this.total = manifest.order.length;
     for (const id of manifest.order) {
       const entry = manifest.experiments[id];
       if (entry.status === 'running') await this.recoverInterrupted(id, entry);
@@ -294,25 +369,39 @@ export class SweepRunner {
     writeJsonAtomicSync(path.join(this.runDir, RUN_FILES.plan), this.plan);
     for (const spec of this.plan.experiments) {
       const file = this.specFile(spec.id);
-      if (!fs.existsSync(file)) writeJsonAtomicSync(file, spec);
+      if (!fs.existsSync(file)) writeSpecFile(file, spec);
     }
     const work = this.selectWork();
     this.total = manifest.order.length;
-    manifest.state = work.length ? 'running' : manifest.state;
+    if (this.opts.stopOnly) work.length = 0;
+    manifest.state = work.length || this.executor?.active() ? 'running' : manifest.state;
     this.saveResults();
     this.saveManifest();
 
     const counts0 = this.counts();
+    if (this.opts.stopOnly) {
+      this.write(`flopsfit: sweep ${this.plan.sweep}: ${this.total} experiments (${counts0.completed} completed)`);
+    } else {
     const byDefault = this.gpuPool?.capacity() ?? defaultParallel(work.map((id) => this.specs.get(id)!));
     const parallel = Math.max(1, Math.min(this.opts.parallel ?? byDefault, Math.max(1, work.length)));
     this.parallel = parallel;
     this.write(
       `flopsfit: sweep ${this.plan.sweep}: ${this.total} experiments (${counts0.completed} completed, ${work.length} to run${counts0.failed && !this.opts.retryFailed ? `, ${counts0.failed} failed: --retry-failed re-runs them` : ''}), parallel ${parallel}`,
     );
+    }
     this.write(`flopsfit: run directory ${this.runDir}`);
 
+    const following = this.attached.filter((id) => manifest.experiments[id].status === 'running').length;
+    if (following) {
+      this.write(`flopsfit: following ${following} experiment${following === 1 ? '' : 's'} still queued or running on ${this.executor?.kind ?? 'the executor'} (not resubmitted)`);
+    }
+    if (this.opts.stopOnly) {
+      if (following) this.stop();
+      else this.write('flopsfit: nothing is running');
+    }
     const ran: string[] = [];
-    if (work.length) {
+    let detached = false;
+    if (work.length || following) {
       const executor = this.getExecutor();
       executor.open();
       const queue = [...work];
@@ -324,8 +413,25 @@ export class SweepRunner {
             ran.push(id);
             this.startExperiment(id);
           }
+          if (executor.flush) {
+            try {
+              await executor.flush();
+            } catch (err) {
+              manifest.state = 'idle';
+              this.saveManifest();
+              throw err instanceof RunnerError ? err : new RunnerError((err as Error).message, 1);
+            }
+          }
+          if (this.opts.detach && executor.detachable && !queue.length && !this.stopping) {
+            detached = true;
+            break;
+          }
           if (!executor.active()) continue;
-          await executor.changed();
+          await Promise.race([executor.changed(), new Promise<void>((resolve) => (this.wakeDetach = resolve))]);
+          if (this.detachRequested && !this.stopping) {
+            detached = true;
+            break;
+          }
         }
       } finally {
         clearInterval(timer);
@@ -334,11 +440,18 @@ export class SweepRunner {
 
     const counts = this.counts();
     const allDone = counts.completed === this.total;
-    manifest.state = allDone ? 'finished' : 'idle';
+    manifest.state = allDone ? 'finished' : detached ? 'running' : 'idle';
     const rows = this.saveResults();
     this.saveManifest();
 
     const stopped = this.stopping !== false;
+    if (detached) {
+      this.write(
+        `flopsfit: detached — ${counts.running} experiment${counts.running === 1 ? '' : 's'} queued or running on ${this.executor?.kind}, ${counts.completed}/${this.total} completed; ` +
+          `follow with 'flopsfit run ${this.plan.configPath}', see 'flopsfit status ${this.plan.configPath}'`,
+      );
+      return { exitCode: 0, runDir: this.runDir, manifest, counts, ran, orphaned: manifest.orphaned ?? [], stopped: false, fitLines: [], detached: true };
+    }
     this.write(
       `flopsfit: ${stopped ? 'stopped' : 'done'} — ${counts.completed}/${this.total} completed` +
         (counts.failed ? `, ${counts.failed} failed` : '') +
@@ -358,7 +471,7 @@ export class SweepRunner {
         this.write(`flopsfit: warning: the fit failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    const failedRan = ran.filter((id) => manifest.experiments[id]?.status === 'failed').length;
+    const failedRan = [...ran, ...this.attached].filter((id) => manifest.experiments[id]?.status === 'failed').length;
     const exitCode = stopped ? 130 : failedRan > 0 ? 1 : 0;
     return { exitCode, runDir: this.runDir, manifest, counts, ran, orphaned: manifest.orphaned ?? [], stopped, fitLines };
   }
@@ -410,7 +523,7 @@ export class SweepRunner {
     const entry = this.manifest.experiments[id];
     const dir = experimentDir(this.runDir, id);
     fs.mkdirSync(dir, { recursive: true });
-    writeJsonAtomicSync(this.specFile(id), spec);
+    if (!fs.existsSync(this.specFile(id))) writeSpecFile(this.specFile(id), spec);
     fs.rmSync(path.join(dir, RUN_FILES.result), { force: true });
     const hasCheckpoint = fs.existsSync(path.join(dir, RUN_FILES.checkpoint));
     if (spec.model.family !== 'command' && !hasCheckpoint) fs.rmSync(path.join(dir, RUN_FILES.metrics), { force: true });
@@ -420,7 +533,7 @@ export class SweepRunner {
   }
 
   /** The executor started `id`: the manifest says running, one more attempt. */
-  private started(id: string, info: { pid?: number }): void {
+  private started(id: string, info: { pid?: number; slurm?: SlurmEntry }): void {
     const spec = this.specs.get(id)!;
     const entry = this.manifest.experiments[id];
     const resuming = entry.attempts > 0;
@@ -428,6 +541,8 @@ export class SweepRunner {
     Object.assign(entry, { status: 'running', startedAt: nowIso(), attempts: entry.attempts + 1 });
     if (info.pid !== undefined) entry.pid = info.pid;
     else delete entry.pid;
+    if (info.slurm) entry.slurm = info.slurm;
+    else delete entry.slurm;
     delete entry.endedAt;
     delete entry.reason;
     delete entry.finalLoss;
@@ -467,7 +582,8 @@ export class SweepRunner {
       `${this.prefix(id)} ${tag} ${shortId(id)}` +
         (entry.status === 'completed' && entry.finalLoss !== undefined ? `  eval loss ${formatLoss(entry.finalLoss)}` : '') +
         (started !== undefined ? `  in ${fmtDuration(started)}` : '') +
-        (entry.status === 'failed' && entry.reason ? `: ${entry.reason.split('\n').join('\n    ')}` : ''),
+        (entry.status === 'failed' && entry.reason ? `: ${entry.reason.split('\n').join('\n    ')}` : '') +
+        (entry.status === 'stopped' && entry.reason && this.executor?.kind !== 'local' ? `: ${entry.reason}` : ''),
     );
   }
 }

@@ -13,7 +13,7 @@ import type { ManifestEntry } from '../../../core/contracts';
 import { RUN_FILES } from '../../../core/contracts';
 import { nowIso } from '../../../core/manifest';
 import { experimentCommand, type ExperimentCommand } from '../command';
-import type { Executor, ExecutorEvents, ExperimentLaunch } from '../executor';
+import type { Executor, ExecutorEvents, ExperimentLaunch, Recovery } from '../executor';
 import { fileSize } from '../files';
 import { ExperimentFollower } from '../follow';
 import { shortId } from '../format';
@@ -126,7 +126,7 @@ export class LocalExecutor implements Executor {
     }
   }
 
-  async recoverInterrupted(id: string, entry: ManifestEntry): Promise<void> {
+  async recoverInterrupted(id: string, entry: ManifestEntry): Promise<Recovery> {
     const pid = entry.pid;
     if (pid !== undefined && processRunning(pid) && pid !== process.pid) {
       const ours = isExperimentProcess(pid, id);
