@@ -38,6 +38,9 @@ export function placeholderValues(spec: ExperimentSpec, runDir: string): Record<
     if (v !== undefined) values[k] = String(v);
   };
   for (const [k, v] of Object.entries(spec.training)) put(k, v as HyperValue);
+  // the PyTorch engine's optional settings: absent means their default, `auto`
+  put('precision', spec.training.precision ?? 'auto');
+  put('compile', spec.training.compile ?? 'auto');
   put('lr', spec.training.learningRate);
   const context = spec.model.family === 'command' ? (spec.model.contextLength ?? 1) : spec.model.contextLength;
   put('steps', Math.max(1, Math.ceil(spec.tokens / (spec.training.batchSize * context))));
