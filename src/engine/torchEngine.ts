@@ -76,6 +76,9 @@ export async function selectEngine(spec: ExperimentSpec, log: (line: string) => 
   if (gpuLikely()) {
     const tfGpu = await initGpuBackend(log, { smokeStep: experimentSmokeStep(spec), smokeStepBackends: ['tensorflow-gpu', 'webgpu'] });
     if (tfGpu.info) return { engine: 'tfjs' };
+  } else {
+    // every skip is logged with its reason, as the TensorFlow.js chain does
+    for (const b of ['tensorflow-gpu', 'webgpu']) log(`backend: skipped ${b}: no GPU device (no NVIDIA device and no hardware render node; a software adapter is never picked automatically)`);
   }
   if (found) {
     log(`backend auto: no GPU; PyTorch on the CPU: ${found.command} (${describeProbe(found.probe)})`);
