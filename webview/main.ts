@@ -225,7 +225,7 @@ const fitCharts = new FitCharts(
   state.charts,
   theme,
   saveState,
-  (chart, c) => post({ type: 'rendered', chart, ...c }),
+  (chart, c, seq) => post({ type: 'rendered', chart, ...c, ...(seq !== undefined ? { seq } : {}) }),
 );
 
 function chartOf(id: ChartId): ManagedChart | undefined {
@@ -335,8 +335,8 @@ function handle(msg: ToWebview): void {
       break;
     case 'reportRendered': {
       lossChart.flushNow();
-      post({ type: 'rendered', chart: 'loss', ...lossChart.drawnCounts() });
-      fitCharts.reportAll();
+      post({ type: 'rendered', chart: 'loss', ...lossChart.drawnCounts(), ...(msg.seq !== undefined ? { seq: msg.seq } : {}) });
+      fitCharts.reportAll(msg.seq);
       break;
     }
   }

@@ -107,8 +107,11 @@ export const ToWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('notice'), level: z.enum(['info', 'warning', 'error']), message: z.string() }),
   /** switches the panel to a tab (e.g. a command that opens the results on the loss curves) */
   z.object({ type: z.literal('showTab'), tab: TabId }),
-  /** test hook: asks the webview to report what it has drawn, for every chart */
-  z.object({ type: z.literal('reportRendered') }),
+  /**
+   * test hook: asks the webview to report what it has drawn, for every chart; the answers carry
+   * `seq`, so a reader never mistakes an earlier (throttled) report for the answer
+   */
+  z.object({ type: z.literal('reportRendered'), seq: z.number().int().optional() }),
 ]);
 export type ToWebview = z.infer<typeof ToWebview>;
 
@@ -125,6 +128,8 @@ export const FromWebview = z.discriminatedUnion('type', [
     points: z.number().int().min(0),
     /** raw points behind them (before decimation) */
     rawPoints: z.number().int().min(0),
+    /** the `reportRendered` request this answers (absent: a report after a redraw) */
+    seq: z.number().int().optional(),
   }),
   z.object({ type: z.literal('savePng'), chart: ChartId, dataUrl: z.string().regex(PNG_DATA_URL).max(64 * 1024 * 1024) }),
   z.object({ type: z.literal('exportData'), format: z.enum(['csv', 'json']) }),

@@ -44,11 +44,14 @@ async function lossScale(p: WebviewPage): Promise<{ xMin: number; xMax: number; 
   };
 }
 
+let reportSeq = 0;
+/** The answer to this request (by its seq): never a throttled report of an earlier redraw. */
 async function reportLoss(p: WebviewPage): Promise<{ datasets: number; points: number; rawPoints: number }> {
-  const n = p.messages.length;
-  await p.send({ type: 'reportRendered' });
-  const m = await p.waitFor((x) => x.type === 'rendered' && x.chart === 'loss' && p.messages.indexOf(x) >= n);
-  return m as unknown as { datasets: number; points: number; rawPoints: number };
+  const seq = ++reportSeq;
+  await p.send({ type: 'reportRendered', seq });
+  const m = await p.waitFor((x) => x.type === 'rendered' && x.chart === 'loss' && x.seq === seq);
+  const { datasets, points, rawPoints } = m as unknown as { datasets: number; points: number; rawPoints: number };
+  return { datasets, points, rawPoints };
 }
 
 describe('results webview in chromium', function () {

@@ -39,7 +39,7 @@ export class FitCharts {
     views: Record<ChartId, ChartView>,
     theme: Theme,
     onViewChange: () => void,
-    private readonly onRendered: (chart: ChartId, counts: { datasets: number; points: number; rawPoints: number }) => void,
+    private readonly onRendered: (chart: ChartId, counts: { datasets: number; points: number; rawPoints: number }, seq?: number) => void,
   ) {
     this.theme = theme;
     this.charts = {
@@ -98,8 +98,9 @@ export class FitCharts {
     this.reportAll();
   }
 
-  reportAll(): void {
-    for (const id of ['isoflop', 'frontier', 'residuals'] as const) this.onRendered(id, countRendered(this.charts[id]));
+  /** Reports every fit chart; `seq`: the report request this answers. */
+  reportAll(seq?: number): void {
+    for (const id of ['isoflop', 'frontier', 'residuals'] as const) this.onRendered(id, countRendered(this.charts[id]), seq);
   }
 
   /** A message above a chart (or instead of it, when there is nothing to draw). */
