@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { RunDirModel } from '../src/extension/resultsModel';
+import { RunDirModel } from '../src/extension/results/model';
 import { defaultWebviewState, type ToWebview } from '../src/shared/protocol';
 import { synthPlan, writeRunDir } from '../test/support/runDirFixture';
 import { openWebviewPage, type WebviewPage } from '../test/support/webviewPage';

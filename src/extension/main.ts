@@ -1,16 +1,22 @@
 /**
- * Composition root of the extension host side. Each feature lives in its own file and exposes one
- * `register*` function; nothing heavy happens here (no tfjs, no file scanning beyond what a feature
- * does lazily). Training never runs in this process: it runs as a VS Code task (see ./tasks).
+ * Composition root of the extension host side: every feature is registered here, in one place, and
+ * gets what it needs as arguments. Each feature is a folder with an `index.ts` exposing one
+ * `register*` function; the sweep service (./sweeps) is created first and handed to the others.
+ * Nothing heavy happens here (no tfjs, no file scanning beyond what a feature does lazily). Training
+ * never runs in this process: it runs as a VS Code task (./tasks) in the `flopsfit` CLI.
  */
 import * as vscode from 'vscode';
 import { log, logDisposable } from './log';
-import { registerDiagnostics } from './diagnostics';
+import { registerSweeps } from './sweeps';
+import { registerConfig } from './config';
 import { registerTasks } from './tasks';
 import { registerExplorer, explorerApi, type ExplorerApi } from './explorer';
+import { registerResults } from './results';
+import { registerPlanPreview } from './planPreview';
+import { registerCodeLens } from './codeLens';
+import { registerStatusBar } from './statusBar';
+import { registerNewSweep } from './newSweep';
 import { registerCommands } from './commands';
-import { registerResultsPanel } from './resultsPanel';
-import { SweepStore } from './sweepStore';
 import { isTestMode, registerTestHooks } from './testHooks';
 
 export interface FlopsFitApi {
@@ -25,17 +31,25 @@ export function activate(context: vscode.ExtensionContext): FlopsFitApi {
   context.subscriptions.push(logDisposable());
   // the sweep service: each config's text, parse and plan, its run directory's state and one
   // derived status, shared by every feature below (nothing is loaded until a feature asks)
-  const sweeps = new SweepStore();
-  context.subscriptions.push(sweeps);
-  registerDiagnostics(context, sweeps.paramCounts);
+  const sweeps = registerSweeps(context);
+  // editing a config: diagnostics, hover, completion, quick fixes (one countParams counter, the service's)
+  registerConfig(context, sweeps.paramCounts);
+  // the `flopsfit` task type: runs, resumes and fits execute as tasks in the flopsfit CLI
   registerTasks(context);
-  const explorerParts = registerExplorer(context, sweeps);
-  registerResultsPanel(context, sweeps);
-  registerCommands(context, explorerParts);
-  if (isTestMode(context)) registerTestHooks(context);
+  // views on the service: the Sweeps tree, the results panels, the plan preview documents,
+  // the config CodeLens and the status-bar progress
+  const explorer = registerExplorer(context, sweeps);
+  const results = registerResults(context, sweeps);
+  registerPlanPreview(context, sweeps);
+  registerCodeLens(context, sweeps);
+  registerStatusBar(context, sweeps);
+  // commands: "New Sweep", and the palette and tree actions on sweeps, experiments and results
+  registerNewSweep(context, sweeps);
+  registerCommands(context, { sweeps, explorer, results });
+  if (isTestMode(context)) registerTestHooks(context, results);
   const activationMs = performance.now() - t0;
   log().info(`FlopsFit activated in ${activationMs.toFixed(1)} ms`);
-  return { activationMs, explorer: explorerApi() };
+  return { activationMs, explorer: explorerApi(explorer) };
 }
 
 export function deactivate(): void {

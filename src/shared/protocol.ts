@@ -1,5 +1,5 @@
 /**
- * The one message protocol between the extension host (src/extension/resultsPanel.ts) and the
+ * The one message protocol between the extension host (src/extension/results/panel.ts) and the
  * results webview (webview/). Both directions are zod schemas; every receiver parses with them and
  * rejects (and logs) anything that does not match, so a malformed message is never rendered.
  *

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { RUN_FILES } from '../../src/core/contracts';
 import { fitRunDir } from '../../src/core/fit';
 import { FitReport, serializeFitReport } from '../../src/core/fit/types';
-import { RunDirModel } from '../../src/extension/resultsModel';
+import { RunDirModel } from '../../src/extension/results/model';
 import { FitPayload } from '../../src/shared/protocol';
 import { isoflopGrid } from './fit-helpers';
 

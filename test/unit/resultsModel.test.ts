@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { learningCurve, synthPlan, writeRunDir } from '../support/runDirFixture';
 import { RUN_FILES } from '../../src/core/contracts';
-import { buildExport, flattenJson, RunDirModel, toCsv } from '../../src/extension/resultsModel';
+import { RunDirModel } from '../../src/extension/results/model';
+import { buildExport, flattenJson, toCsv } from '../../src/extension/results/exportFiles';
 
 describe('results model (host side of the results panel)', function () {
   this.timeout(60_000);

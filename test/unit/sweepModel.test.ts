@@ -1,11 +1,11 @@
-/** The explorer's per-sweep model (src/extension/sweepModel.ts): state, counts, ETA, run-state diffs. */
+/** The explorer's per-sweep model (src/extension/sweeps/sweepModel.ts): state, counts, ETA, run-state diffs. */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import type { ExperimentSpec, Manifest, ManifestEntry, Plan, RunnerLock, RunStatus } from '../../src/core/contracts';
-import { isError, Sweep, toProblem } from '../../src/extension/sweepModel';
+import { isError, Sweep, toProblem } from '../../src/extension/sweeps/sweepModel';
 import { readLastJsonLine } from '../../src/core/runDir';
 
 function fakeUri(fsPath: string): vscode.Uri {

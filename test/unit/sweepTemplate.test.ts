@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { parseSweepConfig } from '../../src/core/config';
-import { sweepTemplate, validateSweepName, type TemplateSource } from '../../src/extension/sweepTemplate';
+import { sweepTemplate, validateSweepName, type TemplateSource } from '../../src/extension/newSweep/sweepTemplate';
 
 describe('New Sweep template', () => {
   const sources: TemplateSource[] = [

@@ -1,147 +1,22 @@
 /**
- * The command-palette and tree actions (category "FlopsFit"), plus the pieces that hang off them:
- * the plan preview document, the config CodeLens and the status-bar progress item.
- *
- * A command that acts on a sweep takes, in order: a tree item, a config Uri (or path) argument,
- * the active editor's config, else asks with a quick pick (skipped when there is one sweep).
- * Run actions refuse in an untrusted workspace and say why (package.json also disables them there).
+ * The command-palette and tree actions (category "FlopsFit") on sweeps, experiments and results:
+ * run, resume, stop, retry, fit, preview plan, open/export results, reveal, refresh. What each acts
+ * on comes from ./resolve.ts. Run actions refuse in an untrusted workspace and say why (package.json
+ * also disables them there). "New Sweep" is its own feature (../newSweep).
  */
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { explorer, type Explorer, type ExperimentNode, type ExplorerNode } from './explorer';
-import { log } from './log';
-import { formatCount, formatFlops, formatValue } from './format';
-import { isSweepConfig, type Sweep, type SweepStore } from './sweepStore';
-import { PLAN_SCHEME, PlanPreviewProvider, planUri } from './planPreview';
-import { registerCodeLens } from './codeLens';
-import { registerStatusBar } from './statusBar';
-import { newSweep, type NewSweepOptions } from './newSweep';
-import { executeSweepTask, stopExperiment as stopExperimentTask, stopSweep as stopSweepTask, type SweepAction, type SweepTaskOptions } from './tasks';
-import { exportResults, openResults } from './resultsPanel';
-import { RUN_FILES } from '../core/contracts';
-import { locate, readSource, type JsonPath } from '../core/config/source';
-
-/** Arguments a test (or a keybinding) may pass instead of a tree item. */
-export interface SweepArg {
-  config: string | vscode.Uri;
-  experiment?: string;
-}
-
-function isNode(x: unknown): x is ExplorerNode {
-  return !!x && typeof x === 'object' && 'kind' in x && 'sweep' in x;
-}
-
-function toUri(x: string | vscode.Uri): vscode.Uri {
-  if (typeof x !== 'string') return x;
-  if (/^[a-z][a-z0-9+.-]+:\/\//i.test(x)) return vscode.Uri.parse(x, true);
-  const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-  return vscode.Uri.file(path.isAbsolute(x) || !root ? x : path.join(root, x));
-}
-
-export class CommandError extends Error {}
-
-async function resolveSweep(store: SweepStore, arg: unknown, verb: string): Promise<Sweep | undefined> {
-  await store.ensureLoaded();
-  if (isNode(arg)) return arg.sweep;
-  let uri: vscode.Uri | undefined;
-  if (arg instanceof vscode.Uri) uri = arg;
-  else if (typeof arg === 'string') uri = toUri(arg);
-  else if (arg && typeof arg === 'object' && 'config' in arg) uri = toUri((arg as SweepArg).config);
-  if (uri) {
-    const s = store.getOrAdd(uri);
-    if (!s) throw new CommandError(`${uri.fsPath} is not a sweep config (*.sweep.yaml, *.sweep.yml, *.sweep.json).`);
-    return s;
-  }
-  const active = vscode.window.activeTextEditor?.document.uri;
-  if (active && isSweepConfig(active)) {
-    const s = store.getOrAdd(active);
-    if (s) return s;
-  }
-  const all = store.all();
-  if (all.length === 0) {
-    const pick = await vscode.window.showInformationMessage('There is no sweep config in this workspace.', 'New Sweep');
-    if (pick) await vscode.commands.executeCommand('flopsfit.newSweep');
-    return undefined;
-  }
-  if (all.length === 1) return all[0];
-  const item = await vscode.window.showQuickPick(
-    all.map((s) => ({
-      label: s.name,
-      description: vscode.workspace.asRelativePath(s.uri),
-      detail: s.valid ? s.state : `$(error) ${s.firstProblem}`,
-      sweep: s,
-    })),
-    { title: `FlopsFit: ${verb}`, placeHolder: 'Pick a sweep config', matchOnDescription: true },
-  );
-  return item?.sweep;
-}
-
-async function resolveExperiment(
-  store: SweepStore,
-  arg: unknown,
-  verb: string,
-  filter?: (s: Sweep, id: string) => boolean,
-): Promise<{ sweep: Sweep; id: string } | undefined> {
-  if (isNode(arg) && arg.kind === 'experiment') return { sweep: arg.sweep, id: (arg as ExperimentNode).id };
-  const sweep = await resolveSweep(store, arg, verb);
-  if (!sweep) return undefined;
-  const given = arg && typeof arg === 'object' && 'experiment' in arg ? (arg as SweepArg).experiment : undefined;
-  const plan = await requirePlan(store, sweep);
-  if (!plan) return undefined;
-  if (given) {
-    if (!sweep.experiment(given)) throw new CommandError(`No experiment ${given} in the plan of ${sweep.name}.`);
-    return { sweep, id: given };
-  }
-  const candidates = plan.experiments.filter((e) => !filter || filter(sweep, e.id));
-  if (candidates.length === 0) {
-    void vscode.window.showInformationMessage(`No experiment of ${sweep.name} to ${verb.toLowerCase()}.`);
-    return undefined;
-  }
-  const item = await vscode.window.showQuickPick(
-    candidates.map((e) => ({
-      label: `${formatFlops(e.budget)} FLOPs · ${e.sizeParam} ${formatValue(e.sizeValue)}`,
-      description: `N ${formatCount(e.params)} · D ${formatCount(e.tokens)} · seed ${e.seed}`,
-      detail: sweep.status(e.id),
-      id: e.id,
-    })),
-    { title: `FlopsFit: ${verb}`, placeHolder: 'Pick an experiment' },
-  );
-  return item ? { sweep, id: item.id } : undefined;
-}
-
-/** The plan, or an error message that names the config's first problem (with a way to go there). */
-async function requirePlan(store: SweepStore, sweep: Sweep) {
-  if (!sweep.config) {
-    const p = sweep.problems[0];
-    const go = await vscode.window.showErrorMessage(
-      `${sweep.fileName}: ${sweep.firstProblem ?? 'invalid config'}`,
-      'Open Config',
-    );
-    if (go) {
-      const pos = new vscode.Position(p?.line ?? 0, p?.character ?? 0);
-      await vscode.window.showTextDocument(sweep.uri, { selection: new vscode.Range(pos, pos) });
-    }
-    return undefined;
-  }
-  const plan = await store.planWithProgress(sweep);
-  if (!plan && sweep.planError) void vscode.window.showErrorMessage(`${sweep.fileName}: ${sweep.planError}`);
-  return plan;
-}
-
-function requireTrust(what: string): boolean {
-  if (vscode.workspace.isTrusted) return true;
-  void vscode.window
-    .showWarningMessage(
-      `FlopsFit cannot ${what} in an untrusted workspace: training runs code and commands from this folder. ` +
-        'Trust the workspace to run sweeps; planning and previews still work.',
-      'Manage Workspace Trust',
-    )
-    .then((pick) => {
-      if (pick) void vscode.commands.executeCommand('workbench.trust.manage');
-    });
-  return false;
-}
+import type { Explorer } from '../explorer';
+import { log } from '../log';
+import { registerCommand, CommandError } from '../command';
+import type { Sweep, SweepStore } from '../sweeps';
+import { planUri } from '../planPreview';
+import { executeSweepTask, stopExperiment as stopExperimentTask, stopSweep as stopSweepTask, type SweepAction, type SweepTaskOptions } from '../tasks';
+import type { Results } from '../results';
+import { RUN_FILES } from '../../core/contracts';
+import { locate, readSource, type JsonPath } from '../../core/config/source';
+import { isNode, requirePlan, requireTrust, resolveExperiment, resolveSweep } from './resolve';
 
 async function runTask(sweep: Sweep, action: SweepAction, opts?: SweepTaskOptions): Promise<vscode.TaskExecution | undefined> {
   log().info(`command: ${action} ${vscode.workspace.asRelativePath(sweep.uri)}${opts?.experiment ? ` (${opts.experiment})` : ''}`);
@@ -213,27 +88,17 @@ async function stopExperiment(store: SweepStore, arg: unknown): Promise<boolean>
   return true;
 }
 
-export function registerCommands(context: vscode.ExtensionContext, { store, view }: Pick<Explorer, 'store' | 'view'>): void {
-  const preview = new PlanPreviewProvider(store);
-  context.subscriptions.push(preview, vscode.workspace.registerTextDocumentContentProvider(PLAN_SCHEME, preview));
-  registerCodeLens(context, store);
-  registerStatusBar(context, store);
+/** The features the commands act through (main.ts passes them). */
+export interface CommandDeps {
+  sweeps: SweepStore;
+  explorer: Explorer;
+  results: Results;
+}
 
-  const reg = (id: string, fn: (...args: unknown[]) => unknown) =>
-    context.subscriptions.push(
-      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
-        try {
-          return await fn(...args);
-        } catch (err) {
-          const msg = err instanceof Error ? err.message : String(err);
-          log().error(`${id}: ${err instanceof CommandError ? msg : (err as Error)?.stack ?? msg}`);
-          void vscode.window.showErrorMessage(`FlopsFit: ${msg}`);
-          return undefined;
-        }
-      }),
-    );
-
-  reg('flopsfit.newSweep', (arg) => newSweep(store, (arg ?? undefined) as NewSweepOptions | undefined));
+/** Registers the palette and tree actions of sweeps, experiments and results. */
+export function registerCommands(context: vscode.ExtensionContext, { sweeps: store, explorer, results }: CommandDeps): void {
+  const { view, provider } = explorer;
+  const reg = (id: string, fn: (...args: unknown[]) => unknown) => registerCommand(context, id, fn);
 
   reg('flopsfit.previewPlan', async (arg) => {
     const sweep = await resolveSweep(store, arg, 'Preview Plan');
@@ -249,7 +114,7 @@ export function registerCommands(context: vscode.ExtensionContext, { store, view
     if (!rendered) await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
     if (view.visible) {
       try {
-        await view.reveal(explorer().provider.sweepNode(sweep), { expand: true, select: true, focus: false });
+        await view.reveal(provider.sweepNode(sweep), { expand: true, select: true, focus: false });
       } catch {
         // not rendered yet: fine
       }
@@ -339,14 +204,14 @@ export function registerCommands(context: vscode.ExtensionContext, { store, view
   reg('flopsfit.openResults', async (arg) => {
     const sweep = await resolveSweep(store, arg, 'Open Results');
     if (!sweep) return undefined;
-    await openResults(sweep.uri);
+    await results.open(sweep.uri);
     return sweep.uri;
   });
 
   reg('flopsfit.exportResults', async (arg) => {
     const sweep = await resolveSweep(store, arg, 'Export Results');
     if (!sweep) return undefined;
-    await exportResults(sweep.uri);
+    await results.export(sweep.uri);
     return sweep.uri;
   });
 

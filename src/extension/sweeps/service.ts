@@ -1,7 +1,7 @@
 /**
- * The explorer's model: every sweep config in the workspace → its parsed config, its plan and the
- * state of its run directory (manifest, lock, metrics of running experiments), with fine-grained
- * change events.
+ * The sweep service, one per extension host (created in main.ts, handed to every feature): every
+ * sweep config in the workspace → its text, parsed config and plan, with fine-grained change events.
+ * The run-directory half (watchers, manifest/lock/metrics state) is ./runDirWatch.ts.
  *
  * - Nothing happens until someone asks: `ensureLoaded()` scans the workspace once (lazily, when the
  *   tree is first expanded or a command needs a sweep) and installs the file-system watchers.
@@ -13,82 +13,27 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Disposable, disposeAll } from './dispose';
+import { Disposable } from '../dispose';
 import { ParamCounts } from './paramCounts';
-import { log } from './log';
-import { RUN_FILES, type Plan } from '../core/contracts';
-import { lockHolderAlive } from '../core/manifest';
-import { classifyRunPath, liveLoss, readLastMetrics, readRunState, runDirWatchGlob } from '../core/runDir';
-import { parseSweepConfig } from '../core/config';
-import { buildPlan, resolveRunDir } from '../core/plan';
-import { isError, Sweep, SWEEP_RE, toProblem, type LiveMetrics, type SweepChange } from './sweepModel';
+import { log } from '../log';
+import type { Plan } from '../../core/contracts';
+import { parseSweepConfig } from '../../core/config';
+import { buildPlan, resolveRunDir } from '../../core/plan';
+import { SWEEP_GLOB } from '../../core/sweepFiles';
+import { isError, Sweep, SWEEP_RE, toProblem, type SweepChange } from './sweepModel';
+import { debounce, type Debounced } from './debounce';
+import { RunDirWatch, type RunFilesChange } from './runDirWatch';
 
-export { Sweep } from './sweepModel';
-export type { BudgetCounts, ConfigProblem, ExperimentView, LiveMetrics, SweepChange, SweepState } from './sweepModel';
-
-export { SWEEP_GLOB } from '../core/sweepFiles';
-import { SWEEP_GLOB } from '../core/sweepFiles';
 const CONFIG_DEBOUNCE_MS = 250;
-const RUN_DEBOUNCE_MS = 100;
-const METRICS_DEBOUNCE_MS = 250;
-const RUN_FILES_DEBOUNCE_MS = 50;
-/** how often a running sweep's runner process is checked for life (it can die without a trace) */
-const LIVENESS_MS = 2000;
 
-/** The nearest existing folder at or above `p` (a watcher needs an existing base). */
-function existingAncestor(p: string): string {
-  let dir = p;
-  for (;;) {
-    try {
-      if (fs.statSync(dir).isDirectory()) return dir;
-    } catch {
-      // not there (yet)
-    }
-    const up = path.dirname(dir);
-    if (up === dir) return dir;
-    dir = up;
-  }
-}
-
-/** Files of one sweep's run directory that changed (the results panel follows them). */
-export interface RunFilesChange {
-  sweep: Sweep;
-  files: string[];
-}
-
+/** A sweep config on disk (`*.sweep.yaml|yml|json`). */
 export function isSweepConfig(uri: vscode.Uri): boolean {
   return uri.scheme === 'file' && SWEEP_RE.test(uri.fsPath);
 }
 
-function debounce(ms: number, fn: () => void): { (): void; dispose(): void } {
-  let t: NodeJS.Timeout | undefined;
-  const f = (() => {
-    if (t) clearTimeout(t);
-    t = setTimeout(() => {
-      t = undefined;
-      fn();
-    }, ms);
-  }) as { (): void; dispose(): void };
-  f.dispose = () => {
-    if (t) clearTimeout(t);
-    t = undefined;
-  };
-  return f;
-}
-
-interface RunWatch {
-  dir: string;
-  /** the folder the watcher is created on: the run directory, or its nearest existing ancestor */
-  base: string;
-  disposables: vscode.Disposable[];
-}
-
 export class SweepStore extends Disposable {
   private readonly sweeps = new Map<string, Sweep>();
-  private readonly runWatches = new Map<string, RunWatch>();
-  private readonly configDebouncers = new Map<string, ReturnType<typeof debounce>>();
-  private readonly runDebouncers = new Map<string, ReturnType<typeof debounce>>();
-  private readonly metricsDebouncers = new Map<string, ReturnType<typeof debounce>>();
+  private readonly configDebouncers = new Map<string, Debounced>();
   private loading?: Promise<void>;
   private readonly planning = new Map<string, Promise<Plan | undefined>>();
 
@@ -101,11 +46,10 @@ export class SweepStore extends Disposable {
   private readonly _onDidChangeRunFiles = this._register(new vscode.EventEmitter<RunFilesChange>());
   /** files of a sweep's run directory changed (debounced; the results panel reads them) */
   readonly onDidChangeRunFiles = this._onDidChangeRunFiles.event;
-  private livenessTimer: NodeJS.Timeout | undefined;
   /** the one parameter counter of command trainers (diagnostics use it too) */
   readonly paramCounts = this._register(new ParamCounts());
-  /** flopsfit run tasks running now (the liveness check runs while there are any) */
-  private activeTasks = 0;
+  /** the run-directory half: watchers and run state of every sweep */
+  private readonly runs: RunDirWatch;
 
   get loaded(): boolean {
     return this.loading !== undefined;
@@ -113,6 +57,14 @@ export class SweepStore extends Disposable {
 
   constructor() {
     super();
+    this.runs = this._register(
+      new RunDirWatch({
+        sweep: (id) => this.sweeps.get(id),
+        sweeps: () => this.sweeps.values(),
+        fireChange: (c) => this._onDidChange.fire(c),
+        fireRunFiles: (c) => this._onDidChangeRunFiles.fire(c),
+      }),
+    );
     // counting a command trainer's sizes takes a while: its row says how far it is
     this._register(
       this.paramCounts.onDidProgress(({ configPath, progress }) => {
@@ -163,7 +115,7 @@ export class SweepStore extends Disposable {
         const dir = u.fsPath.endsWith(path.sep) ? u.fsPath : u.fsPath + path.sep;
         for (const s of [...this.sweeps.values()]) {
           if (s.uri.fsPath.startsWith(dir)) this.onConfigEvent(s.uri);
-          else if (s.runDir && (s.runDir === u.fsPath || (s.runDir + path.sep).startsWith(dir))) this.scheduleRunRead(s);
+          else if (s.runDir && (s.runDir === u.fsPath || (s.runDir + path.sep).startsWith(dir))) this.runs.scheduleRunRead(s);
         }
       }),
     );
@@ -201,16 +153,16 @@ export class SweepStore extends Disposable {
     // belt and braces: a flopsfit task that starts or ends re-reads its sweep's run state
     this._register(
       vscode.tasks.onDidStartTaskProcess((e) => {
-        if (e.execution.task.definition.type === 'flopsfit') this.activeTasks++;
         this.noteTask(e.execution.task);
-        this.updateLiveness();
+        if (e.execution.task.definition.type === 'flopsfit') this.runs.countTask(1);
+        else this.runs.updateLiveness();
       }),
     );
     this._register(
       vscode.tasks.onDidEndTaskProcess((e) => {
-        if (e.execution.task.definition.type === 'flopsfit') this.activeTasks = Math.max(0, this.activeTasks - 1);
         this.noteTask(e.execution.task);
-        this.updateLiveness();
+        if (e.execution.task.definition.type === 'flopsfit') this.runs.countTask(-1);
+        else this.runs.updateLiveness();
       }),
     );
     await this.rescan();
@@ -245,7 +197,7 @@ export class SweepStore extends Disposable {
     if (!cfg) return;
     for (const s of this.sweeps.values()) {
       const rel = vscode.workspace.asRelativePath(s.uri, false);
-      if (rel === cfg || s.uri.fsPath === cfg || s.uri.fsPath.endsWith(cfg)) this.scheduleRunRead(s);
+      if (rel === cfg || s.uri.fsPath === cfg || s.uri.fsPath.endsWith(cfg)) this.runs.scheduleRunRead(s);
     }
   }
 
@@ -278,7 +230,7 @@ export class SweepStore extends Disposable {
     const s = this.sweeps.get(key);
     if (!s) return;
     this.sweeps.delete(key);
-    this.unwatchRun(key);
+    this.runs.unwatchRun(key);
     this.configDebouncers.get(key)?.dispose();
     this.configDebouncers.delete(key);
     if (fire) this._onDidChangeSweeps.fire();
@@ -348,17 +300,7 @@ export class SweepStore extends Disposable {
         log().warn(`explorer: cannot resolve the run directory of ${s.fileName}: ${(err as Error).message}`);
       }
     }
-    if (dir === s.runDir) return;
-    this.unwatchRun(s.id);
-    s.runDir = dir;
-    s.manifest = undefined;
-    s.lock = undefined;
-    s.lockAlive = false;
-    s.live.clear();
-    if (dir) {
-      this.readRunState(s);
-      this.watchRun(s);
-    }
+    this.runs.setRunDir(s, dir);
   }
 
   /**
@@ -392,7 +334,7 @@ export class SweepStore extends Disposable {
           s.planError = undefined;
           if (plan.runDir && plan.runDir !== s.runDir) {
             s.runDir = plan.runDir;
-            this.watchRun(s);
+            this.runs.watchRun(s);
           }
           // the plan decides which experiments count: read the run state against it
           this.readRunState(s);
@@ -443,173 +385,14 @@ export class SweepStore extends Disposable {
     this._onDidChangeSweeps.fire();
   }
 
-  // ---- run directory ------------------------------------------------------------------------
-  //
-  // One watcher set per run directory, created on the directory's nearest existing ancestor when
-  // it does not exist yet (a watcher on a missing folder never fires: a new workspace's first run
-  // showed no progress), and moved onto the run directory itself once it exists. Every file event
-  // of the run directory goes through `onRunFile`: the manifest and lock re-read the run state,
-  // metrics of running experiments update their live loss, and `onDidChangeRunFiles` tells the
-  // results panel which files changed (it has no watchers of its own).
-
-  private watchRun(s: Sweep): void {
-    if (!s.runDir) return;
-    this.unwatchRun(s.id);
-    const runDir = s.runDir;
-    const base = existingAncestor(runDir);
-    const w: RunWatch = { dir: runDir, base, disposables: [] };
-    const inWorkspace = base === runDir || !!vscode.workspace.getWorkspaceFolder(vscode.Uri.file(base));
-    if (base && inWorkspace) {
-      const fsw = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(base), runDirWatchGlob(runDir, base)));
-      const on = (u: vscode.Uri) => this.onRunFile(s, u.fsPath);
-      w.disposables.push(fsw, fsw.onDidCreate(on), fsw.onDidChange(on), fsw.onDidDelete(on));
-    }
-    if (base === runDir) {
-      // a second event source (inotify): VS Code's watcher starts asynchronously and was seen to
-      // miss the first writes of a run in code-server; both feed the same debounced readers
-      try {
-        const nw = fs.watch(runDir, { recursive: true, persistent: false }, (_e, name) => {
-          if (name) this.onRunFile(s, path.join(runDir, name.toString()));
-        });
-        nw.on('error', () => nw.close());
-        w.disposables.push({ dispose: () => nw.close() });
-      } catch {
-        // no recursive fs.watch here: VS Code's watcher stands alone
-      }
-    }
-    this.runWatches.set(s.id, w);
-  }
-
-  private unwatchRun(key: string): void {
-    const w = this.runWatches.get(key);
-    if (!w) return;
-    disposeAll(w.disposables);
-    this.runWatches.delete(key);
-    this.runDebouncers.get(key)?.dispose();
-    this.runDebouncers.delete(key);
-    for (const [k, d] of this.metricsDebouncers) {
-      if (k.startsWith(key + '#')) {
-        d.dispose();
-        this.metricsDebouncers.delete(k);
-      }
-    }
-  }
-
-  /** A file of a sweep's run directory was created, changed or deleted. */
-  private onRunFile(s: Sweep, file: string): void {
-    if (this.sweeps.get(s.id) !== s || !s.runDir) return;
-    const w = this.runWatches.get(s.id);
-    // the run directory was just created: watch it directly from now on
-    if (w && w.base !== s.runDir && fs.existsSync(s.runDir)) this.watchRun(s);
-    const c = classifyRunPath(s.runDir, file);
-    if (!c) return;
-    this.queueRunFile(s, file);
-    if (c.kind === 'manifest' || c.kind === 'lock') this.scheduleRunRead(s);
-    else if (c.kind === 'metrics' && c.id && s.manifest?.experiments[c.id]?.status === 'running') this.scheduleMetricsRead(s, c.id);
-  }
-
-  private readonly pendingRunFiles = new Map<string, Set<string>>();
-  private runFilesTimer: NodeJS.Timeout | undefined;
-
-  private queueRunFile(s: Sweep, file: string): void {
-    let set = this.pendingRunFiles.get(s.id);
-    if (!set) this.pendingRunFiles.set(s.id, (set = new Set()));
-    set.add(file);
-    this.runFilesTimer ??= setTimeout(() => this.flushRunFiles(), RUN_FILES_DEBOUNCE_MS);
+  /** Re-reads manifest and lock (src/core/runDir's reader and status rule); returns what changed. */
+  readRunState(s: Sweep): SweepChange | undefined {
+    return this.runs.readRunState(s);
   }
 
   /** Fires `onDidChangeRunFiles` for the queued file events now (tests; the panel's flush). */
   flushRunFiles(): void {
-    clearTimeout(this.runFilesTimer);
-    this.runFilesTimer = undefined;
-    const pending = [...this.pendingRunFiles];
-    this.pendingRunFiles.clear();
-    for (const [id, files] of pending) {
-      const s = this.sweeps.get(id);
-      if (s) this._onDidChangeRunFiles.fire({ sweep: s, files: [...files] });
-    }
-  }
-
-  private scheduleRunRead(s: Sweep): void {
-    let d = this.runDebouncers.get(s.id);
-    if (!d) {
-      d = debounce(RUN_DEBOUNCE_MS, () => {
-        if (this.sweeps.get(s.id) !== s) return;
-        const change = this.readRunState(s);
-        if (change) this._onDidChange.fire(change);
-      });
-      this.runDebouncers.set(s.id, d);
-    }
-    d();
-  }
-
-  /** Re-reads manifest and lock (src/core/runDir's reader and status rule); returns what changed. */
-  readRunState(s: Sweep): SweepChange | undefined {
-    if (!s.runDir) return undefined;
-    const state = readRunState(s.runDir, s.manifest);
-    if (state.manifestProblem) log().warn(`explorer: ${path.join(s.runDir, RUN_FILES.manifest)}: ${state.manifestProblem}; keeping the last good manifest`);
-    const change = s.applyRunState(state.manifest, state.lock, state.lockAlive);
-    this.syncLive(s);
-    this.updateLiveness();
-    return change;
-  }
-
-  /** Reads the last metrics line of every running experiment that has none yet; drops the others. */
-  private syncLive(s: Sweep): void {
-    if (!s.runDir) return;
-    for (const id of [...s.live.keys()]) if (s.status(id) !== 'running') s.live.delete(id);
-    if (!s.derived.runnerAlive) return;
-    for (const [id, e] of Object.entries(s.manifest?.experiments ?? {})) {
-      if (e.status === 'running' && !s.live.has(id)) this.readMetrics(s, id, false);
-    }
-  }
-
-  private scheduleMetricsRead(s: Sweep, id: string): void {
-    const key = `${s.id}#${id}`;
-    let d = this.metricsDebouncers.get(key);
-    if (!d) {
-      d = debounce(METRICS_DEBOUNCE_MS, () => this.readMetrics(s, id, true));
-      this.metricsDebouncers.set(key, d);
-    }
-    d();
-  }
-
-  private readMetrics(s: Sweep, id: string, fire: boolean): void {
-    if (!s.runDir) return;
-    const m = readLastMetrics(s.runDir, id);
-    if (!m) return;
-    const prev = s.live.get(id);
-    // the tree shows the training loss while running (the eval loss when that is all there is)
-    const l = liveLoss(m);
-    const next: LiveMetrics = { step: m.step, tokens: m.tokens, loss: l?.value ?? prev?.loss, lossKind: l?.kind ?? prev?.lossKind, tokensPerSecond: m.tokensPerSecond };
-    if (prev && prev.step === next.step && prev.loss === next.loss) return;
-    s.live.set(id, next);
-    if (fire && s.experiment(id)) this._onDidChange.fire({ sweep: s, experiments: [id] });
-  }
-
-  /**
-   * A runner can die without touching a file (kill -9, out of memory): while a sweep is running,
-   * check every few seconds that its lock's process is alive, and re-read its state when it is not.
-   * Also watches a run directory that appeared where no watcher could be created before.
-   */
-  private updateLiveness(): void {
-    const watch = [...this.sweeps.values()].some((s) => s.derived.runnerAlive) || this.activeTasks > 0;
-    if (watch && !this.livenessTimer) {
-      this.livenessTimer = setInterval(() => {
-        for (const s of this.sweeps.values()) {
-          if (!s.runDir) continue;
-          const w = this.runWatches.get(s.id);
-          if (w && w.base !== s.runDir && fs.existsSync(s.runDir)) {
-            this.watchRun(s);
-            this.scheduleRunRead(s);
-          } else if (s.derived.runnerAlive && !(s.lock && lockHolderAlive(s.lock))) this.scheduleRunRead(s);
-        }
-        this.updateLiveness();
-      }, LIVENESS_MS);
-    } else if (!watch && this.livenessTimer) {
-      clearInterval(this.livenessTimer);
-      this.livenessTimer = undefined;
-    }
+    this.runs.flushRunFiles();
   }
 
   /** Sweeps that are running now. */
@@ -618,9 +401,6 @@ export class SweepStore extends Disposable {
   }
 
   override dispose(): void {
-    clearInterval(this.livenessTimer);
-    clearTimeout(this.runFilesTimer);
-    for (const k of [...this.runWatches.keys()]) this.unwatchRun(k);
     for (const d of this.configDebouncers.values()) d.dispose();
     super.dispose();
   }

@@ -5,12 +5,12 @@
  */
 import type * as vscode from 'vscode';
 import * as path from 'node:path';
-import type { ExperimentSpec, Manifest, ManifestEntry, Plan, RunStatus, RunnerLock } from '../core/contracts';
-import type { ParseResult } from '../core/config';
-import { deriveSweepStatus, experimentStatus, type DerivedStatus, type SweepStatus } from '../core/runDir/status';
+import type { ExperimentSpec, Manifest, ManifestEntry, Plan, RunStatus, RunnerLock } from '../../core/contracts';
+import type { ParseResult } from '../../core/config';
+import { deriveSweepStatus, experimentStatus, type DerivedStatus, type SweepStatus } from '../../core/runDir/status';
 
-export { SWEEP_FILE_RE as SWEEP_RE } from '../core/sweepFiles';
-import { SWEEP_FILE_RE as SWEEP_RE } from '../core/sweepFiles';
+export { SWEEP_FILE_RE as SWEEP_RE } from '../../core/sweepFiles';
+import { SWEEP_FILE_RE as SWEEP_RE } from '../../core/sweepFiles';
 
 /** Overall state of a sweep, as the tree's contextValue shows it (`sweep.<state>`): src/core/runDir/status. */
 export type SweepState = SweepStatus;

@@ -7,8 +7,9 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { log } from './log';
-import type { SweepStore } from './sweepStore';
+import { log } from '../log';
+import { registerCommand } from '../command';
+import type { SweepStore } from '../sweeps';
 import { sweepTemplate, validateSweepName, type TemplateSource } from './sweepTemplate';
 
 export interface NewSweepOptions {
@@ -147,4 +148,9 @@ export async function newSweep(store: SweepStore, opts: NewSweepOptions = {}): P
   store.getOrAdd(uri);
   await vscode.window.showTextDocument(uri, { preview: false });
   return uri;
+}
+
+/** Registers "FlopsFit: New Sweep" (its argument, when given, answers the prompts). */
+export function registerNewSweep(context: vscode.ExtensionContext, store: SweepStore): void {
+  registerCommand(context, 'flopsfit.newSweep', (arg) => newSweep(store, (arg ?? undefined) as NewSweepOptions | undefined));
 }

@@ -6,18 +6,17 @@
  * - Debounced per document by `flopsfit.validation.debounceMs`; a document is validated when it
  *   opens, on every edit, and again when the workspace becomes trusted.
  * - A command model's `countParams` runs only in a trusted workspace, asynchronously (never in the
- *   validation itself), through the sweep service's one counter (./paramCounts, shared with the
+ *   validation itself), through the sweep service's one counter (../sweeps/paramCounts.ts, shared with the
  *   planner); until the counts are in, an info diagnostic says how far it is.
- * - Hover, completion and quick fixes come from ./configLanguage (registered here).
+ * - Hover, completion and quick fixes come from ./configLanguage (both registered by ./index.ts).
  */
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { SWEEP_FILE_PATTERN, type ConfigDiagnostic } from '../core/config';
-import { validateSweepText } from '../core/plan/validate';
-import { Disposable } from './dispose';
-import type { ParamCounts } from './paramCounts';
-import { log } from './log';
-import { registerConfigLanguage } from './configLanguage';
+import { SWEEP_FILE_PATTERN, type ConfigDiagnostic } from '../../core/config';
+import { validateSweepText } from '../../core/plan/validate';
+import { Disposable } from '../dispose';
+import type { ParamCounts } from '../sweeps';
+import { log } from '../log';
 
 export const DIAGNOSTIC_SOURCE = 'flopsfit';
 
@@ -48,7 +47,8 @@ export interface ValidatedDocument {
   diagnostics: ConfigDiagnostic[];
 }
 
-class SweepDiagnostics extends Disposable {
+/** The diagnostics collection of sweep configs, kept current as documents open and change. */
+export class SweepDiagnostics extends Disposable {
   private readonly collection = this._register(vscode.languages.createDiagnosticCollection(DIAGNOSTIC_SOURCE));
   private readonly timers = new Map<string, NodeJS.Timeout>();
   readonly results = new Map<string, ValidatedDocument>();
@@ -128,22 +128,5 @@ class SweepDiagnostics extends Disposable {
     const ms = performance.now() - t0;
     if (ms > 50) log().info(`validated ${vscode.workspace.asRelativePath(doc.uri)} in ${ms.toFixed(1)} ms`);
     return result.diagnostics;
-  }
-}
-
-let instance: SweepDiagnostics | undefined;
-
-/** The config diagnostics of a document as last computed (for quick fixes and tests). */
-export function lastValidation(uri: vscode.Uri): ValidatedDocument | undefined {
-  return instance?.results.get(uri.toString());
-}
-
-export function registerDiagnostics(context: vscode.ExtensionContext, counts: ParamCounts): void {
-  try {
-    instance = new SweepDiagnostics(counts);
-    context.subscriptions.push(instance, { dispose: () => (instance = undefined) });
-    registerConfigLanguage(context, lastValidation);
-  } catch (err) {
-    log().error(`sweep config validation could not start: ${err instanceof Error ? err.message : String(err)}`);
   }
 }

@@ -4,11 +4,11 @@
  * the planner's warnings. It follows the config: when the sweep re-plans, the document updates.
  */
 import * as vscode from 'vscode';
-import { Disposable } from './dispose';
-import { formatCount, formatDuration, formatFlops, formatLoss, formatValue } from './format';
-import type { Sweep, SweepStore } from './sweepStore';
-import type { Plan } from '../core/contracts';
-import { displayedSettings, ruledSettings } from '../core/plan/ruledSettings';
+import { Disposable } from '../dispose';
+import { formatCount, formatDuration, formatFlops, formatLoss, formatValue } from '../format';
+import type { Sweep, SweepStore } from '../sweeps';
+import type { Plan } from '../../core/contracts';
+import { displayedSettings, ruledSettings } from '../../core/plan/ruledSettings';
 
 export const PLAN_SCHEME = 'flopsfit-plan';
 
@@ -108,4 +108,11 @@ export class PlanPreviewProvider extends Disposable implements vscode.TextDocume
     if (!plan) return `# Plan: ${sweep.name}\n\n${sweep.planError ?? 'Planning was cancelled.'}\n`;
     return renderPlan(sweep, plan);
   }
+}
+
+/** Registers the `flopsfit-plan:` documents ("Preview Plan" opens them: ../commands). */
+export function registerPlanPreview(context: vscode.ExtensionContext, store: SweepStore): PlanPreviewProvider {
+  const preview = new PlanPreviewProvider(store);
+  context.subscriptions.push(preview, vscode.workspace.registerTextDocumentContentProvider(PLAN_SCHEME, preview));
+  return preview;
 }

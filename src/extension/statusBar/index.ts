@@ -4,8 +4,8 @@
  * (manifest and metrics changes), never by a timer.
  */
 import * as vscode from 'vscode';
-import { statusText } from './format';
-import type { SweepStore } from './sweepStore';
+import { statusText } from '../format';
+import type { SweepStore } from '../sweeps';
 
 export function registerStatusBar(context: vscode.ExtensionContext, store: SweepStore): vscode.StatusBarItem {
   const item = vscode.window.createStatusBarItem('flopsfit.progress', vscode.StatusBarAlignment.Left, 50);

@@ -10,8 +10,8 @@
  * `*.sweep.json`, VS Code's built-in JSON language features read the schema from `jsonValidation`.
  */
 import * as vscode from 'vscode';
-import { readSource, pathAtOffset, keysAt, type JsonPath, type SourceDocument } from '../core/config/source';
-import { describeAt, propertiesAt, valuesAt, type JsonSchema } from '../core/config/jsonSchema';
+import { readSource, pathAtOffset, keysAt, type JsonPath, type SourceDocument } from '../../core/config/source';
+import { describeAt, propertiesAt, valuesAt, type JsonSchema } from '../../core/config/jsonSchema';
 import type { ValidatedDocument } from './diagnostics';
 
 const SWEEP_YAML: vscode.DocumentSelector = [{ pattern: '**/*.sweep.{yaml,yml}' }];

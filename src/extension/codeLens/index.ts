@@ -3,8 +3,8 @@
  * ("■ Stop sweep" instead of run while it runs; "Resume sweep" when it was interrupted).
  */
 import * as vscode from 'vscode';
-import { Disposable } from './dispose';
-import type { SweepStore } from './sweepStore';
+import { Disposable } from '../dispose';
+import type { SweepStore } from '../sweeps';
 
 export const SWEEP_SELECTOR: vscode.DocumentSelector = [
   { scheme: 'file', pattern: '**/*.sweep.{yaml,yml,json}' },

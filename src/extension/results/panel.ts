@@ -8,35 +8,35 @@
  *   The webview posts `ready`; until then the host queues what it sends, then answers with a
  *   snapshot of its in-memory model (RunDirModel) — a tab switch rebuilds the webview
  *   (retainContextWhenHidden is off) and gets the snapshot without re-reading files.
- * - File watchers on the run directory (debounced, no polling) feed RunDirModel, which tails
- *   metrics files incrementally; the webview gets only the new points.
- * - A WebviewPanelSerializer revives the panel after a reload from the config URI the webview
- *   keeps in its state.
+ * - The sweep service's run-directory events (onDidChangeRunFiles; no watchers of its own) feed
+ *   RunDirModel, which tails metrics files incrementally; the webview gets only the new points.
+ * - A WebviewPanelSerializer (./index.ts) revives the panel after a reload from the config URI the
+ *   webview keeps in its state.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Plan } from '../core/contracts';
+import type { Plan } from '../../core/contracts';
 import {
   describeRejection,
   FromWebview,
   PROTOCOL_VERSION,
-  TabId,
   type ChartId,
   type Problem,
   type SeriesChunk,
   type Snapshot,
   type ToWebview,
-} from '../shared/protocol';
-import { Disposable } from './dispose';
-import { log } from './log';
-import { buildExport, RunDirModel } from './resultsModel';
-import type { Sweep, SweepStore } from './sweepStore';
+} from '../../shared/protocol';
+import { Disposable } from '../dispose';
+import { log } from '../log';
+import { RunDirModel } from './model';
+import { exportSnapshot } from './export';
+import type { Sweep, SweepStore } from '../sweeps';
 
 export const RESULTS_VIEW_TYPE = 'flopsfit.results';
 
-interface Resolved {
+export interface Resolved {
   sweep: string;
   runDir?: string;
   previewPlan: Plan | null;
@@ -47,7 +47,7 @@ interface Resolved {
  * What the sweep service knows of the config: name, run directory, plan and problems (the panel
  * never parses or plans on its own: one planner per config in the extension host).
  */
-function resolveFrom(sweep: Sweep): Resolved {
+export function resolveFrom(sweep: Sweep): Resolved {
   const file = path.basename(sweep.uri.fsPath);
   const configProblems: Problem[] = sweep.problems
     .slice(0, 20)
@@ -330,151 +330,10 @@ function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & 
   };
 }
 
-/** Asks where to save (CSV or JSON by the chosen extension) and writes the export. */
-async function exportSnapshot(s: Snapshot, format: 'csv' | 'json' | undefined, dir: string): Promise<string | undefined> {
-  const base = s.sweep.replace(/[^\w.-]+/g, '_') || 'flopsfit';
-  const filters: Record<string, string[]> = format === 'json' ? { JSON: ['json'] } : format === 'csv' ? { CSV: ['csv'] } : { CSV: ['csv'], JSON: ['json'] };
-  const target = await vscode.window.showSaveDialog({
-    defaultUri: vscode.Uri.file(path.join(dir, `${base}-results.${format ?? 'csv'}`)),
-    filters,
-    title: `Export ${s.sweep}: all data and fits`,
-  });
-  if (!target) return undefined;
-  const fmt: 'csv' | 'json' = format ?? (target.path.toLowerCase().endsWith('.json') ? 'json' : 'csv');
-  const stem = target.path.replace(/\.(csv|json)$/i, '');
-  const files = buildExport(s, fmt);
-  const written: string[] = [];
-  try {
-    for (const [suffix, text] of Object.entries(files)) {
-      const uri = target.with({ path: `${stem}${suffix}` });
-      await vscode.workspace.fs.writeFile(uri, Buffer.from(text, 'utf8'));
-      written.push(uri.fsPath);
-    }
-  } catch (err) {
-    void vscode.window.showErrorMessage(`FlopsFit: export failed: ${err instanceof Error ? err.message : String(err)}`);
-    return undefined;
-  }
-  const msg = `Exported ${written.map((w) => path.basename(w)).join(', ')} to ${path.dirname(written[0])}`;
-  log().info(`[results] ${msg}`);
-  return msg;
-}
-
-// ------------------------------------------------------------------ public API
-
-let extensionUriRef: vscode.Uri | undefined;
-let storeRef: SweepStore | undefined;
-
 /** The service's sweep of a config (loading the service first). */
-async function sweepOf(store: SweepStore, configUri: vscode.Uri): Promise<Sweep> {
+export async function sweepOf(store: SweepStore, configUri: vscode.Uri): Promise<Sweep> {
   await store.ensureLoaded();
   const sweep = store.getOrAdd(configUri);
   if (!sweep) throw new Error(`${configUri.fsPath} is not a sweep config (*.sweep.yaml, *.sweep.yml, *.sweep.json).`);
   return sweep;
-}
-
-/** Opens (or reveals) the results panel of a sweep config. */
-export async function openResults(configUri: vscode.Uri): Promise<void> {
-  if (!extensionUriRef || !storeRef) throw new Error('FlopsFit results panel is not registered');
-  await ResultsPanel.createOrShow(extensionUriRef, storeRef, configUri);
-}
-
-/** Exports all data and fits of a sweep (CSV or JSON, chosen in the save dialog), with or without the panel. */
-export async function exportResults(configUri: vscode.Uri): Promise<void> {
-  const open = ResultsPanel.panels.get(configUri.toString());
-  let snapshot: Snapshot;
-  let dir: string;
-  if (open) {
-    snapshot = open.snapshot();
-    dir = snapshot.runDir && fs.existsSync(snapshot.runDir) ? snapshot.runDir : path.dirname(configUri.fsPath);
-  } else {
-    if (!storeRef) throw new Error('FlopsFit results panel is not registered');
-    const sweep = await sweepOf(storeRef, configUri);
-    await storeRef.ensurePlan(sweep);
-    const r = resolveFrom(sweep);
-    const model = r.runDir ? new RunDirModel(r.runDir) : undefined;
-    model?.loadAll();
-    snapshot = model
-      ? model.snapshot({ sweep: r.sweep, configUri: configUri.toString() })
-      : { sweep: r.sweep, configUri: configUri.toString(), phase: 'preview', plan: null, manifest: null, results: [], fit: null, series: [], problems: [] };
-    snapshot.plan ??= r.previewPlan;
-    dir = r.runDir && fs.existsSync(r.runDir) ? r.runDir : path.dirname(configUri.fsPath);
-  }
-  const msg = await exportSnapshot(snapshot, undefined, dir);
-  if (msg) void vscode.window.showInformationMessage(`FlopsFit: ${msg}`);
-}
-
-/** Test hook (integration tests): the open panel of a config, if any. */
-export function resultsPanelFor(configUri: vscode.Uri): ResultsPanel | undefined {
-  return ResultsPanel.panels.get(configUri.toString());
-}
-
-export function registerResultsPanel(context: vscode.ExtensionContext, store: SweepStore): void {
-  extensionUriRef = context.extensionUri;
-  storeRef = store;
-  context.subscriptions.push(
-    vscode.window.registerWebviewPanelSerializer(RESULTS_VIEW_TYPE, {
-      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
-        const uri = state && typeof state === 'object' && typeof (state as { configUri?: unknown }).configUri === 'string' ? (state as { configUri: string }).configUri : undefined;
-        if (!uri) {
-          log().warn('[results] cannot restore a results panel without its config; closing it');
-          panel.dispose();
-          return;
-        }
-        await ResultsPanel.revive(context.extensionUri, store, panel, vscode.Uri.parse(uri));
-      },
-    }),
-    { dispose: () => [...ResultsPanel.panels.values()].forEach((p) => p.dispose()) },
-    { dispose: () => (storeRef = undefined) },
-  );
-}
-
-/**
- * Integration-test hook, also reachable as the command `flopsfit._test.results` in test mode:
- *   open → opens the panel; state → { ready, rendered, rejected, webviewErrors, problems };
- *   postRaw → posts `arg` to the webview unvalidated; receiveRaw → handles `arg` as if the webview
- *   sent it; report → asks the webview to report what it drew; flush → applies pending file events.
- */
-export async function resultsTestHook(op: string, configUri: vscode.Uri, arg?: unknown): Promise<unknown> {
-  if (op === 'open') {
-    await openResults(configUri);
-    return true;
-  }
-  const p = resultsPanelFor(configUri);
-  if (!p) return undefined;
-  switch (op) {
-    case 'state':
-      return {
-        ready: p.isReady,
-        rendered: Object.fromEntries(p.rendered),
-        rejected: [...p.rejected],
-        webviewErrors: [...p.webviewErrors],
-        problems: p.snapshot().problems,
-        phase: p.snapshot().phase,
-        planExperiments: p.snapshot().plan?.experiments.length,
-        hostPoints: p.snapshot().series.reduce((n, c) => n + c.tokens.length, 0),
-        title: p.panel.title,
-      };
-    case 'postRaw':
-      return p.postRaw(arg);
-    case 'receiveRaw':
-      p.receive(arg);
-      return true;
-    case 'report':
-      p.post({ type: 'reportRendered' });
-      return true;
-    case 'showTab':
-      p.post({ type: 'showTab', tab: TabId.parse(arg) });
-      return true;
-    case 'reveal':
-      p.panel.reveal(undefined, false);
-      return true;
-    case 'flush':
-      p.flushFileEvents();
-      return true;
-    case 'close':
-      p.dispose();
-      return true;
-    default:
-      throw new Error(`unknown results test op ${op}`);
-  }
 }

@@ -17,11 +17,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { loadSweepConfig } from '../core/config';
-import { RunnerLock, Manifest, RUN_FILES } from '../core/contracts';
-import { isExperimentProcess, lockHolderAlive, readJsonFile } from '../core/manifest';
-import { resolveRunDir } from '../core/plan';
-import { log } from './log';
+import { loadSweepConfig } from '../../core/config';
+import { RunnerLock, Manifest, RUN_FILES } from '../../core/contracts';
+import { isExperimentProcess, lockHolderAlive, readJsonFile } from '../../core/manifest';
+import { resolveRunDir } from '../../core/plan';
+import { log } from '../log';
 
 export const TASK_TYPE = 'flopsfit';
 export const TASK_SOURCE = 'FlopsFit';

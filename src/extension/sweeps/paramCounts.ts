@@ -6,10 +6,10 @@
  * is counted once for both. Only ever used in a trusted workspace (the callers check).
  */
 import * as vscode from 'vscode';
-import type { SweepConfig } from '../core/config';
-import { commandSizeValues, countCommandParams, type CountProgress } from '../core/plan/commandCounter';
-import { commandCwd, type ParamCounter } from '../core/plan';
-import { Disposable } from './dispose';
+import type { SweepConfig } from '../../core/config';
+import { commandSizeValues, countCommandParams, type CountProgress } from '../../core/plan/commandCounter';
+import { commandCwd, type ParamCounter } from '../../core/plan';
+import { Disposable } from '../dispose';
 
 type Count = number | { error: string };
 

@@ -1,0 +1,33 @@
+/** The node objects of the Sweeps tree (what a tree action passes to its command) and its view id. */
+import type { Sweep } from '../sweeps';
+
+export interface SweepNode {
+  readonly kind: 'sweep';
+  readonly sweep: Sweep;
+}
+export interface BudgetNode {
+  readonly kind: 'budget';
+  readonly sweep: Sweep;
+  readonly index: number;
+}
+export interface ExperimentNode {
+  readonly kind: 'experiment';
+  readonly sweep: Sweep;
+  readonly id: string;
+  readonly budgetIndex: number;
+}
+export type ExplorerNode = SweepNode | BudgetNode | ExperimentNode;
+
+export const VIEW_ID = 'flopsfit.sweeps';
+
+/** Plain data of one rendered row, for tests and the exported API. */
+export interface TreeSnapshot {
+  kind: ExplorerNode['kind'];
+  label: string;
+  description?: string;
+  tooltip?: string;
+  contextValue?: string;
+  icon?: string;
+  id?: string;
+  children?: TreeSnapshot[];
+}

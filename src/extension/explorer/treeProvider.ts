@@ -1,0 +1,168 @@
+/**
+ * The "Sweeps" tree (view `flopsfit.sweeps` in the FlopsFit activity-bar container):
+ *
+ *   sweep config      (state icon; description: plan totals, or "3/12 · ETA 4m" while running,
+ *                      or the first config problem)
+ *     compute budget  ("1.0e15 FLOPs"; description "3/5 done · ETA 2m" once started)
+ *       experiment    (size value; N, D, D/N; status icon, live loss while running)
+ *
+ * The tree follows the SweepStore's events (after treeverse/vscode-dvc): a re-planned sweep
+ * refreshes its subtree, a manifest change refreshes only the experiments (and budget badges) that
+ * changed, a metrics line refreshes only its experiment. Node objects are cached so that firing one
+ * refreshes exactly that row. How each row looks: ./rows.ts.
+ */
+import * as vscode from 'vscode';
+import { Disposable } from '../dispose';
+import type { Sweep, SweepChange, SweepStore } from '../sweeps';
+import type { ExperimentSpec } from '../../core/contracts';
+import { VIEW_ID, type BudgetNode, type ExperimentNode, type ExplorerNode, type SweepNode, type TreeSnapshot } from './nodes';
+import { budgetItem, experimentItem, sweepItem } from './rows';
+
+export class SweepTreeProvider extends Disposable implements vscode.TreeDataProvider<ExplorerNode> {
+  private readonly _onDidChangeTreeData = this._register(
+    new vscode.EventEmitter<ExplorerNode | ExplorerNode[] | undefined | void>(),
+  );
+  readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
+  /** node cache: the same object for the same row, so that firing it refreshes that row */
+  private readonly nodes = new Map<string, ExplorerNode>();
+  /** counts of refresh events, by kind (observable in tests: no full refresh per metrics line) */
+  readonly refreshCounts = { full: 0, sweep: 0, budget: 0, experiment: 0 };
+
+  constructor(readonly store: SweepStore) {
+    super();
+    this._register(
+      store.onDidChangeSweeps(() => {
+        this.refreshCounts.full++;
+        this._onDidChangeTreeData.fire();
+      }),
+    );
+    this._register(store.onDidChange((c) => this.onChange(c)));
+  }
+
+  private onChange(c: SweepChange): void {
+    if (c.structure) {
+      // the node objects stay (same id → same object): a refresh that overlaps a pending
+      // getChildren must not hand VS Code a second element with an id it has registered
+      this.refreshCounts.sweep++;
+      this._onDidChangeTreeData.fire(this.sweepNode(c.sweep));
+      return;
+    }
+    const fire: ExplorerNode[] = [];
+    const budgets = new Set(c.budgets ?? []);
+    for (const b of budgets) {
+      const n = this.nodes.get(`${c.sweep.id}|b|${b}`);
+      if (n) fire.push(n);
+    }
+    for (const id of c.experiments ?? []) {
+      const n = this.nodes.get(`${c.sweep.id}|e|${id}`) as ExperimentNode | undefined;
+      // a refreshed budget re-renders its children anyway
+      if (n && !budgets.has(n.budgetIndex)) fire.push(n);
+    }
+    if (fire.length === 0) return;
+    for (const n of fire) this.refreshCounts[n.kind]++;
+    this._onDidChangeTreeData.fire(fire);
+  }
+
+  sweepNode(sweep: Sweep): SweepNode {
+    const key = `${sweep.id}|s`;
+    let n = this.nodes.get(key) as SweepNode | undefined;
+    if (!n || n.sweep !== sweep) {
+      n = { kind: 'sweep', sweep };
+      this.nodes.set(key, n);
+    }
+    return n;
+  }
+
+  budgetNode(sweep: Sweep, index: number): BudgetNode {
+    const key = `${sweep.id}|b|${index}`;
+    let n = this.nodes.get(key) as BudgetNode | undefined;
+    if (!n) {
+      n = { kind: 'budget', sweep, index };
+      this.nodes.set(key, n);
+    }
+    return n;
+  }
+
+  experimentNode(sweep: Sweep, spec: ExperimentSpec): ExperimentNode {
+    const key = `${sweep.id}|e|${spec.id}`;
+    let n = this.nodes.get(key) as ExperimentNode | undefined;
+    if (!n) {
+      n = { kind: 'experiment', sweep, id: spec.id, budgetIndex: spec.budgetIndex };
+      this.nodes.set(key, n);
+    }
+    return n;
+  }
+
+  async getChildren(element?: ExplorerNode): Promise<ExplorerNode[]> {
+    if (!element) {
+      await this.store.ensureLoaded();
+      const live = new Set(this.store.all().map((s) => s.id));
+      for (const key of [...this.nodes.keys()]) if (!live.has(key.split('|')[0]!)) this.nodes.delete(key);
+      return this.store.all().map((s) => this.sweepNode(s));
+    }
+    if (element.kind === 'sweep') {
+      const s = element.sweep;
+      if (!s.config) return [];
+      // planning (a command trainer counts its sizes first) shows the view's progress bar
+      const plan = s.plan ?? (await vscode.window.withProgress({ location: { viewId: VIEW_ID } }, () => this.store.ensurePlan(s)));
+      if (!plan) return []; // the sweep row shows why (the store fires it)
+      const show = vscode.workspace.getConfiguration('flopsfit').get<boolean>('explorer.showPlanBeforeRun', true);
+      if (!show && s.state === 'idle') return [];
+      return plan.budgets.map((b) => this.budgetNode(s, b.index));
+    }
+    if (element.kind === 'budget') {
+      const s = element.sweep;
+      // forget the nodes of experiments that left the plan (the cache would only grow)
+      for (const [key, n] of this.nodes) if (n.kind === 'experiment' && n.sweep === s && !s.experiment(n.id)) this.nodes.delete(key);
+      return s.experimentsOf(element.index).map((e) => this.experimentNode(s, e));
+    }
+    return [];
+  }
+
+  getParent(element: ExplorerNode): ExplorerNode | undefined {
+    if (element.kind === 'sweep') return undefined;
+    if (element.kind === 'budget') return this.sweepNode(element.sweep);
+    return this.budgetNode(element.sweep, element.budgetIndex);
+  }
+
+  getTreeItem(element: ExplorerNode): vscode.TreeItem {
+    switch (element.kind) {
+      case 'sweep':
+        return sweepItem(element, this.store.all().length > 3);
+      case 'budget':
+        return budgetItem(element);
+      case 'experiment':
+        return experimentItem(element);
+    }
+  }
+
+  async snapshot(element?: ExplorerNode, depth = 3): Promise<TreeSnapshot[]> {
+    const out: TreeSnapshot[] = [];
+    for (const child of await this.getChildren(element)) {
+      const item = this.getTreeItem(child);
+      const label = typeof item.label === 'string' ? item.label : (item.label?.label ?? '');
+      const tooltip = item.tooltip instanceof vscode.MarkdownString ? item.tooltip.value : item.tooltip;
+      const icon = item.iconPath instanceof vscode.ThemeIcon ? item.iconPath.id : undefined;
+      const snap: TreeSnapshot = {
+        kind: child.kind,
+        label,
+        description: typeof item.description === 'string' ? item.description : undefined,
+        tooltip,
+        contextValue: item.contextValue,
+        icon,
+        id: child.kind === 'experiment' ? child.id : undefined,
+      };
+      if (depth > 1 && item.collapsibleState !== vscode.TreeItemCollapsibleState.None) {
+        snap.children = await this.snapshot(child, depth - 1);
+        // expanding may have planned the sweep: render the row again, as the view does on refresh
+        const again = this.getTreeItem(child);
+        snap.description = typeof again.description === 'string' ? again.description : undefined;
+        snap.contextValue = again.contextValue;
+        snap.icon = again.iconPath instanceof vscode.ThemeIcon ? again.iconPath.id : undefined;
+        snap.tooltip = again.tooltip instanceof vscode.MarkdownString ? again.tooltip.value : again.tooltip;
+      }
+      out.push(snap);
+    }
+    return out;
+  }
+}
