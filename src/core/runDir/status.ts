@@ -116,3 +116,18 @@ export function liveLoss(m: Pick<MetricsLine, 'trainLoss' | 'evalLoss'>): { kind
   if (m.evalLoss !== undefined && Number.isFinite(m.evalLoss)) return { kind: 'eval', value: m.evalLoss };
   return undefined;
 }
+
+/**
+ * What a Slurm experiment is doing, in words, from its manifest entry's Slurm record: "pending
+ * (Priority) · job 123_4", "running on node07 · job 123_4", "TIMEOUT · job 123_4"; undefined for
+ * an experiment that is not on a cluster.
+ */
+export function clusterLine(entry: ManifestEntry | undefined): string | undefined {
+  const sl = entry?.slurm;
+  if (!sl) return undefined;
+  const job = `job ${sl.jobId ?? `${sl.arrayJobId}_${sl.task}`}`;
+  const state = sl.state ?? 'SUBMITTED';
+  if (state === 'PENDING') return `pending${sl.reason && sl.reason !== 'None' ? ` (${sl.reason})` : ''} · ${job}`;
+  if (state === 'RUNNING') return `running${sl.node ? ` on ${sl.node}` : ''} · ${job}`;
+  return `${state === 'LOST' ? 'lost (no record: resumable)' : state === 'UNREACHABLE' ? 'controller not answering' : state.toLowerCase()} · ${job}`;
+}

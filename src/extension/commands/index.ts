@@ -155,6 +155,9 @@ export function registerCommands(context: vscode.ExtensionContext, { sweeps: sto
     if (!sweep) return undefined;
     store.readRunState(sweep);
     if (!sweep.derived.runnerAlive) {
+      // experiments left running on a cluster with no runner following them: `flopsfit stop`
+      // attaches and stops them at their checkpoints
+      if (sweep.state === 'running') return !!(await runTask(sweep, 'stop'));
       void vscode.window.showInformationMessage(
         sweep.state === 'interrupted' ? `${sweep.name} is not running: its runner is gone (${sweep.derived.label}).` : `${sweep.name} is not running.`,
       );

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { formatCount, formatDuration, formatFlops, formatLoss, formatValue } from '../format';
 import type { Sweep } from '../sweeps';
 import { RUN_FILES, type RunStatus } from '../../core/contracts';
+import { clusterLine } from '../../core/runDir/status';
 import type { BudgetNode, ExperimentNode, SweepNode } from './nodes';
 
 const STATUS_ICON: Record<RunStatus, vscode.ThemeIcon> = {
@@ -27,7 +28,9 @@ export function sweepItem(n: SweepNode, many: boolean): vscode.TreeItem {
   item.id = `${s.id}|s`;
   const state = s.state;
   const invalid = !s.config || s.problems.length > 0 || !!s.planError;
-  item.contextValue = `sweep.${state}${invalid ? '.invalid' : ''}`;
+  // a sweep whose experiments run on a cluster with no runner following them: Resume re-attaches
+  const detached = state === 'running' && !s.derived.runnerAlive;
+  item.contextValue = `sweep.${state}${detached ? '.detached' : ''}${invalid ? '.invalid' : ''}`;
   const plan = s.plan;
   const tip = new vscode.MarkdownString(undefined, true);
   tip.appendMarkdown(`**${escapeMd(s.name)}** — ${codeSpan(vscode.workspace.asRelativePath(s.uri))}\n\n`);
@@ -53,7 +56,11 @@ export function sweepItem(n: SweepNode, many: boolean): vscode.TreeItem {
       if (state === 'running' || state === 'stopping') {
         // progress lives on the budget rows and the view's description: refreshing this row would
         // refresh its whole subtree on every status change
-        item.description = `${s.derived.label} · ${plan.experiments.length} runs`;
+        // on a cluster: how many of its tasks run and how many wait
+        const onSlurm = Object.values(s.manifest?.experiments ?? {}).filter((x) => x.status === 'running' && x.slurm);
+        const pending = onSlurm.filter((x) => x.slurm?.state === 'PENDING').length;
+        const slurm = onSlurm.length ? ` · Slurm: ${onSlurm.length - pending} running, ${pending} pending` : '';
+        item.description = `${s.derived.label} · ${plan.experiments.length} runs${slurm}`;
       } else if (state === 'idle' && plan.experiments.length === 0 && s.config?.model.family === 'command' && !vscode.workspace.isTrusted) {
         item.description = 'trust the workspace to count the trainer\'s model sizes';
         tip.appendMarkdown('Planning a command trainer runs its `countParams` command, which FlopsFit does only in a trusted workspace.\n\n');
@@ -170,12 +177,14 @@ export function experimentItem(n: ExperimentNode): vscode.TreeItem {
   item.iconPath = STATUS_ICON[v.status];
   const shape = `N ${formatCount(e.params)} · D ${formatCount(e.tokens)} · D/N ${formatValue(Number(e.tokensPerParam.toFixed(1)))}`;
   let desc = shape;
+  const cluster = clusterLine(v.entry);
   if (v.status === 'running') {
     const live = v.live;
+    const where = cluster ? `${cluster} · ` : '';
     if (live) {
       const pct = Math.min(100, Math.floor((100 * live.tokens) / e.tokens));
-      desc = `${live.loss !== undefined ? `${live.lossKind ?? 'train'} loss ${formatLoss(live.loss)} · ` : ''}${pct}% · ${shape}`;
-    } else desc = `starting · ${shape}`;
+      desc = `${live.loss !== undefined ? `${live.lossKind ?? 'train'} loss ${formatLoss(live.loss)} · ` : ''}${pct}% · ${where}${shape}`;
+    } else desc = cluster ? `${where}${shape}` : `starting · ${shape}`;
   } else if (v.status === 'completed' && v.entry?.finalLoss !== undefined) {
     desc = `eval loss ${formatLoss(v.entry.finalLoss)} · ${shape}`;
   } else if (v.status === 'failed') {
@@ -185,7 +194,7 @@ export function experimentItem(n: ExperimentNode): vscode.TreeItem {
   }
   item.description = desc;
   const tip = new vscode.MarkdownString(undefined, true);
-  tip.appendMarkdown(`**${escapeMd(label)}** — ${v.status}\n\n`);
+  tip.appendMarkdown(`**${escapeMd(label)}** — ${v.status}${cluster ? ` (Slurm: ${escapeMd(cluster)})` : ''}\n\n`);
   if (v.status === 'failed') tip.appendMarkdown(`$(error) ${escapeMd(v.entry?.reason ?? 'no reason recorded')}\n\n`);
   else if (v.entry?.reason) tip.appendMarkdown(`${escapeMd(v.entry.reason)}\n\n`);
   tip.appendMarkdown(

@@ -25,8 +25,10 @@ import { log } from '../log';
 
 export const TASK_TYPE = 'flopsfit';
 export const TASK_SOURCE = 'FlopsFit';
-export type SweepAction = 'run' | 'resume' | 'fit';
+export type SweepAction = 'run' | 'resume' | 'fit' | 'stop';
+/** the tasks listed for every config (stop is started by the Stop command, for detached cluster sweeps) */
 const ACTIONS: readonly SweepAction[] = ['run', 'resume', 'fit'];
+const ALL_ACTIONS: readonly SweepAction[] = [...ACTIONS, 'stop'];
 const CONFIG_GLOB = '**/*.sweep.{yaml,yml,json}';
 const EXCLUDE_GLOB = '**/{node_modules,.flopsfit,.git}/**';
 
@@ -49,7 +51,7 @@ export interface FlopsFitTaskDefinition extends vscode.TaskDefinition {
 let extensionRoot: string | undefined;
 
 function isDefinition(d: vscode.TaskDefinition): d is FlopsFitTaskDefinition {
-  return d.type === TASK_TYPE && typeof d.config === 'string' && d.config.length > 0 && ACTIONS.includes(d.action as SweepAction);
+  return d.type === TASK_TYPE && typeof d.config === 'string' && d.config.length > 0 && ALL_ACTIONS.includes(d.action as SweepAction);
 }
 
 function folderOf(uri: vscode.Uri): vscode.WorkspaceFolder | undefined {
@@ -76,7 +78,7 @@ function sweepName(configPath: string): string {
 }
 
 function taskLabel(def: FlopsFitTaskDefinition, name: string): string {
-  const base = def.action === 'run' ? `Run sweep ${name}` : def.action === 'resume' ? `Resume sweep ${name}` : `Fit ${name}`;
+  const base = def.action === 'run' ? `Run sweep ${name}` : def.action === 'resume' ? `Resume sweep ${name}` : def.action === 'stop' ? `Stop sweep ${name}` : `Fit ${name}`;
   const extras = [def.experiment ? `experiment ${def.experiment}` : '', def.retryFailed ? 'retry failed' : ''].filter(Boolean);
   return extras.length ? `${base} (${extras.join(', ')})` : base;
 }
@@ -102,7 +104,7 @@ function buildTask(def: FlopsFitTaskDefinition, scope: vscode.WorkspaceFolder | 
     new vscode.CustomExecution(async (resolved) => new SweepTerminal(isDefinition(resolved) ? resolved : def, configPath, scope)),
   );
   task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated, clear: true, showReuseMessage: false };
-  task.detail = def.action === 'fit' ? `flopsfit fit ${def.config}` : `flopsfit run ${def.config}${def.action === 'resume' ? ' --resume' : ''}`;
+  task.detail = def.action === 'fit' || def.action === 'stop' ? `flopsfit ${def.action} ${def.config}` : `flopsfit run ${def.config}${def.action === 'resume' ? ' --resume' : ''}`;
   return task;
 }
 
@@ -129,7 +131,7 @@ export async function executeSweepTask(configUri: vscode.Uri, action: SweepActio
     return undefined;
   }
   const running = findExecution(configUri);
-  if (running && action !== 'fit') {
+  if (running && action !== 'fit' && action !== 'stop') {
     void vscode.window.showInformationMessage(`The sweep ${path.basename(configUri.fsPath)} is already running in a task.`);
     return running;
   }
@@ -140,7 +142,7 @@ function findExecution(configUri: vscode.Uri): vscode.TaskExecution | undefined 
   const want = path.normalize(configUri.fsPath);
   return vscode.tasks.taskExecutions.find((e) => {
     const d = e.task.definition;
-    return isDefinition(d) && d.action !== 'fit' && configPathOf(d, e.task.scope) === want;
+    return isDefinition(d) && (d.action === 'run' || d.action === 'resume') && configPathOf(d, e.task.scope) === want;
   });
 }
 
@@ -221,9 +223,9 @@ export function flopsfitRuntime(): { node: string; env: NodeJS.ProcessEnv; scrip
 }
 
 export function taskArgs(def: FlopsFitTaskDefinition, configPath: string, workspaceRoot: string | undefined): string[] {
-  const args = [def.action === 'fit' ? 'fit' : 'run', configPath];
+  const args = [def.action === 'fit' || def.action === 'stop' ? def.action : 'run', configPath];
   if (workspaceRoot) args.push('--workspace', workspaceRoot);
-  if (def.action === 'fit') return args;
+  if (def.action === 'fit' || def.action === 'stop') return args;
   if (def.action === 'resume') args.push('--resume');
   if (def.experiment) args.push('--only', def.experiment);
   if (def.retryFailed) args.push('--retry-failed');

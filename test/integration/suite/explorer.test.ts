@@ -202,4 +202,32 @@ describe('explorer', function () {
     const fixed = await waitForSweep('failsweep', 'finished after the retry', (x) => x.contextValue === 'sweep.finished', 60_000);
     assert.ok(statuses(fixed).every((x) => x === 'experiment.completed'));
   });
+
+  it('a sweep left running on Slurm (no runner) shows each task\'s Slurm state and offers Resume and Stop', async () => {
+    const f3 = writeFixture('slurmsweep', '[1e10]');
+    extra.push(f3);
+    const plan = await waitForSweep('slurmsweep', 'planned', (x) => experiments(x).length === 3);
+    const ids = experiments(plan).map((e) => e.id!);
+    // what `flopsfit run --executor slurm --detach` leaves: entries running on the cluster, no lock
+    const entry = (status: string, slurm?: Record<string, unknown>) => ({ status, specHash: 'h', budget: 1e10, params: 1, tokens: 1, attempts: 1, ...(slurm ? { slurm } : {}) });
+    const manifest = {
+      version: 1, sweep: 'slurmsweep', configPath: f3.config.fsPath, createdAt: 't', updatedAt: 't', order: ids, state: 'running',
+      experiments: {
+        [ids[0]!]: entry('completed'),
+        [ids[1]!]: entry('running', { submission: 's1', arrayJobId: '12', task: 1, jobId: '13', state: 'RUNNING', node: 'node07' }),
+        [ids[2]!]: entry('running', { submission: 's1', arrayJobId: '12', task: 2, state: 'PENDING', reason: 'Priority' }),
+      },
+    };
+    fs.mkdirSync(f3.runDir, { recursive: true });
+    fs.writeFileSync(path.join(f3.runDir, 'manifest.json'), JSON.stringify(manifest));
+    const s = await waitForSweep('slurmsweep', 'running on Slurm, detached', (x) => x.contextValue === 'sweep.running.detached', 30_000);
+    assert.match(s.description ?? '', /running on Slurm \(detached: Resume follows it\) · 3 runs · Slurm: 1 running, 1 pending/);
+    const rows = experiments(s);
+    assert.match(rows.find((e) => e.id === ids[1])!.description ?? '', /running on node07 · job 13/);
+    assert.match(rows.find((e) => e.id === ids[2])!.description ?? '', /pending \(Priority\) · job 12_2/);
+    assert.equal(rows.find((e) => e.id === ids[1])!.contextValue, 'experiment.running', 'a detached cluster task is still running');
+    const menus = (JSON.parse(fs.readFileSync(path.join(__dirname, '../../../package.json'), 'utf8')) as { contributes: { menus: Record<string, { command: string; when?: string }[]> } }).contributes.menus['view/item/context']!;
+    const offered = (cmd: string) => menus.some((m) => m.command === cmd && new RegExp(/viewItem =~ \/(.*)\/$/.exec(m.when ?? '')?.[1] ?? '^$').test(s.contextValue!));
+    assert.ok(offered('flopsfit.resumeSweep') && offered('flopsfit.stopSweep'), 'Resume (re-attach) and Stop are offered on the row');
+  });
 });
