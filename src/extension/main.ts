@@ -32,8 +32,8 @@ export function activate(context: vscode.ExtensionContext): FlopsFitApi {
   // the sweep service: each config's text, parse and plan, its run directory's state and one
   // derived status, shared by every feature below (nothing is loaded until a feature asks)
   const sweeps = registerSweeps(context);
-  // editing a config: diagnostics, hover, completion, quick fixes (one countParams counter, the service's)
-  registerConfig(context, sweeps.paramCounts);
+  // editing a config: diagnostics, hover, completion, quick fixes (the service's validation and countParams counter)
+  registerConfig(context, sweeps);
   // the `flopsfit` task type: runs, resumes and fits execute as tasks in the flopsfit CLI
   registerTasks(context);
   // views on the service: the Sweeps tree, the results panels, the plan preview documents,

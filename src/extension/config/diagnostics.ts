@@ -13,9 +13,8 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { SWEEP_FILE_PATTERN, type ConfigDiagnostic } from '../../core/config';
-import { validateSweepText } from '../../core/plan/validate';
 import { Disposable } from '../dispose';
-import type { ParamCounts } from '../sweeps';
+import type { ParamCounts, Validations } from '../sweeps';
 import { log } from '../log';
 
 export const DIAGNOSTIC_SOURCE = 'flopsfit';
@@ -52,7 +51,10 @@ export class SweepDiagnostics extends Disposable {
   private readonly collection = this._register(vscode.languages.createDiagnosticCollection(DIAGNOSTIC_SOURCE));
   private readonly timers = new Map<string, NodeJS.Timeout>();
   readonly results = new Map<string, ValidatedDocument>();
-  constructor(private readonly counts: ParamCounts) {
+  constructor(
+    private readonly counts: ParamCounts,
+    private readonly validations: Validations,
+  ) {
     super();
     // sizes counted (for the planner or for us): validate again with them
     this._register(counts.onDidCount(() => this.revalidateAll()));
@@ -106,27 +108,31 @@ export class SweepDiagnostics extends Disposable {
     const fileName = doc.uri.scheme === 'untitled' ? doc.uri.path : doc.uri.fsPath;
     const folder = vscode.workspace.getWorkspaceFolder(doc.uri)?.uri.fsPath;
     const configPath = doc.uri.scheme === 'file' ? doc.uri.fsPath : path.join(folder ?? '/', path.basename(doc.uri.path));
-    let result = validateSweepText(text, fileName, { configPath, workspaceRoot: folder });
+    // the sweep service's validation: the tree and the panel plan from the same result
+    const id = doc.uri.toString();
+    let result = this.validations.validate(id, text, fileName, { configPath, workspaceRoot: folder });
+    let diagnostics = result.diagnostics;
     if (result.config?.model.family === 'command') {
       if (!vscode.workspace.isTrusted) {
         // validateSweepText already says that sizes are not counted here (an info on countParams)
       } else {
         const counted = this.counts.ready(result.config, configPath);
         if (counted) {
-          result = validateSweepText(text, fileName, { configPath, workspaceRoot: folder, countParams: counted.counter, commandStartupSeconds: counted.startupSeconds });
+          result = this.validations.validate(id, text, fileName, { configPath, workspaceRoot: folder, countParams: counted.counter, commandStartupSeconds: counted.startupSeconds });
+          diagnostics = result.diagnostics;
         } else {
           void this.counts.count(result.config, configPath);
           const p = this.counts.progress(result.config, configPath);
-          result.diagnostics = result.diagnostics.map((d) =>
+          diagnostics = diagnostics.map((d) =>
             d.code === 'params-unknown' ? { ...d, message: `counting parameters with countParams…${p ? ` (${p.done}/${p.total} sizes)` : ''}` } : d,
           );
         }
       }
     }
-    this.results.set(doc.uri.toString(), { version: doc.version, diagnostics: result.diagnostics });
-    this.collection.set(doc.uri, result.diagnostics.map(toVscodeDiagnostic));
+    this.results.set(id, { version: doc.version, diagnostics });
+    this.collection.set(doc.uri, diagnostics.map(toVscodeDiagnostic));
     const ms = performance.now() - t0;
     if (ms > 50) log().info(`validated ${vscode.workspace.asRelativePath(doc.uri)} in ${ms.toFixed(1)} ms`);
-    return result.diagnostics;
+    return diagnostics;
   }
 }

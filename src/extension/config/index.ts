@@ -5,13 +5,13 @@
  */
 import * as vscode from 'vscode';
 import { log } from '../log';
-import type { ParamCounts } from '../sweeps';
+import type { SweepStore } from '../sweeps';
 import { SweepDiagnostics } from './diagnostics';
 import { registerConfigLanguage } from './configLanguage';
 
-export function registerConfig(context: vscode.ExtensionContext, counts: ParamCounts): void {
+export function registerConfig(context: vscode.ExtensionContext, sweeps: Pick<SweepStore, 'paramCounts' | 'validations'>): void {
   try {
-    const diagnostics = new SweepDiagnostics(counts);
+    const diagnostics = new SweepDiagnostics(sweeps.paramCounts, sweeps.validations);
     context.subscriptions.push(diagnostics);
     registerConfigLanguage(context, (uri: vscode.Uri) => diagnostics.results.get(uri.toString()));
   } catch (err) {

@@ -15,10 +15,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Disposable } from '../dispose';
 import { ParamCounts } from './paramCounts';
+import { Validations } from './validations';
 import { log } from '../log';
 import type { Plan } from '../../core/contracts';
 import { parseSweepConfig } from '../../core/config';
-import { buildPlan, resolveRunDir } from '../../core/plan';
+import { resolveRunDir } from '../../core/plan';
 import { SWEEP_GLOB } from '../../core/sweepFiles';
 import { isError, Sweep, SWEEP_RE, toProblem, type SweepChange } from './sweepModel';
 import { debounce, type Debounced } from './debounce';
@@ -48,6 +49,8 @@ export class SweepStore extends Disposable {
   readonly onDidChangeRunFiles = this._onDidChangeRunFiles.event;
   /** the one parameter counter of command trainers (diagnostics use it too) */
   readonly paramCounts = this._register(new ParamCounts());
+  /** the one validation (parse, plan, diagnostics) per config text, shared with the diagnostics */
+  readonly validations = new Validations();
   /** the run-directory half: watchers and run state of every sweep */
   private readonly runs: RunDirWatch;
 
@@ -323,12 +326,15 @@ export class SweepStore extends Disposable {
           const counted = config.model.family === 'command' && vscode.workspace.isTrusted ? await this.paramCounts.count(config, s.uri.fsPath) : undefined;
           s.counting = undefined;
           if (token?.isCancellationRequested) return undefined;
-          const plan = buildPlan(config, {
+          // the same validation the diagnostics show (one plan per config text)
+          const v = this.validations.validate(s.id, s.text ?? '', s.uri.fsPath, {
             configPath: s.uri.fsPath,
             workspaceRoot: this.workspaceRootOf(s.uri),
             countParams: counted?.counter,
             commandStartupSeconds: counted?.startupSeconds,
           });
+          const plan = v.plan;
+          if (!plan) throw new Error(v.diagnostics.find((d) => d.severity === 'error')?.message ?? 'the config does not validate');
           if (s.config !== config) return s.plan; // re-parsed meanwhile
           s.setPlan(plan);
           s.planError = undefined;
@@ -376,6 +382,7 @@ export class SweepStore extends Disposable {
   /** Full refresh: re-scan the workspace, re-parse and re-plan everything. */
   async refreshAll(): Promise<void> {
     await this.ensureLoaded();
+    this.validations.clear();
     await this.rescan();
     for (const s of this.sweeps.values()) {
       s.text = undefined;
