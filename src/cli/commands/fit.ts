@@ -252,6 +252,32 @@ function withInterval(report: FitReport, name: string, value: number): string {
   return iv ? `${fmt(value)} [${fmt(iv[0])}, ${fmt(iv[1])}]` : fmt(value);
 }
 
+/**
+ * The table of an L(N, D) = E + A/N^α + B/D^β fit (parametric or VPNLS): estimate, bootstrap interval
+ * and standard error of each parameter; an unidentified one says so in words.
+ */
+function lawRows(
+  r: FitReport,
+  method: 'parametric' | 'vpnls',
+  p: Partial<Record<'E' | 'A' | 'B' | 'alpha' | 'beta' | 'a' | 'b', number>>,
+  unidentified: (k: string) => boolean = () => false,
+): string[][] {
+  const rows = [['', 'estimate', ...(r.bootstrap ? ['interval', 'se'] : [])]];
+  for (const k of ['E', 'A', 'B', 'alpha', 'beta', 'a', 'b'] as const) {
+    const v = p[k];
+    if (v === undefined) continue;
+    const iv = r.bootstrap?.intervals[`${method}.${k}`];
+    const se = r.bootstrap?.se[`${method}.${k}`];
+    // an unidentified parameter's interval and SE say nothing but "any value": say that in words
+    if (r.bootstrap && unidentified(k)) {
+      rows.push([k, fmt(v), 'not identified', '-']);
+      continue;
+    }
+    rows.push([k, fmt(v), ...(r.bootstrap ? [iv ? `[${fmt(iv[0])}, ${fmt(iv[1])}]` : '-', se === undefined ? '-' : se === null ? 'not finite' : fmt(se)] : [])]);
+  }
+  return rows;
+}
+
 export function formatReport(r: FitReport): string {
   const out: string[] = [];
   const pct = `${+(r.settings.confidence * 100).toFixed(2)}%`;
@@ -298,28 +324,7 @@ export function formatReport(r: FitReport): string {
   if (r.parametric) {
     const p = r.parametric;
     out.push('', `Parametric (approach 3): L(N, D) = E + A/N^α + B/D^β`);
-    const rows = [['', 'estimate', ...(r.bootstrap ? ['interval', 'se'] : [])]];
-    for (const [k, v] of [
-      ['E', p.E],
-      ['A', p.A],
-      ['B', p.B],
-      ['alpha', p.alpha],
-      ['beta', p.beta],
-      ['a', p.a],
-      ['b', p.b],
-    ] as const) {
-      if (v === undefined) continue;
-      const name = `parametric.${k}`;
-      const iv = r.bootstrap?.intervals[name];
-      const se = r.bootstrap?.se[name];
-      // an unidentified parameter's interval and SE say nothing but "any value": say that in words
-      if (r.bootstrap && p.identifiability?.parameters[k] === false) {
-        rows.push([k, fmt(v), 'not identified', '-']);
-        continue;
-      }
-      rows.push([k, fmt(v), ...(r.bootstrap ? [iv ? `[${fmt(iv[0])}, ${fmt(iv[1])}]` : '-', se === undefined ? '-' : se === null ? 'not finite' : fmt(se)] : [])]);
-    }
-    out.push(table(rows).trimEnd());
+    out.push(table(lawRows(r, 'parametric', p, (k) => p.identifiability?.parameters[k] === false)).trimEnd());
     if (p.identifiability) {
       out.push(`  ${p.identifiability.identified ? 'identified' : 'NOT IDENTIFIED'}: ${p.identifiability.summary}`);
       for (const why of p.identifiability.reasons) out.push(`    - ${why}`);
@@ -330,23 +335,7 @@ export function formatReport(r: FitReport): string {
   if (r.vpnls) {
     const p = r.vpnls;
     out.push('', `VPNLS (variable projection): L(N, D) = E + A/N^α + B/D^β, least squares on raw loss`);
-    const rows = [['', 'estimate', ...(r.bootstrap ? ['interval', 'se'] : [])]];
-    for (const [k, v] of [
-      ['E', p.E],
-      ['A', p.A],
-      ['B', p.B],
-      ['alpha', p.alpha],
-      ['beta', p.beta],
-      ['a', p.a],
-      ['b', p.b],
-    ] as const) {
-      if (v === undefined) continue;
-      const name = `vpnls.${k}`;
-      const iv = r.bootstrap?.intervals[name];
-      const se = r.bootstrap?.se[name];
-      rows.push([k, fmt(v), ...(r.bootstrap ? [iv ? `[${fmt(iv[0])}, ${fmt(iv[1])}]` : '-', se === undefined ? '-' : se === null ? 'not finite' : fmt(se)] : [])]);
-    }
-    out.push(table(rows).trimEnd());
+    out.push(table(lawRows(r, 'vpnls', p)).trimEnd());
     out.push(`  RSS ${p.rss.toPrecision(6)}; rms residual ${fmt(p.rmsResidual)}; grid best α = ${fmt(p.grid.alpha)}, β = ${fmt(p.grid.beta)} of ${p.grid.points} points${p.converged ? ', refined, converged' : ', NOT converged'}`);
   }
   if (r.prediction) {
