@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { MetricsLine, RunResult, type TransformerModelSpec } from '../../src/core/contracts';
+import { type TransformerModelSpec } from '../../src/core/contracts';
 import { countTransformerParams } from '../../src/core/model/transformer';
 import { initBackend, tf } from '../../src/engine/backend';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
@@ -11,18 +11,8 @@ import { embed, linear, resolveKernels, TransformerModel } from '../../src/engin
 import { AdamW } from '../../src/engine/optimizer';
 import { batchTensors, trainExperiment, trainStep } from '../../src/engine/train';
 import { tinySpec } from './engineHelpers';
+import { readMetrics, readResult } from './engineHelpers';
 
-function readMetrics(dir: string): MetricsLine[] {
-  return fs
-    .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => MetricsLine.parse(JSON.parse(l)));
-}
-
-function readResult(dir: string): RunResult {
-  return RunResult.parse(JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8')));
-}
 
 const SHAPES: TransformerModelSpec[] = [
   { family: 'transformer', dModel: 16, nLayers: 1, nHeads: 2, contextLength: 8, vocabSize: 16, mlpRatio: 4, tiedEmbeddings: false },

@@ -1,5 +1,7 @@
 /** Shared fixtures of the engine tests. */
-import type { ExperimentSpec, TransformerModelSpec } from '../../src/core/contracts';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MetricsLine, RunResult, type ExperimentSpec, type TransformerModelSpec } from '../../src/core/contracts';
 import { tf } from '../../src/engine/backend';
 
 export const TINY_MODEL: TransformerModelSpec = { family: 'transformer', dModel: 16, nLayers: 1, nHeads: 2, contextLength: 16, vocabSize: 16, mlpRatio: 4, tiedEmbeddings: false };
@@ -66,4 +68,18 @@ export function tokenBatch(B: number, T: number, V: number, seed: number): [tf.T
     tg[i] = (x >> 8) % V;
   }
   return [tf.tensor2d(ids, [B, T], 'int32'), tf.tensor2d(tg, [B, T], 'int32')];
+}
+
+/** The metrics.jsonl lines an engine wrote, schema-checked. */
+export function readMetrics(dir: string): MetricsLine[] {
+  return fs
+    .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => MetricsLine.parse(JSON.parse(l)));
+}
+
+/** The result.json an engine wrote, schema-checked. */
+export function readResult(dir: string): RunResult {
+  return RunResult.parse(JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8')));
 }

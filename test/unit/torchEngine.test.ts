@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type ExperimentSpec, MetricsLine, RunResult, type TransformerModelSpec } from '../../src/core/contracts';
+import { type ExperimentSpec, MetricsLine, type TransformerModelSpec } from '../../src/core/contracts';
 import { countTransformerParams } from '../../src/core/model/transformer';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
 import { openExperimentData } from '../../src/engine/data';
@@ -18,19 +18,9 @@ import { clearPythonCache, findPython, trainerScript } from '../../src/engine/py
 import { evalWithTorch, selectEngine, trainAny } from '../../src/engine/torchEngine';
 import { planTokens, trainExperiment } from '../../src/engine/train';
 import { TINY_MODEL, tinySpec } from './engineHelpers';
+import { readMetrics, readResult } from './engineHelpers';
 import { requireTorch, TEST_PYTHON, torchEnv } from './torchHelpers';
 
-function readMetrics(dir: string): MetricsLine[] {
-  return fs
-    .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => MetricsLine.parse(JSON.parse(l)));
-}
-
-function readResult(dir: string): RunResult {
-  return RunResult.parse(JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8')));
-}
 
 function torchSpec(over: Partial<ExperimentSpec> = {}): ExperimentSpec {
   const s = tinySpec(over);
