@@ -1,0 +1,92 @@
+/**
+ * bench/gpu.sh (the PyTorch engine's GPU benchmark, bench/gpu_torch_bench.py) without a GPU:
+ * the CPU smoke mode runs the whole script path at toy shapes and must print every row; without
+ * the smoke flag it must refuse with exit 3; and the spec it hands the engine is the benchmark
+ * spec of bench/common.ts.
+ */
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { benchExperiment, type BenchConfig } from '../../bench/common';
+import { requireTorch, TEST_PYTHON } from './torchHelpers';
+
+const ROOT = path.resolve(__dirname, '../..');
+const SCRIPT = path.join(ROOT, 'bench/gpu.sh');
+
+function hasCuda(): boolean {
+  const r = spawnSync(TEST_PYTHON, ['-c', 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'], { stdio: 'ignore', timeout: 120_000 });
+  return r.status === 0;
+}
+
+describe('GPU benchmark bench/gpu.sh (torch engine, no GPU)', function () {
+  this.timeout(300_000);
+  let tmp: string;
+  beforeEach(function () {
+    requireTorch(this);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'flopsfit-gpubench-test-'));
+  });
+  afterEach(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('--cpu-smoke runs every run and writes one table with every row, logs and JSON', () => {
+    const out = path.join(tmp, 'out');
+    const r = spawnSync('bash', [SCRIPT, '--cpu-smoke', '--out', out, '--python', TEST_PYTHON], { encoding: 'utf8', timeout: 280_000 });
+    assert.equal(r.status, 0, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+    const table = fs.readFileSync(path.join(out, 'gpu-table.md'), 'utf8');
+    assert.match(table, /CPU SMOKE RUN/);
+    assert.match(table, /PyTorch \S+, CUDA/);
+    const rows = table.split('\n').filter((l) => /^\| (engine|reference) /.test(l));
+    const expected: string[] = [];
+    for (const shape of ['gpt2-small', 'd256', 'd128']) {
+      for (const c of ['off', 'on']) expected.push(`engine ${shape}-compile-${c}`, `reference ${shape}-compile-${c}`);
+    }
+    for (const n of [1, 2, 4]) expected.push(`engine packed ×${n} (d128)`);
+    assert.deepEqual(
+      rows.map((l) => l.split('|')[1].trim()),
+      expected,
+    );
+    const cell = (run: string, col: number): string => rows.find((l) => l.split('|')[1].trim() === run)!.split('|')[col].trim();
+    // every engine run (compiled ones run uncompiled where torch has no torch.compile) has a figure
+    for (const run of expected.filter((e) => e.startsWith('engine'))) {
+      assert.match(cell(run, 3), /^[\d,]+$/, `${run}: tokens/s`);
+    }
+    // the uncompiled reference runs too, and the engine's ratio to it is shown
+    for (const shape of ['gpt2-small', 'd256', 'd128']) {
+      assert.match(cell(`reference ${shape}-compile-off`, 3), /^[\d,]+$/);
+      assert.match(cell(`engine ${shape}-compile-off`, 5), /^\d+\.\d\d$/);
+    }
+    // packing: per-process figures that add up to the aggregate
+    const pack4 = JSON.parse(fs.readFileSync(path.join(out, 'gpu-results.json'), 'utf8')) as { smoke: boolean; rows: Array<{ run: string; tokensPerSecond: number; perProcess?: number[] }> };
+    assert.equal(pack4.smoke, true);
+    const p = pack4.rows.find((x) => x.run === 'engine packed ×4 (d128)')!;
+    assert.equal(p.perProcess!.length, 4);
+    assert.ok(Math.abs(p.perProcess!.reduce((a, b) => a + b, 0) - p.tokensPerSecond) < 1e-6 * p.tokensPerSecond);
+    // per-run logs of the real trainer
+    const logs = fs.readdirSync(path.join(out, 'logs'));
+    assert.ok(logs.includes('engine-gpt2-small-compile-off.log') && logs.includes('engine-gpt2-small-compile-off.metrics.jsonl'), logs.join(' '));
+    assert.ok(logs.includes('reference-d128-compile-off.log') && logs.includes('engine-pack-4-4.log'), logs.join(' '));
+    assert.match(fs.readFileSync(path.join(out, 'logs', 'engine-d128-compile-off.log'), 'utf8'), /on torch \[PyTorch/);
+  });
+
+  it('exits 3 with a clear line when there is no GPU and no smoke flag', function () {
+    if (hasCuda()) this.skip(); // on a GPU machine this would run the real benchmark
+    const out = path.join(tmp, 'out');
+    const r = spawnSync('bash', [SCRIPT, '--out', out, '--python', TEST_PYTHON], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 3, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout + r.stderr, /no CUDA GPU.*nothing was run/);
+    assert.ok(!fs.existsSync(path.join(out, 'gpu-table.md')), 'no table without a GPU');
+  });
+
+  it('hands the engine the benchmark spec of bench/common.ts for every shape', () => {
+    for (const shape of ['gpt2-small', 'd256', 'd128']) {
+      const r = spawnSync(TEST_PYTHON, [path.join(ROOT, 'bench/gpu_torch_bench.py'), '--print-spec', shape], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const { config, spec } = JSON.parse(r.stdout) as { config: BenchConfig; spec: unknown };
+      if (shape === 'gpt2-small') assert.deepEqual([config.d, config.layers, config.heads, config.context], [768, 12, 12, 1024]);
+      assert.deepEqual(spec, benchExperiment(config, { id: `bench-${shape}`, backend: 'torch', seed: 1, allowRepeat: false }).spec, shape);
+    }
+  });
+});
