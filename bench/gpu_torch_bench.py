@@ -12,7 +12,8 @@ torch.compile is switched by FLOPSFIT_TORCH_COMPILE=on|off (the engine's own set
 stays the benchmark spec. Tokens/s of a run: the median of the engine's own per-step figure in
 metrics.jsonl over the timed steps (the warm-up steps, compilation included, are left out).
 
-Runs, each a fixed number of warm-up + timed steps and killed after its time box:
+Runs, each a fixed number of warm-up + timed steps and killed after its time box (uncompiled first,
+then packing, then compiled; the table lists them by shape):
   - shapes gpt2-small (d 768, 12 layers, 12 heads, context 1024), d256 and d128 (sweep-sized),
     each with compile off and on, each by the engine and by bench/gpu_torch.py (bf16 autocast,
     the same model) on the same shape; the engine's ratio to the reference is printed;
@@ -92,7 +93,7 @@ def write_init(torch, model, path):
                 t = torch.zeros(*shape)
             else:
                 t = torch.randn(*shape, generator=g) * 0.02
-            f.write(t.to(torch.float32).contiguous().numpy().astype("<f4").tobytes())
+            f.write(ft._f32_bytes(t))
 
 
 def median(xs):
@@ -234,9 +235,11 @@ class Bench:
         return row
 
     def run_all(self):
+        """Uncompiled runs first, then packing, then the compiled runs (the slowest and least sure to fit
+        the budget); the table lists them by shape."""
         only = set(self.a.only.split(",")) if self.a.only else None
-        for shape in ("gpt2-small", "d256", "d128"):
-            for compile_on in (False, True):
+        for compile_on in (False, True):
+            for shape in ("gpt2-small", "d256", "d128"):
                 tag = "%s-compile-%s" % (shape, "on" if compile_on else "off")
                 if only and tag not in only:
                     continue
@@ -244,6 +247,13 @@ class Bench:
                 ref = self.reference("reference-" + tag, shape, compile_on)
                 self.row("engine " + tag, shape, compile_on, "engine", e, ref)
                 self.row("reference " + tag, shape, compile_on, "reference", ref)
+            if not compile_on:
+                self.packing(only)
+        order = ["%s %s-compile-%s" % (w, sh, c) for sh in ("gpt2-small", "d256", "d128") for c in ("off", "on") for w in ("engine", "reference")]
+        self.rows.sort(key=lambda r: order.index(r["run"]) if r["run"] in order else len(order) + r["procs"])
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def packing(self, only):
         for n in PACKS:
             tag = "pack-%d" % n
             if only and tag not in only:
@@ -263,7 +273,6 @@ class Bench:
             if notes:
                 agg["note"] = "; ".join(notes)
             self.row("engine packed ×%d (%s)" % (n, PACK_SHAPE), PACK_SHAPE, False, "pack", agg, procs=n)
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def fmt_tps(x):

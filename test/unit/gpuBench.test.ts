@@ -80,6 +80,15 @@ describe('GPU benchmark bench/gpu.sh (torch engine, no GPU)', function () {
     assert.ok(!fs.existsSync(path.join(out, 'gpu-table.md')), 'no table without a GPU');
   });
 
+  it('skips the runs past its budget, says so in every row, and exits 4 when nothing was measured', () => {
+    const out = path.join(tmp, 'out');
+    const r = spawnSync('bash', [SCRIPT, '--cpu-smoke', '--budget', '10', '--out', out, '--python', TEST_PYTHON], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 4, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+    const rows = fs.readFileSync(path.join(out, 'gpu-table.md'), 'utf8').split('\n').filter((l) => /^\| (engine|reference) /.test(l));
+    assert.equal(rows.length, 15);
+    for (const row of rows) assert.match(row, /skipped: the 10 s budget is spent/, row);
+  });
+
   it('hands the engine the benchmark spec of bench/common.ts for every shape', () => {
     for (const shape of ['gpt2-small', 'd256', 'd128']) {
       const r = spawnSync(TEST_PYTHON, [path.join(ROOT, 'bench/gpu_torch_bench.py'), '--print-spec', shape], { encoding: 'utf8', timeout: 60_000 });

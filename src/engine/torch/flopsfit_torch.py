@@ -723,7 +723,10 @@ def _f32_bytes(t):
     c = t.detach().float().cpu().contiguous().view(-1)
     try:
         return c.numpy().astype("<f4").tobytes()
-    except Exception:  # torch without numpy
+    except Exception:  # torch without numpy (torch >= 2 does not require it)
+        if sys.byteorder == "little":
+            import ctypes
+            return ctypes.string_at(c.data_ptr(), 4 * c.numel()) if c.numel() else b""
         import array
         a = array.array("f", c.tolist())
         if sys.byteorder != "little":
