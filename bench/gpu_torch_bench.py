@@ -295,7 +295,7 @@ def header(torch, b, smoke):
     lines = [
         "# FlopsFit GPU benchmark (bench/gpu.sh)" + (" — CPU SMOKE RUN: toy shapes, figures say nothing about speed" if smoke else ""),
         "",
-        "- date: %s" % datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
+        "- date: %s" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "- device: %s%s" % (b.dev_name, (", driver %s" % drv) if drv else ""),
         "- bf16 dense peak: %s" % ("%.1f TFLOP/s (flopsfit_torch.PEAK_BF16)" % (b.peak / 1e12) if b.peak else "unknown for this device: no MFU"),
         "- PyTorch %s, CUDA %s, Python %s" % (torch.__version__, getattr(torch.version, "cuda", None) or "none", platform.python_version()),
@@ -338,6 +338,11 @@ def main(argv):
         ap.error("--out DIR is required")
     if a.budget < 10:
         ap.error("--budget must be at least 10 seconds")
+    if a.only:
+        known = ["%s-compile-%s" % (sh, c) for sh in SHAPES for c in ("off", "on")] + ["pack-%d" % n for n in PACKS]
+        bad = [x for x in a.only.split(",") if x not in known]
+        if bad:
+            ap.error("--only: unknown run %s (runs: %s)" % (", ".join(bad), ", ".join(known)))
     try:
         import torch
     except Exception as e:

@@ -89,6 +89,18 @@ describe('GPU benchmark bench/gpu.sh (torch engine, no GPU)', function () {
     for (const row of rows) assert.match(row, /skipped: the 10 s budget is spent/, row);
   });
 
+  it('refuses bad options with exit 2 and the reason', () => {
+    for (const [args, re] of [
+      [['--bogus'], /unknown option --bogus/],
+      [['--cpu-smoke', '--only', 'd128'], /--only: unknown run d128 \(runs: gpt2-small-compile-off,/],
+      [['--cpu-smoke', '--budget', '3'], /--budget must be at least 10/],
+    ] as Array<[string[], RegExp]>) {
+      const r = spawnSync('bash', [SCRIPT, ...args, '--out', path.join(tmp, 'out'), '--python', TEST_PYTHON], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout + r.stderr, re);
+    }
+  });
+
   it('hands the engine the benchmark spec of bench/common.ts for every shape', () => {
     for (const shape of ['gpt2-small', 'd256', 'd128']) {
       const r = spawnSync(TEST_PYTHON, [path.join(ROOT, 'bench/gpu_torch_bench.py'), '--print-spec', shape], { encoding: 'utf8', timeout: 60_000 });
