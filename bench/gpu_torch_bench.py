@@ -62,6 +62,9 @@ TINY = {
 }
 PACK_SHAPE = "d128"
 PACKS = (1, 2, 4)
+# packed runs train longer, so that their timed steps overlap despite their staggered starts
+PACK_STEPS = {"warmup": 20, "steps": 300}
+TINY_PACK_STEPS = {"warmup": 5, "steps": 60}
 
 
 def bench_spec(c, run_id):
@@ -140,7 +143,9 @@ class Bench:
         log = open(os.path.join(self.logs, name + ".log"), "w")
         log.write("$ FLOPSFIT_TORCH_COMPILE=%s %s\n" % (env["FLOPSFIT_TORCH_COMPILE"], " ".join(cmd)))
         log.flush()
-        return {"name": name, "dir": d, "c": c, "compile": compile_on, "log": log, "proc": subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)}
+        wall0 = time.time()
+        return {"name": name, "dir": d, "c": c, "compile": compile_on, "log": log, "wall0": wall0,
+                "proc": subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)}
 
     def finish_engine(self, r, deadline):
         p = r["proc"]
@@ -154,7 +159,7 @@ class Bench:
         r["log"].close()
         run = os.path.join(r["dir"], "run")
         c = r["c"]
-        tps = []
+        tps, trace = [], []
         if os.path.exists(os.path.join(run, "metrics.jsonl")):
             shutil.copy(os.path.join(run, "metrics.jsonl"), os.path.join(self.logs, r["name"] + ".metrics.jsonl"))
             with open(os.path.join(run, "metrics.jsonl")) as f:
@@ -163,12 +168,16 @@ class Bench:
                         m = json.loads(line)
                         if m["step"] > c["warmup"]:
                             tps.append(m["tokensPerSecond"])
+                        # (wall time, tokens so far) from the end of the warm-up to the step before the last
+                        # (the last line's time includes the final evaluation)
+                        if c["warmup"] <= m["step"] < c["warmup"] + c["steps"]:
+                            trace.append((r["wall0"] + m["elapsed"], m["tokens"]))
         res = {}
         if os.path.exists(os.path.join(run, "result.json")):
             with open(os.path.join(run, "result.json")) as f:
                 res = json.load(f)
         shutil.rmtree(r["dir"], ignore_errors=True)
-        out = {"tokensPerSecond": median(tps), "timedSteps": len(tps), "device": res.get("device", "")}
+        out = {"tokensPerSecond": median(tps), "timedSteps": len(tps), "device": res.get("device", ""), "trace": trace}
         if killed:
             out["note"] = "killed after its time box" + (" (partial: %d timed steps)" % len(tps) if tps else "")
         elif res.get("status") != "completed":
@@ -186,7 +195,9 @@ class Bench:
         if why:
             return {"tokensPerSecond": None, "note": why}
         r = self.start_engine(name, self.shapes[shape], compile_on)
-        return self.finish_engine(r, time.perf_counter() + min(box, max(5, self.left())))
+        out = self.finish_engine(r, time.perf_counter() + min(box, max(5, self.left())))
+        out.pop("trace")
+        return out
 
     def reference(self, name, shape, compile_on):
         c = self.shapes[shape]
@@ -263,16 +274,40 @@ class Bench:
             if why:
                 self.row("engine packed ×%d (%s)" % (n, PACK_SHAPE), PACK_SHAPE, False, "pack", {"tokensPerSecond": None, "note": why}, procs=n)
                 continue
-            started = [self.start_engine("engine-%s-%d" % (tag, i + 1), self.shapes[PACK_SHAPE], False) for i in range(n)]
+            c = dict(self.shapes[PACK_SHAPE], **(TINY_PACK_STEPS if self.a.cpu_smoke else PACK_STEPS))
+            started = [self.start_engine("engine-%s-%d" % (tag, i + 1), c, False) for i in range(n)]
             deadline = time.perf_counter() + min(box, max(5, self.left()))
             parts = [self.finish_engine(r, deadline) for r in started]
-            got = [p["tokensPerSecond"] for p in parts if p["tokensPerSecond"]]
             notes = sorted({p["note"] for p in parts if p.get("note")})
-            agg = {"tokensPerSecond": sum(got) if len(got) == n else None, "perProcess": [p["tokensPerSecond"] for p in parts],
+            total, window = overlap_rate([p.pop("trace") for p in parts])
+            agg = {"tokensPerSecond": total, "perProcess": [p["tokensPerSecond"] for p in parts], "overlapSeconds": window,
                    "device": parts[0].get("device", "")}
+            if total is None:
+                notes.append("the timed steps of the %d runs did not overlap" % n)
+            elif window < 1.0:
+                notes.append("only %.2f s of overlap: a rough figure" % window)
             if notes:
                 agg["note"] = "; ".join(notes)
             self.row("engine packed ×%d (%s)" % (n, PACK_SHAPE), PACK_SHAPE, False, "pack", agg, procs=n)
+
+
+def tokens_at(trace, t):
+    """Tokens a run had trained at wall time t (linear between its metrics lines)."""
+    for (t0, k0), (t1, k1) in zip(trace, trace[1:]):
+        if t0 <= t <= t1:
+            return k0 + (k1 - k0) * ((t - t0) / (t1 - t0) if t1 > t0 else 1.0)
+    return trace[-1][1] if t > trace[-1][0] else trace[0][1]
+
+
+def overlap_rate(traces):
+    """Aggregate tokens/s of runs trained at once: the tokens all of them trained while every one was
+    in its timed steps, over that window's length; (None, 0) if the windows do not overlap."""
+    if any(len(tr) < 2 for tr in traces):
+        return None, 0.0
+    start, end = max(tr[0][0] for tr in traces), min(tr[-1][0] for tr in traces)
+    if end <= start:
+        return None, 0.0
+    return sum(tokens_at(tr, end) - tokens_at(tr, start) for tr in traces) / (end - start), end - start
 
 
 def fmt_tps(x):
@@ -313,7 +348,8 @@ def table(b):
         if r.get("note"):
             note = (note + "; " if note else "") + r["note"]
         if r.get("perProcess"):
-            note = "per process: %s; %s" % (" + ".join(fmt_tps(x) for x in r["perProcess"]), note)
+            note = "over the %.1f s all ran at once; each run's median: %s; %s" % (
+                r.get("overlapSeconds", 0), " / ".join(fmt_tps(x) for x in r["perProcess"]), note)
         out.append("| %s | %s | %s | %s | %s | %s |" % (
             r["run"], r["shapeText"], fmt_tps(r.get("tokensPerSecond")), "%.1f %%" % (100 * r["mfu"]) if r.get("mfu") else "—",
             "%.2f" % r["vsReference"] if r.get("vsReference") else "—", note.replace("|", "/")))
