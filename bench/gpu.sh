@@ -8,7 +8,7 @@
 # 2. With --tfjs, and only where a Node >= 20.6 and node_modules are present: the TensorFlow.js GPU
 #    backends (bench/gpu-bench.ts), options after `--` passed to it.
 #
-#   bench/gpu.sh [--out DIR] [--python PATH] [--budget S] [--only RUN,...]
+#   bench/gpu.sh [--out DIR] [--python PATH] [--budget S] [--time-box S] [--only RUN,...]
 #   bench/gpu.sh --cpu-smoke [--out DIR]     the whole path on the CPU at toy shapes (< 1 minute)
 #   bench/gpu.sh --tfjs [-- --engines webgpu --d 256 --layers 4 --heads 4 --context 256 --time-box 60 --budget 120]
 #
@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="${2:?--out needs a folder}"; shift 2 ;;
     --python) python="${2:?--python needs a path}"; shift 2 ;;
-    --budget|--only) pass+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --budget|--only|--time-box) pass+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
     --cpu-smoke) pass+=("$1"); shift ;;
     --tfjs) tfjs=1; shift ;;
     --) shift; tfjs_args=("$@"); break ;;

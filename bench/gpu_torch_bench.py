@@ -121,6 +121,8 @@ class Bench:
         return self.a.budget - (time.perf_counter() - self.t0)
 
     def time_box(self, shape, compile_on):
+        if self.a.time_box:
+            return self.a.time_box
         if self.a.cpu_smoke:
             return 120
         return (150 if shape == "gpt2-small" else 100) if compile_on else 60
@@ -145,16 +147,16 @@ class Bench:
         log.flush()
         wall0 = time.time()
         return {"name": name, "dir": d, "c": c, "compile": compile_on, "log": log, "wall0": wall0,
-                "proc": subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)}
+                "proc": subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)}
 
     def finish_engine(self, r, deadline):
         p = r["proc"]
         killed = False
         try:
-            p.wait(timeout=max(1, deadline - time.perf_counter()))
+            p.wait(timeout=max(0.05, deadline - time.perf_counter()))
         except subprocess.TimeoutExpired:
             killed = True
-            p.send_signal(signal.SIGKILL)
+            kill_group(p)
             p.wait()
         r["log"].close()
         run = os.path.join(r["dir"], "run")
@@ -216,13 +218,15 @@ class Bench:
             log.write("$ %s\n" % " ".join(cmd))
             log.flush()
             try:
-                p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=log, env=env, cwd=ROOT, timeout=min(box, max(5, self.left())), universal_newlines=True)
+                p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=env, cwd=ROOT, universal_newlines=True, start_new_session=True)
+                stdout, _ = p.communicate(timeout=min(box, max(5, self.left())))
             except subprocess.TimeoutExpired:
+                kill_group(p)
                 log.write("killed after its %d s time box\n" % box)
                 return {"tokensPerSecond": None, "note": "killed after its time box"}
-            log.write(p.stdout)
+            log.write(stdout)
         try:
-            j = json.loads(p.stdout.strip().splitlines()[-1])
+            j = json.loads(stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
             return {"tokensPerSecond": None, "note": "exit %d, no result (see logs/%s.log)" % (p.returncode, name)}
         if "error" in j:
@@ -289,6 +293,15 @@ class Bench:
             if notes:
                 agg["note"] = "; ".join(notes)
             self.row("engine packed ×%d (%s)" % (n, PACK_SHAPE), PACK_SHAPE, False, "pack", agg, procs=n)
+
+
+def kill_group(p):
+    """Kill a run and whatever it started (torch.compile's worker processes), then reap it."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except OSError:
+        p.kill()
+    p.communicate()
 
 
 def tokens_at(trace, t):
@@ -361,6 +374,7 @@ def main(argv):
     ap.add_argument("--out", help="folder for gpu-table.md, gpu-results.json and logs/")
     ap.add_argument("--python", default=sys.executable, help="the Python (with torch) the runs use (default: this one)")
     ap.add_argument("--budget", type=float, default=450, help="seconds for everything; later runs are skipped past it (450)")
+    ap.add_argument("--time-box", type=float, default=0, help="seconds per run before it is killed (default: 60 uncompiled, 100 compiled, 150 compiled GPT-2 small; packed runs twice that)")
     ap.add_argument("--only", help="comma-separated runs: gpt2-small-compile-off, d128-compile-on, pack-2, ...")
     ap.add_argument("--cpu-smoke", action="store_true", help="run everything on the CPU at toy shapes (tests the script, measures nothing)")
     ap.add_argument("--print-spec", metavar="SHAPE", choices=sorted(SHAPES), help="print the engine spec of a shape and exit")
@@ -374,6 +388,8 @@ def main(argv):
         ap.error("--out DIR is required")
     if a.budget < 10:
         ap.error("--budget must be at least 10 seconds")
+    if a.time_box < 0:
+        ap.error("--time-box must be positive")
     if a.only:
         known = ["%s-compile-%s" % (sh, c) for sh in SHAPES for c in ("off", "on")] + ["pack-%d" % n for n in PACKS]
         bad = [x for x in a.only.split(",") if x not in known]

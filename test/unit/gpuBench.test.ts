@@ -97,6 +97,16 @@ describe('GPU benchmark bench/gpu.sh (torch engine, no GPU)', function () {
     for (const row of rows) assert.match(row, /skipped: the 10 s budget is spent/, row);
   });
 
+  it('kills a run at its time box and says so (exit 4: nothing measured)', () => {
+    const out = path.join(tmp, 'out');
+    const args = [SCRIPT, '--cpu-smoke', '--time-box', '0.3', '--only', 'd128-compile-off', '--out', out, '--python', TEST_PYTHON];
+    const r = spawnSync('bash', args, { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 4, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+    const rows = fs.readFileSync(path.join(out, 'gpu-table.md'), 'utf8').split('\n').filter((l) => /^\| (engine|reference) /.test(l));
+    assert.equal(rows.length, 2);
+    for (const row of rows) assert.match(row, /killed after its time box/, row);
+  });
+
   it('refuses bad options with exit 2 and the reason', () => {
     for (const [args, re] of [
       [['--bogus'], /unknown option --bogus/],
