@@ -84,8 +84,8 @@ export default tseslint.config(
   },
   ...LAYERS,
   {
-    // the one test of a benchmark's own logic (the GPU benchmark's output parser and worker)
-    files: ['test/unit/backends-gpubench.test.ts'],
+    // the tests of the GPU benchmark's own logic (its output parser and worker; the torch bench's spec)
+    files: ['test/unit/backends-gpubench.test.ts', 'test/unit/gpuBench.test.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
   {

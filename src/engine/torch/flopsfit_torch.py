@@ -463,6 +463,14 @@ def closed_form_params(m):
     return m["nLayers"] * per_layer + 2 * d + emb
 
 
+def model_flops_per_token_of(m):
+    """Model FLOPs per trained token, as bench/gpu-bench.ts and bench/gpu_torch_bench.py count them:
+    6·(non-embedding parameters + output head) + Kaplan's attention term 6·L·T·d."""
+    d, V, T = m["dModel"], m["vocabSize"], m["contextLength"]
+    non_embedding = closed_form_params(m) - V * d - T * d - (0 if m["tiedEmbeddings"] else d * V)
+    return 6 * (non_embedding + d * V) + 6 * m["nLayers"] * T * d
+
+
 # GPU dense bf16 peaks (FLOP/s, no sparsity), for model-FLOPs utilisation. Unknown: tokens/s only.
 PEAK_BF16 = [
     ("H200", 989e12), ("H100 SXM", 989e12), ("H100 80GB HBM3", 989e12), ("H100 NVL", 835e12), ("H100 PCIe", 756e12),
@@ -715,7 +723,10 @@ def _f32_bytes(t):
     c = t.detach().float().cpu().contiguous().view(-1)
     try:
         return c.numpy().astype("<f4").tobytes()
-    except Exception:  # torch without numpy
+    except Exception:  # torch without numpy (torch >= 2 does not require it)
+        if sys.byteorder == "little":
+            import ctypes
+            return ctypes.string_at(c.data_ptr(), 4 * c.numel()) if c.numel() else b""
         import array
         a = array.array("f", c.tolist())
         if sys.byteorder != "little":
@@ -966,10 +977,7 @@ def train(a):
         log("training %s: N=%s (total %d), D=%d → %d steps × %d×%d (last %d seqs; %d tokens) on torch [%s]" % (
             spec["id"], spec["params"], total_params, spec["tokens"], plan["steps"], plan["batch"], T, plan["last"], plan["tokens"], st["device"]))
         peak = device_peak(dev_name) if device.type == "cuda" else None
-        d, V = m["dModel"], m["vocabSize"]
-        # model FLOPs per token, as bench/gpu-bench.ts: 6·(non-embedding + output head) + attention
-        non_embedding = closed_form_params(m) - V * d - T * d - (0 if m["tiedEmbeddings"] else d * V)
-        model_flops_per_token = 6 * (non_embedding + d * V) + attn_per_token
+        model_flops_per_token = model_flops_per_token_of(m)
         log_every = 1 if plan["steps"] <= 2000 else -(-plan["steps"] // 2000)
         eval_every, ckpt_every = tr["evalInterval"], tr["checkpointInterval"]
         per_epoch = train_data.sequences_per_epoch
