@@ -103,6 +103,19 @@ export function paramsFromVector(x: ArrayLike<number>): ParametricParams {
 }
 
 /** Predicted loss L(N, D) = E + A/N^α + B/D^β. */
+/**
+ * Why the 5-parameter law L(N, D) = E + A/N^α + B/D^β cannot be fitted to these points (too few of
+ * them, or one model size or token count only), or undefined: one rule for the parametric fit and
+ * VPNLS. `name` is the fit's name in the message.
+ */
+export function lawFitProblem(points: readonly { N: number; D: number }[], name: string): string | undefined {
+  if (points.length < 5) return `the ${name} fit has 5 parameters (E, A, B, α, β) and needs at least 5 points; got ${points.length}`;
+  const distinctN = new Set(points.map((p) => p.N)).size;
+  const distinctD = new Set(points.map((p) => p.D)).size;
+  if (distinctN < 2 || distinctD < 2) return `the ${name} fit needs at least 2 distinct model sizes and 2 distinct token counts; got ${distinctN} and ${distinctD}`;
+  return undefined;
+}
+
 export function parametricLoss(p: Pick<ParametricParams, 'E' | 'A' | 'B' | 'alpha' | 'beta'>, N: number, D: number): number {
   return p.E + p.A / Math.pow(N, p.alpha) + p.B / Math.pow(D, p.beta);
 }

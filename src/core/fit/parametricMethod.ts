@@ -7,6 +7,7 @@ import { capLogE, maxLogE, fitParametricData, type PolishedFit } from './multiSt
 import {
   START_GRID_SIZE,
   besirogluGrid,
+  lawFitProblem,
   logResiduals,
   makeParametricData,
   paramsFromVector,
@@ -36,10 +37,8 @@ export interface ParamState {
 export type ResampleFit = (ParametricParams & { objective: number }) | undefined;
 
 export function* runParametricSteps(points: readonly FitPoint[]): FitSteps<ParamState | string> {
-  if (points.length < 5) return `the parametric fit has 5 parameters (E, A, B, α, β) and needs at least 5 points; got ${points.length}`;
-  const distinctN = new Set(points.map((p) => p.N)).size;
-  const distinctD = new Set(points.map((p) => p.D)).size;
-  if (distinctN < 2 || distinctD < 2) return `the parametric fit needs at least 2 distinct model sizes and 2 distinct token counts; got ${distinctN} and ${distinctD}`;
+  const problem = lawFitProblem(points, 'parametric');
+  if (problem) return problem;
   const data = makeParametricData(
     points.map((p) => p.N),
     points.map((p) => p.D),

@@ -16,7 +16,7 @@
  */
 import type { VpnlsFit } from './extraTypes';
 import { Lbfgs } from './lbfgs';
-import type { ParametricParams } from './parametric';
+import { lawFitProblem, type ParametricParams } from './parametric';
 import type { FitPoint } from './types';
 
 export interface VpnlsOptions {
@@ -252,10 +252,8 @@ export function vpnlsParams(s: VpnlsSolution): ParametricParams {
 
 /** The VPNLS fit of the report's points, or why it cannot be made. */
 export function runVpnls(points: readonly FitPoint[]): VpnlsState | string {
-  if (points.length < 5) return `the VPNLS fit has 5 parameters (E, A, B, α, β) and needs at least 5 points; got ${points.length}`;
-  const distinctN = new Set(points.map((p) => p.N)).size;
-  const distinctD = new Set(points.map((p) => p.D)).size;
-  if (distinctN < 2 || distinctD < 2) return `the VPNLS fit needs at least 2 distinct model sizes and 2 distinct token counts; got ${distinctN} and ${distinctD}`;
+  const problem = lawFitProblem(points, 'VPNLS');
+  if (problem) return problem;
   const data = makeVpnlsData(
     points.map((p) => p.N),
     points.map((p) => p.D),
