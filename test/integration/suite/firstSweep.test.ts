@@ -123,6 +123,13 @@ describe("a newcomer's first sweep in the editor", function () {
       'the panel reads the fit.json the runner wrote (one contract, one schema)',
     );
     for (const chart of ['isoflop', 'residuals']) assert.ok(st.rendered[chart]!.datasets > 0, `${chart} draws the fit`);
+    // the picture: the IsoFLOP tab drawn from the runner's fit
+    await hook('showTab', config, 'isoflop');
+    await waitFor('the IsoFLOP tab to draw', async () => {
+      const t1 = Date.now();
+      await hook('report', config);
+      return waitFor('a fresh isoflop report', async () => ((await panelState(config)).rendered.isoflop?.at ?? 0) >= t1, 10_000);
+    }, 20_000);
     await screenshot('first-sweep-2-results');
     await hook('close', config);
   });

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { TreeSnapshot } from '../../../src/extension/explorer/nodes';
 import { activate, sleep, waitFor, workspaceFile } from '../harness';
 
 export const TRAINER = `// fake trainer for FlopsFit integration tests (see test/integration/suite/sweepFixture.ts)
@@ -101,16 +102,8 @@ run: { directory: .flopsfit/${name}, parallel: 1 }
   return fx;
 }
 
-export interface Snap {
-  kind: 'sweep' | 'budget' | 'experiment';
-  label: string;
-  description?: string;
-  tooltip?: string;
-  contextValue?: string;
-  icon?: string;
-  id?: string;
-  children?: Snap[];
-}
+/** One rendered row of the Sweeps tree, as the extension's API gives it. */
+export type Snap = TreeSnapshot;
 
 export interface ExplorerApi {
   snapshot(): Promise<Snap[]>;
