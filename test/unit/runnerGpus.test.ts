@@ -137,4 +137,27 @@ describe('runner: experiments placed on GPUs (fake nvidia-smi, fake engine)', fu
     assert.match(cuda, /CUDA_VISIBLE_DEVICES=0\b[\s\S]*CUDA error[\s\S]*CUDA_VISIBLE_DEVICES=1\b/, cuda);
     assert.ok(lines.some((l) => /CUDA error on GPU 0: retrying once on another GPU/.test(l)), lines.join('\n'));
   });
+  it('an experiment that waits for a GPU starts when one frees up, and the sweep ends (no lost wake-up)', async () => {
+    const runDir = path.join(dir, 'run');
+    const bin = path.join(dir, 'bin');
+    // GPU 1 is busy with another program until the test frees it
+    fs.writeFileSync(
+      path.join(bin, 'nvidia-smi'),
+      `#!/bin/sh\necho "0, GPU-aaa, NVIDIA H100, 81559, 10, 0"\nif [ -f ${JSON.stringify(path.join(dir, 'free'))} ]; then u=0; else u=95; fi\necho "1, GPU-bbb, NVIDIA H100, 81559, 10, $u"\n`,
+      { mode: 0o755 },
+    );
+    const s = engineSpec(0, 4); // a CUDA error on GPU 0
+    const spec = { ...s, training: { ...s.training, backend: 'torch' as const } };
+    const lines: string[] = [];
+    const run = runSweep({ plan: fakePlan(runDir, [spec]), script: FAKE_ENGINE, handleSignals: false, write: (l) => lines.push(l) });
+    for (const t0 = Date.now(); !lines.some((l) => /wait .* for a free GPU/.test(l)); ) {
+      if (Date.now() - t0 > 30_000) assert.fail(`the retry never waited for a GPU:\n${lines.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(lines.some((l) => /gpu 1: skipped: busy/.test(l)), lines.join('\n'));
+    fs.writeFileSync(path.join(dir, 'free'), '');
+    const out = await run;
+    assert.equal(out.exitCode, 0, lines.join('\n'));
+    assert.match(fs.readFileSync(path.join(runDir, 'experiments', spec.id, 'log.txt'), 'utf8'), /CUDA_VISIBLE_DEVICES=1\b/);
+  });
 });

@@ -112,11 +112,16 @@ export class LocalExecutor implements Executor {
   }
 
   tick(): void {
-    for (const launch of [...this.waiting.values()]) {
-      if (this.stopping) {
-        this.waiting.delete(launch.id);
-        this.events.finished(launch.id, { status: 'stopped', reason: 'stopped while waiting for a GPU' });
-      } else this.start(launch);
+    if (this.waiting.size) {
+      for (const launch of [...this.waiting.values()]) {
+        if (this.stopping) {
+          this.waiting.delete(launch.id);
+          this.events.finished(launch.id, { status: 'stopped', reason: 'stopped while waiting for a GPU' });
+        } else this.start(launch);
+      }
+      // the loop may be waiting on `changed()` made when only waiting experiments were active (no
+      // process to finish): wake it so that it follows the ones that started now
+      this.wake?.();
     }
     const every = (this.opts.progressIntervalSeconds ?? 10) * 1000;
     const now = Date.now();
