@@ -30,11 +30,13 @@ data: { source: synthetic, vocabSize: 64, branching: 4, seed: 0 }
 budgets: [2.0e9, 1.0e10, 3.0e10]
 planning:
   sizesPerBudget: 4
-  # this source is learnt best by small models trained long: centre the grids on ~60 tokens/param,
-  # wide enough that the smallest budget includes a width-limited model (dModel 4)
-  priorTokensPerParam: 60
+  # this source is learnt best by small models trained long: its optimum moves from dModel 8 at
+  # 2e9 FLOPs to dModel 12 at 3e10 (measured), so the grids are centred on ~150 tokens/param, wide
+  # enough that every budget brackets its optimum (a width-limited model below it, a data-limited
+  # one above) and the smallest budget includes dModel 4
+  priorTokensPerParam: 150
   sizeSpread: 40
-  tokensPerParam: { min: 1, max: 1400 }
+  tokensPerParam: { min: 1, max: 4000 }
 training:
   batchSize: 32
   learningRate: 0.01

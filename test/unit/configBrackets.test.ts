@@ -55,7 +55,7 @@ describe('config: an unbalanced bracket is one error, at the bracket', () => {
   });
 
   it('YAML: a mismatched closer names the opener', () => {
-    const text = yamlBase.replace('{min: 1, max: 1000}', '{min: 1, max: 1000]');
+    const text = yamlBase.replace('{min: 1, max: 2000}', '{min: 1, max: 2000]');
     const d = only(text, 'a.sweep.yaml');
     assert.equal(at(text, d).ch, ']');
     assert.match(d.message, /unexpected '\]': the '\{' opened at line \d+ is the one open here \(close it with '\}'/);
@@ -76,8 +76,8 @@ describe('config: an unbalanced bracket is one error, at the bracket', () => {
 
   it('JSON: an unclosed [ or { and a stray ] are each one error at the bracket', () => {
     const cases: [string, string, RegExp][] = [
-      [jsonBase.replace('1e13]', '1e13'), '[1e12', /'\[' opened here \(line \d+\) is never closed/],
-      [jsonBase.replace('"max": 256 }', '"max": 256'), '{ "param"', /'\{' opened here .* never closed/],
+      [jsonBase.replace('3e10]', '3e10'), '[3e9', /'\[' opened here \(line \d+\) is never closed/],
+      [jsonBase.replace('"multiple": 4 }', '"multiple": 4'), '{ "param"', /'\{' opened here .* never closed/],
       [jsonBase.replace('"name": "lr-grid",', '"name": "lr-grid",]'), ']\n', /unexpected '\]'/],
     ];
     for (const [text, needle, message] of cases) {

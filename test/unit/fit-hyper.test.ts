@@ -57,6 +57,25 @@ describe('hyperparameter scaling laws', () => {
     assert.equal(f.bootstrap!.succeeded, 100);
   });
 
+  it('counts the cells whose best value is at the edge of the values tried (edgeCells), and warns', () => {
+    // centred grid: every cell's best value is inside
+    const inside = fitHyperLaws(grid(), { form: 'ND', bootstrap: 0 });
+    assert.deepEqual(
+      inside.laws.map((l) => [l.name, l.edgeCells]),
+      [
+        ['batchSize', 0],
+        ['learningRate', 0],
+      ],
+    );
+    // drop the rates above the optimum (i > 0): every cell's best is now its largest rate tried
+    const lopsided = grid().filter((r) => r.values.learningRate <= 1.79 * r.N ** -0.713 * r.D ** 0.307 * 1.0001);
+    const f = fitHyperLaws(lopsided, { form: 'ND', bootstrap: 0 });
+    const lr = f.laws.find((l) => l.name === 'learningRate')!;
+    assert.equal(lr.edgeCells, 12);
+    assert.match(lr.warnings.join('\n'), /in 12 of 12 cells the best value is at the edge/);
+    assert.equal(f.laws.find((l) => l.name === 'batchSize')!.edgeCells, 0);
+  });
+
   it('fits the C form (DeepSeek) and predicts at a target budget', () => {
     // DeepSeek's law on an IsoFLOP-like series (D = 20·N)
     const iso: HyperRun[] = [];

@@ -63,6 +63,8 @@ export const HyperLaw = z.object({
   /** (budget / N / D) cells that contributed */
   cells: z.number().int().min(0),
   r2: num.optional(),
+  /** cells whose best value is the smallest or largest value tried there (the optimum may lie outside the grid) */
+  edgeCells: z.number().int().min(0).optional(),
   /** percentile intervals by "coefficient" / "exponents.C" / "exponents.N" / … */
   intervals: z.record(z.string(), Interval).optional(),
   /** prediction at the target budget (N and D from the parametric or IsoFLOP allocation for ND/N) */

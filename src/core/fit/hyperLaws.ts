@@ -149,6 +149,7 @@ export function fitHyperLaws(runs: readonly HyperRun[], opts: HyperOptions = {})
   const samples = new Map<string, number[][]>(); // per name: [logK, ...exps]
   const lawWarnings = new Map<string, string[]>();
   const fits = new Map<string, ReturnType<typeof fitLaw>>();
+  const edgeCounts = new Map<string, number>();
   for (const name of names.filter((n) => swept.includes(n))) {
     const lw: string[] = [];
     const f = fitLaw(runs, bandRows, name, vars);
@@ -166,6 +167,7 @@ export function fitHyperLaws(runs: readonly HyperRun[], opts: HyperOptions = {})
     });
     if (edge > 0) lw.push(`${name}: in ${edge} of ${nCells} cells the best value is at the edge of the values tried (${values[0]}–${values[values.length - 1]}); widen the sweep there`);
     fits.set(name, f);
+    edgeCounts.set(name, edge);
     lawWarnings.set(name, lw);
     samples.set(name, []);
   }
@@ -249,6 +251,7 @@ export function fitHyperLaws(runs: readonly HyperRun[], opts: HyperOptions = {})
       bandRuns: bandRows.filter((i) => runs[i].values[name] > 0).length,
       cells: nCells,
       ...(f!.r2 !== undefined ? { r2: f!.r2 } : {}),
+      edgeCells: edgeCounts.get(name) ?? 0,
       ...(Object.keys(intervals).length ? { intervals } : {}),
       ...(prediction ? { prediction } : {}),
       warnings: lw,

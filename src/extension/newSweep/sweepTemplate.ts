@@ -70,24 +70,29 @@ description: IsoFLOP sweep of a small decoder-only transformer.
 model:
   family: transformer
   nLayers: 2
-  nHeads: 4
-  contextLength: 128
+  nHeads: 2
+  contextLength: 64
   size:
     param: dModel      # or nLayers
-    min: 16
-    max: 512
+    min: 8
+    max: 256
+    multiple: 4
 
 ${dataBlock(o.data)}
 
-# Compute budgets C in FLOPs (C = 6·N·D). Small enough for a laptop CPU; raise them on a GPU.
-# Also accepted: { min: 1e11, max: 1e13, count: 5 } (log-spaced).
-budgets: [1e11, 3e11, 1e12]
+# Compute budgets C in FLOPs (C = 6·N·D). A few minutes on a laptop CPU; raise them on a GPU.
+# Also accepted: { min: 1e10, max: 1e11, count: 5 } (log-spaced).
+budgets: [1e10, 3e10, 1e11]
 
-# How each IsoFLOP curve is sampled: sizes per budget, centred in log N on N* = sqrt(C / (6·20)).
+# How each IsoFLOP curve is sampled: sizes per budget, centred in log N on N* = sqrt(C / (6·60)).
+# On the synthetic source the optimum lies near 60 tokens per parameter at these budgets (measured:
+# every budget brackets it); on your own data, if a budget's lowest loss is at its smallest or
+# largest size, the fit says so and "FlopsFit: Extend Sweep" (or flopsfit plan --extend) adds sizes.
 planning:
   sizesPerBudget: 5
-  priorTokensPerParam: 20    # Chinchilla's compute-optimal D/N
-  tokensPerParam: { min: 1, max: 1000 }
+  priorTokensPerParam: 60    # Chinchilla's compute-optimal D/N is about 20 on web text
+  sizeSpread: 30             # largest / smallest N per budget
+  tokensPerParam: { min: 1, max: 2000 }
 
 # Extra axes crossed with every (budget, size) cell, and repeats.
 sweep:
@@ -96,9 +101,10 @@ sweep:
 
 training:
   batchSize: 16
-  learningRate: 1.0e-3
+  learningRate: 1.0e-2       # small models trained briefly learn fastest at a high rate
+  weightDecay: 0
   schedule: cosine
-  backend: auto              # auto | tensorflow-gpu | webgpu | tensorflow | wasm | cpu
+  backend: auto              # auto | torch | torch-cpu | tensorflow-gpu | webgpu | tensorflow | wasm | cpu
 
 # Scaling-law fits run after the last experiment (FlopsFit: Fit Scaling Laws runs them again).
 fit:
