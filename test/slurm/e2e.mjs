@@ -183,6 +183,7 @@ async function stopResumeCompare(label, cfg, started) {
   check(trained.length > 0 && trained.every((e) => fs.existsSync(path.join(cfg.dir, 'experiments', e.id, 'checkpoint'))), `${label}: ${trained.length} stopped mid-way with a checkpoint`);
   check(squeue(`flopsfit-${path.basename(cfg.dir)}`).filter((l) => /PENDING|RUNNING/.test(l)).length === 0, `${label}: nothing of the sweep left in the queue`);
   const resumed = flopsfit(['run', cfg.file]);
+  check(/experiments \([^)]*\), on Slurm, /.test(resumed.out) && !/\), parallel \d+$/m.test(resumed.out), `${label}: the first line says how many run at once on Slurm, not the local "parallel N" (${resumed.out.split('\n')[0]})`);
   check(resumed.code === 0 && /done — (\d+)\/\1 completed/.test(resumed.out), `${label}: the resumed run completes (${resumed.out.split('\n').filter((l) => /done —|FAILED/.test(l)).join(' | ')})`);
   check(fs.existsSync(path.join(cfg.dir, 'fit.json')), `${label}: fitted (fit.json)`);
   check(submissions(cfg.dir).length === 2, `${label}: the resume was one more submission`);

@@ -138,6 +138,38 @@ describe('fit.json from a run directory with a learning-rate axis and eval curve
     return dir;
   }
 
+  it('averages seeds the same way for the IsoFLOP points and the hyperparameter laws (one rule: seedGroupKey)', () => {
+    // per cell, two seeds of three rates: the middle rate has the lowest MEAN loss, but one seed of
+    // the highest rate is the lowest single run (the lr-grid example's case)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-seeds-'));
+    const lines: string[] = [];
+    for (const C of [1e17, 1e18, 1e19]) {
+      const nStar = trueOptimalN(C);
+      for (let j = -2; j <= 2; j++) {
+        const N = nStar * 10 ** (j / 4);
+        const D = C / (6 * N);
+        const base = trueLoss(N, D);
+        const losses: Record<string, [number, number]> = { '0.001': [base * 1.03, base * 1.03], '0.003': [base * 1.01, base * 1.01], '0.01': [base * 1.035, base * 1.005] };
+        for (const [lr, pair] of Object.entries(losses)) {
+          pair.forEach((loss, seed) => {
+            const id = `c${Math.log10(C)}n${j + 2}l${lr}s${seed}`;
+            lines.push(JSON.stringify({ id, budget: C, params: N, tokens: D, flops: C, loss, seed, sizeValue: j, hyperparameters: { learningRate: Number(lr) } }));
+          });
+        }
+      }
+    }
+    fs.writeFileSync(path.join(dir, 'results.jsonl'), lines.join('\n') + '\n');
+    const report = fitRunDir(dir, { bootstrap: 0, methods: ['isoflop'] });
+    const cells = report.hyper!.cells;
+    assert.equal(cells.length, 15);
+    for (const cell of cells) {
+      assert.equal(cell.best.learningRate, 0.003, `cell C=${cell.budget} N=${cell.N}: the best mean rate`);
+      const point = report.points.find((p) => p.budget === cell.budget && p.N === cell.N)!;
+      assert.ok(Math.abs(point.loss - cell.bestLoss) < 1e-12, 'the IsoFLOP point and the hyper cell have the same (seed-averaged) best loss');
+    }
+    assert.equal(report.hyper!.laws.find((l) => l.name === 'learningRate')!.edgeCells, 0);
+  });
+
   it('holds the hyperparameter law, Approach 1, the decision and the presets, and validates', () => {
     const dir = writeRunDir();
     const report = fitRunDir(dir, { bootstrap: 20, target: 1e21, methods: ['isoflop', 'vpnls'], extras: { approach1: { restrict: 'final' } } });

@@ -12,6 +12,7 @@
 import { summarise } from './bootstrap';
 import { HYPER_FORMS, type HyperFit, type HyperForm, type HyperLaw } from './extraTypes';
 import { Rng } from './rng';
+import { seedGroupKey } from './io';
 import { FitInputError } from './types';
 import { lstsq } from './vpnls';
 
@@ -304,15 +305,27 @@ export function hyperColumnName(col: string): string | undefined {
   return undefined;
 }
 
-/** Runs from results rows (results.jsonl): numeric hyperparameters only; seeds are kept apart. */
+/** Runs from results rows (results.jsonl): numeric hyperparameters only; runs that differ only in seed are averaged (`seedGroupKey`). */
 export function hyperRunsFromResults(rows: readonly { params: number; tokens: number; flops: number; loss: number; budget: number; id: string; hyperparameters: Record<string, unknown> }[]): HyperRun[] {
-  return rows.map((r) => ({
-    N: r.params,
-    D: r.tokens,
-    C: r.flops,
-    loss: r.loss,
-    budget: r.budget,
-    id: r.id,
-    values: Object.fromEntries(Object.entries(r.hyperparameters).filter(([, v]) => typeof v === 'number')) as Record<string, number>,
-  }));
+  // runs that differ only in seed are one run with their mean loss (as the IsoFLOP points average them)
+  const groups = new Map<string, (typeof rows)[number][]>();
+  for (const r of rows) {
+    const key = seedGroupKey(r.budget, r.params, r.hyperparameters);
+    const list = groups.get(key);
+    if (list) list.push(r);
+    else groups.set(key, [r]);
+  }
+  return [...groups.values()].map((g) => {
+    const mean = (f: (r: (typeof rows)[number]) => number) => g.reduce((acc, r) => acc + f(r), 0) / g.length;
+    const r = g[0];
+    return {
+      N: r.params,
+      D: mean((x) => x.tokens),
+      C: mean((x) => x.flops),
+      loss: mean((x) => x.loss),
+      budget: r.budget,
+      id: g.length === 1 ? r.id : `${r.id} (mean of ${g.length} seeds)`,
+      values: Object.fromEntries(Object.entries(r.hyperparameters).filter(([, v]) => typeof v === 'number')) as Record<string, number>,
+    };
+  });
 }

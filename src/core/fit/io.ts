@@ -70,6 +70,15 @@ function stableKey(h: Record<string, unknown>): string {
 }
 
 /**
+ * Runs with the same key differ only in seed: the IsoFLOP points (`reduceRepeats`) and the
+ * hyperparameter laws (`hyperRunsFromResults`) both average their loss, so a cell's best setting is
+ * the same in both.
+ */
+export function seedGroupKey(budget: number, N: number, hyperparameters: Record<string, unknown>): string {
+  return `${budget}|${N}|${stableKey(hyperparameters)}`;
+}
+
+/**
  * One point per (budget, N) cell, the way IsoFLOP sweeps are analysed: runs that differ only in
  * seed are averaged (loss mean), and when a hyperparameter axis was swept the best setting (lowest
  * mean loss) of each cell is kept. Without repeats or axes the points pass through unchanged.
@@ -77,7 +86,7 @@ function stableKey(h: Record<string, unknown>): string {
 export function reduceRepeats(points: FitPoint[], meta: readonly { seed: number; hyper: string }[], warnings: string[]): LoadedPoints {
   const cells = new Map<string, Map<string, number[]>>();
   points.forEach((p, i) => {
-    const cell = `${p.budget ?? p.C}|${p.N}`;
+    const cell = `${p.budget ?? p.C}|${p.N}`; // + meta.hyper: the seedGroupKey of the run
     let byHyper = cells.get(cell);
     if (!byHyper) cells.set(cell, (byHyper = new Map()));
     const list = byHyper.get(meta[i].hyper) ?? [];

@@ -80,6 +80,11 @@ export interface Executor {
   open(): void;
   /** How many more experiments may start now. */
   freeSlots(): number;
+  /**
+   * Optional: how many experiments run at once, in words, for the sweep's first line (default
+   * "parallel N", the runner's own limit; a Slurm array job has its own).
+   */
+  describeConcurrency?(): string;
   /** Starts one experiment (see the contract above). */
   start(launch: ExperimentLaunch): void;
   /**

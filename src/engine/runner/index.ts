@@ -319,7 +319,7 @@ export class SweepRunner {
     const parallel = Math.max(1, Math.min(this.opts.parallel ?? byDefault, Math.max(1, work.length)));
     this.parallel = parallel;
     this.write(
-      `flopsfit: sweep ${this.plan.sweep}: ${this.total} experiments (${counts0.completed} completed, ${work.length} to run${counts0.failed && !this.opts.retryFailed ? `, ${counts0.failed} failed: --retry-failed re-runs them` : ''}), parallel ${parallel}`,
+      `flopsfit: sweep ${this.plan.sweep}: ${this.total} experiments (${counts0.completed} completed, ${work.length} to run${counts0.failed && !this.opts.retryFailed ? `, ${counts0.failed} failed: --retry-failed re-runs them` : ''}), ${this.executor?.describeConcurrency?.() ?? `parallel ${parallel}`}`,
     );
     }
     this.write(`flopsfit: run directory ${this.runDir}`);

@@ -133,6 +133,11 @@ export class SlurmExecutor implements Executor {
     return this.stopping ? 0 : Number.MAX_SAFE_INTEGER;
   }
 
+  describeConcurrency(): string {
+    const limit = this.opts.arrayLimit ?? this.opts.settings.arrayLimit;
+    return limit ? `on Slurm, at most ${limit} of each array job running at once` : 'on Slurm, as many at once as the scheduler allows (set run.slurm.arrayLimit or --parallel to cap it)';
+  }
+
   active(): number {
     return this.tracked.size + this.pending.length;
   }
