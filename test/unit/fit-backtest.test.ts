@@ -4,6 +4,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { backtest, fitScalingLaws, readPointsFile, splitPoints } from '../../src/core/fit';
+import { fitRunDirAsync } from '../../src/core/fit/parallel';
+import { fitOptionsFromConfig } from '../../src/core/fit/configOptions';
+import { parseSweepConfig } from '../../src/core/config';
+import { FitReport } from '../../src/core/fit/types';
+import { synthPlan, writeRunDir } from '../support/runDirFixture';
 import { run as runFit } from '../../src/cli/commands/fit';
 import { FitPayload } from '../../src/shared/protocol';
 import { isoflopGrid } from './fit-helpers';
@@ -31,6 +36,28 @@ describe('fit: backtest', function () {
     assert.equal(b.isoflop!.budgets.length, 2);
     for (const g of b.isoflop!.budgets) assert.ok(Math.abs(Math.log(g.nOptRatio!)) < 0.05, `${g.budget}: ratio ${g.nOptRatio}`);
     assert.throws(() => splitPoints(pts, { kind: 'budgets', k: 7 }), /cannot hold out 7 of 7 budget/);
+  });
+
+  it("a config's fit.backtest: the run-directory fit (the runner's and Fit Scaling Laws') writes it; a split the data cannot support is a warning", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-btcfg-'));
+    try {
+      const runDir = path.join(dir, 'run');
+      writeRunDir(runDir, synthPlan({ sweep: 'bt', runDir, configPath: path.join(dir, 'bt.sweep.yaml'), budgets: [1e17, 3e17, 1e18, 3e18], sizesPerBudget: 5 }), { pointsPerExperiment: 3 });
+      const config = (k: number) => parseSweepConfig(`name: bt\nbudgets: [1e17, 3e17, 1e18, 3e18]\nfit: { bootstrap: 0, backtest: ${k} }\n`, 'bt.sweep.yaml').config!;
+      assert.deepEqual(fitOptionsFromConfig(config(1)).backtest, { kind: 'budgets', k: 1 });
+      const report = await fitRunDirAsync(runDir, fitOptionsFromConfig(config(1)), { workers: 1 });
+      const onDisk = FitReport.parse(JSON.parse(fs.readFileSync(path.join(runDir, 'fit.json'), 'utf8')));
+      assert.equal(onDisk.backtest?.test.points, 5, 'the largest budget (5 runs) held out');
+      assert.equal(report.backtest?.split.kind, 'budgets');
+      assert.ok(onDisk.backtest?.parametric || onDisk.backtest?.isoflop, 'something was scored');
+      const tooMany = await fitRunDirAsync(runDir, fitOptionsFromConfig(config(4)), { workers: 1 });
+      assert.equal(tooMany.backtest, undefined);
+      assert.match(tooMany.warnings.join('\n'), /backtest not run: .*cannot hold out 4 of 4 budget/);
+      assert.ok(tooMany.isoflop || tooMany.parametric, 'the fit itself stands');
+      assert.ok(parseSweepConfig('name: bt\nbudgets: [1e17]\nfit: { backtest: 0 }\n', 'bt.sweep.yaml').diagnostics.some((d) => d.severity === 'error'), 'backtest: 0 is an error');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('`flopsfit fit --backtest` writes it to fit.json, which the results panel reads', async () => {

@@ -10,7 +10,7 @@
 import * as path from 'node:path';
 import { formatDiagnostic, loadSweepConfig } from '../../core/config';
 import { resolveRunDir } from '../../core/plan';
-import { FIT_METHODS, FitInputError, readPointsFile, serializeFitReport, type BacktestSplit, type FitMethod, type FitOptions, type FitReport } from '../../core/fit';
+import { FIT_METHODS, FitInputError, readPointsFile, serializeFitReport, type BacktestSplit, type FitMethod, type FitOptions, type FitPoint, type FitReport } from '../../core/fit';
 import { fmt } from '../../core/fit/format';
 import { addExtras, addRunDirExtras, readHyperRunsFile, type ExtraOptions } from '../../core/fit/extras';
 import { HYPER_FORMS, type HyperForm } from '../../core/fit/extraTypes';
@@ -19,7 +19,7 @@ import { fitOptionsFromConfig } from '../../core/fit/configOptions';
 import { OPTIMUM_METHODS, type OptimumMethod } from '../../core/fit/isoflop';
 import { CONVENTIONS } from '../../core/fit/conventions';
 import { MAX_DEFAULT_FIT_WORKERS, defaultFitWorkers, fitScalingLawsAsync } from '../../core/fit/parallel';
-import { backtest } from '../../core/fit/backtest';
+import { withBacktest } from '../../core/fit/backtest';
 import { CliError, numberOption, parseArgs, type ParsedArgs } from '../util';
 
 export const summary = 'fit scaling laws to a sweep\'s results or to a CSV/JSON file';
@@ -124,8 +124,9 @@ export async function run(args: string[]): Promise<number> {
   let report: FitReport;
   try {
     const loaded = runDir !== undefined ? readRunDirPoints(runDir) : readPointsFile(path.resolve(parsed.values.input!), options.flopsPerParamPerToken ?? 6);
-    report = await fitScalingLawsAsync(loaded.points, options, par);
-    if (split) report.backtest = await backtest(loaded.points, options, split, (pts, o) => fitScalingLawsAsync(pts, o, par));
+    if (split) options = { ...options, backtest: split };
+    const fitter = (pts: readonly FitPoint[], o: FitOptions) => fitScalingLawsAsync(pts, o, par);
+    report = await withBacktest(await fitter(loaded.points, options), loaded.points, options, fitter);
     if (runDir !== undefined) writeRunDirFit(runDir, addRunDirExtras(report, runDir, options), loaded.warnings);
     else {
       report.warnings.unshift(...loaded.warnings);

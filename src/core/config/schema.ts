@@ -296,6 +296,12 @@ export const FitConfig = z
     seed: int().default(0).describe('Seed of the bootstrap.'),
     target: flops().optional().describe('A budget (FLOPs) to predict the compute-optimal N, D and the loss for.'),
     tableBudgets: z.array(flops()).max(LIMITS.budgets).optional().describe('Budgets (FLOPs) listed in the prediction table.'),
+    backtest: posInt()
+      .max(LIMITS.budgets)
+      .optional()
+      .describe(
+        "Backtest: also fit on all but the largest k budgets and score the predictions of the held-out runs (their loss under the parametric law, each held-out budget's N_opt under the IsoFLOP law); fit.json \"backtest\", the Fit tab's Backtest table.",
+      ),
     hyper: z
       .strictObject({
         form: z.enum(['C', 'ND', 'N', 'off']).default('C').describe('C: η* = k·C^e (DeepSeek); ND: k·N^a·D^b (Step Law); N: k·N^a; off: no hyperparameter laws.'),

@@ -37,6 +37,21 @@ function stats(rel: number[]): { meanAbs: number; worstAbs: number; bias: number
 }
 
 /** Fits the training side with `fitter` (no bootstrap) and scores its predictions of the held-out side. */
+/**
+ * The report with `options.backtest` added (unchanged without one). A split the points cannot
+ * support (too few budgets, nothing held out) becomes a warning: the fit itself stands.
+ */
+export async function withBacktest(report: FitReport, points: readonly FitPoint[], options: FitOptions, fitter: Fitter): Promise<FitReport> {
+  if (!options.backtest) return report;
+  try {
+    report.backtest = await backtest(points, options, options.backtest, fitter);
+  } catch (err) {
+    if (!(err instanceof FitInputError)) throw err;
+    report.warnings.push(`backtest not run: ${err.message}`);
+  }
+  return report;
+}
+
 export async function backtest(points: readonly FitPoint[], options: FitOptions, split: BacktestSplit, fitter: Fitter): Promise<Backtest> {
   const { train, test } = splitPoints(points, split, options.budgetTolerance);
   const trainPts = train.map((i) => points[i]);

@@ -32,6 +32,7 @@ export function fitOptionsFromConfig(config: Pick<SweepConfig, 'fit' | 'budgets'
     ...(f.tableBudgets !== undefined ? { tableBudgets: f.tableBudgets } : {}),
     flopsPerParamPerToken: config.planning.flopsPerParamPerToken,
     ...(Object.keys(extras).length ? { extras } : {}),
+    ...(f.backtest !== undefined ? { backtest: { kind: 'budgets' as const, k: f.backtest } } : {}),
   };
 }
 

@@ -24,6 +24,7 @@ import type { ParamState, ResampleFit } from './parametricMethod';
 import { serveFitRequest, type FitRequest, type FitResponse, type FitSteps } from './steps';
 import { readRunDirPoints, writeRunDirFit } from './io';
 import { addRunDirExtras } from './extras';
+import { withBacktest } from './backtest';
 import type { FitOptions, FitPoint, FitReport } from './types';
 import {
   concatStartRuns,
@@ -281,5 +282,7 @@ export function fitScalingLawsAsync(points: readonly FitPoint[], options: FitOpt
 /** `fitRunDir` on a worker pool: fits `<runDir>/results.jsonl` and writes `<runDir>/fit.json`. */
 export async function fitRunDirAsync(runDir: string, options: FitOptions = {}, par: ParallelFitOptions = {}): Promise<FitReport> {
   const { points, warnings } = readRunDirPoints(runDir);
-  return writeRunDirFit(runDir, addRunDirExtras(await fitScalingLawsAsync(points, options, par), runDir, options), warnings);
+  const fitter = (pts: readonly FitPoint[], o: FitOptions) => fitScalingLawsAsync(pts, o, par);
+  const report = await withBacktest(await fitter(points, options), points, options, fitter);
+  return writeRunDirFit(runDir, addRunDirExtras(report, runDir, options), warnings);
 }

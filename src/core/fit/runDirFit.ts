@@ -14,6 +14,7 @@ import type { FitOptions, FitReport } from './types';
  * (whose warnings include skipped results lines).
  */
 export function fitRunDir(runDir: string, options: FitOptions = {}): FitReport {
+  if (options.backtest) throw new Error('fitRunDir: a backtest needs the asynchronous fit (fitRunDirAsync)');
   const { points, warnings } = readRunDirPoints(runDir);
   return writeRunDirFit(runDir, addRunDirExtras(fitScalingLaws(points, options), runDir, options), warnings);
 }

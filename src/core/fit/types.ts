@@ -82,6 +82,11 @@ export interface FitOptions {
   now?: () => Date;
   /** hyperparameter laws, Approach 1 and presets (run directories and files with lr / batch columns) */
   extras?: ExtraOptions;
+  /**
+   * also fit on the smaller budgets and score the predictions of the held-out runs (`withBacktest`;
+   * the run-directory fit `fitRunDirAsync` and `flopsfit fit` run it)
+   */
+  backtest?: BacktestSplit;
 }
 
 export const DEFAULT_FIT_OPTIONS = {
