@@ -18,6 +18,7 @@ import { log } from '../log';
 import { RUN_FILES } from '../../core/contracts';
 import { lockHolderAlive } from '../../core/manifest';
 import { classifyRunPath, liveLoss, readLastMetrics, readRunState, runDirWatchGlob } from '../../core/runDir';
+import { readFitReportFile } from '../../core/plan/extend';
 import { debounce, type Debounced } from './debounce';
 import type { LiveMetrics, Sweep, SweepChange } from './sweepModel';
 
@@ -68,6 +69,7 @@ export class RunDirWatch extends Disposable {
   private readonly runWatches = new Map<string, RunWatch>();
   private readonly runDebouncers = new Map<string, Debounced>();
   private readonly metricsDebouncers = new Map<string, Debounced>();
+  private readonly fitDebouncers = new Map<string, Debounced>();
   private livenessTimer: NodeJS.Timeout | undefined;
   /** flopsfit run tasks running now (the liveness check runs while there are any) */
   private activeTasks = 0;
@@ -85,10 +87,46 @@ export class RunDirWatch extends Disposable {
     s.lock = undefined;
     s.lockAlive = false;
     s.live.clear();
+    s.fit = undefined;
+    s.fitProblem = undefined;
     if (dir) {
       this.readRunState(s);
+      this.readFit(s);
       this.watchRun(s);
     }
+  }
+
+  /**
+   * Re-reads the run directory's fit.json (the shared schema, as the results panel and `plan
+   * --extend` do); true when what the sweep holds changed (a new fit, or a new problem).
+   */
+  readFit(s: Sweep): boolean {
+    if (!s.runDir) return false;
+    const file = path.join(s.runDir, RUN_FILES.fit);
+    const before = `${s.fit?.createdAt}|${s.fitProblem}`;
+    if (!fs.existsSync(file)) {
+      s.fit = undefined;
+      s.fitProblem = undefined;
+    } else {
+      const r = readFitReportFile(file);
+      // a fit.json being rewritten is replaced atomically; an unreadable one keeps no fit
+      s.fit = r.report;
+      s.fitProblem = r.error;
+    }
+    return `${s.fit?.createdAt}|${s.fitProblem}` !== before;
+  }
+
+  private scheduleFitRead(s: Sweep): void {
+    let d = this.fitDebouncers.get(s.id);
+    if (!d) {
+      d = debounce(RUN_DEBOUNCE_MS, () => {
+        if (this.host.sweep(s.id) !== s) return;
+        // the sweep's children depend on the fit (the "not bracketed" row): refresh its subtree
+        if (this.readFit(s)) this.host.fireChange({ sweep: s, structure: true });
+      });
+      this.fitDebouncers.set(s.id, d);
+    }
+    d();
   }
 
   /** A flopsfit task started (+1) or ended (-1): the liveness check runs while any does. */
@@ -134,6 +172,8 @@ export class RunDirWatch extends Disposable {
     this.runWatches.delete(key);
     this.runDebouncers.get(key)?.dispose();
     this.runDebouncers.delete(key);
+    this.fitDebouncers.get(key)?.dispose();
+    this.fitDebouncers.delete(key);
     for (const [k, d] of this.metricsDebouncers) {
       if (k.startsWith(key + '#')) {
         d.dispose();
@@ -152,6 +192,7 @@ export class RunDirWatch extends Disposable {
     if (!c) return;
     this.queueRunFile(s, file);
     if (c.kind === 'manifest' || c.kind === 'lock') this.scheduleRunRead(s);
+    else if (c.kind === 'fit') this.scheduleFitRead(s);
     else if (c.kind === 'metrics' && c.id && s.manifest?.experiments[c.id]?.status === 'running') this.scheduleMetricsRead(s, c.id);
   }
 
