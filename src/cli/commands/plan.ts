@@ -155,6 +155,7 @@ function extend(file: string, shown: string, config: SweepConfig, planOptions: P
   const plan = buildPlan(proposal.config, planOptions);
   const { kept, toRun } = splitByCompleted(plan, completedIds(plan.runDir));
   out.push('', `the extended plan: ${plan.experiments.length} experiments; ${kept.length} already completed (kept), ${toRun.length} to run; completed runs outside the new grid stay in results.jsonl and in the fit`);
+  for (const w of plan.warnings) out.push(`warning: ${w.message}`);
   process.stdout.write(out.join('\n') + '\n\n' + formatPlanTable({ ...plan, experiments: toRun }, { maxRows, warnings: false }));
   if (write) {
     writeFileAtomicSync(file, applyConfigChanges(fs.readFileSync(file, 'utf8'), file, proposal.changes));

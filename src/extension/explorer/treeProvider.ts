@@ -3,6 +3,8 @@
  *
  *   sweep config      (state icon; description: plan totals, or "3/12 · ETA 4m" while running,
  *                      or the first config problem)
+ *     "Optimum not bracketed: 2 budgets — Extend Sweep…"   (only when the sweep's fit.json has budgets
+ *                      whose lowest loss is at the edge of the sizes tried: ./extendRow.ts)
  *     compute budget  ("1.0e15 FLOPs"; description "3/5 done · ETA 2m" once started)
  *       experiment    (size value; N, D, D/N; status icon, live loss while running)
  *

@@ -166,6 +166,8 @@ async function extendSweep(store: SweepStore, prompts: ExtendPrompts, arg: unkno
     ...changes.map((c) => `  ${c}`),
     '',
     `The extended plan: ${plan.experiments.length} experiments; ${kept.length} already completed (kept), ${toRun.length} to run.`,
+    // what the planner says about the extended plan (e.g. sizes capped by the minimum steps at a small budget)
+    ...plan.warnings.slice(0, 3).map((w) => `Warning: ${w.message}`),
     ...(doc.isDirty ? ['', `Saving ${sweep.fileName} also saves its unsaved edits.`] : []),
   ].join('\n');
   const pick = await prompts.modal(`Extend ${sweep.name}? ${n} budget${n === 1 ? '' : 's'} do${n === 1 ? 'es' : ''} not bracket the optimum.`, detail, 'Apply');

@@ -6,7 +6,8 @@
  * it does not exist yet (a watcher on a missing folder never fires: a new workspace's first run
  * showed no progress), and moved onto the run directory itself once it exists. Every file event
  * of the run directory goes through `onRunFile`: the manifest and lock re-read the run state,
- * metrics of running experiments update their live loss, and `onDidChangeRunFiles` tells the
+ * metrics of running experiments update their live loss, fit.json is read (the shared schema) for
+ * the tree's "Optimum not bracketed" row, and `onDidChangeRunFiles` tells the
  * results panel which files changed (it has no watchers of its own). No polling, except the
  * liveness check of a running sweep's runner (it can die without touching a file).
  */
