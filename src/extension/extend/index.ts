@@ -194,16 +194,14 @@ export interface ExtendFeature {
   prompts: ExtendPrompts;
 }
 
-/** Registers `flopsfit.extendSweep` and the `flopsfit.sweepSelected` context key of its palette entry. */
+/**
+ * Registers `flopsfit.extendSweep`. The palette offers it with a sweep config in the active editor or
+ * the Sweeps view focused (package.json, built-in context keys: a selection listener that set a
+ * context key of our own was seen to hold up the tree's run-directory updates in the integration tests).
+ */
 export function registerExtend(context: vscode.ExtensionContext, { sweeps, explorer, testMode }: { sweeps: SweepStore; explorer: Explorer; testMode: boolean }): ExtendFeature {
   const prompts = new ExtendPrompts(testMode);
   const { view } = explorer;
-  // the palette offers the command when the active editor is a sweep config or a sweep's row is selected
-  context.subscriptions.push(
-    view.onDidChangeSelection((e) => {
-      void vscode.commands.executeCommand('setContext', 'flopsfit.sweepSelected', e.selection.length > 0);
-    }),
-  );
   registerCommand(context, 'flopsfit.extendSweep', (arg) => {
     // from the palette: the active sweep editor, else the sweep selected in the tree
     const active = vscode.window.activeTextEditor?.document.uri;

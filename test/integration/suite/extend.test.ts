@@ -118,7 +118,7 @@ describe('Extend Sweep', function () {
     assert.ok(offered('extend', false) && offered(s.contextValue!, false), 'in the context menu of the row and of the sweep');
     assert.ok(!offered(s.contextValue!, true), 'not inline on the sweep row');
     const palette = pkg.contributes.menus.commandPalette!.find((m) => m.command === 'flopsfit.extendSweep');
-    assert.match(palette?.when ?? '', /resourceFilename .*sweep.*\|\| flopsfit\.sweepSelected/);
+    assert.match(palette?.when ?? '', /resourceFilename .*sweep.*\|\| focusedView == flopsfit\.sweeps/);
   });
 
   it('Apply (the modal, answered by the test hook) edits the config as the CLI does, keeps comments, undoes; the tree shows the extended plan', async () => {
