@@ -196,8 +196,7 @@ export interface ExtendFeature {
 
 /**
  * Registers `flopsfit.extendSweep`. The palette offers it with a sweep config in the active editor or
- * the Sweeps view focused (package.json, built-in context keys: a selection listener that set a
- * context key of our own was seen to hold up the tree's run-directory updates in the integration tests).
+ * the Sweeps view focused (package.json: built-in context keys only).
  */
 export function registerExtend(context: vscode.ExtensionContext, { sweeps, explorer, testMode }: { sweeps: SweepStore; explorer: Explorer; testMode: boolean }): ExtendFeature {
   const prompts = new ExtendPrompts(testMode);
