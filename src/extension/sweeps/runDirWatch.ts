@@ -18,6 +18,7 @@ import { Disposable, disposeAll } from '../dispose';
 import { log } from '../log';
 import { RUN_FILES } from '../../core/contracts';
 import { lockHolderAlive } from '../../core/manifest';
+import { atomicWriteTarget } from '../../core/atomic';
 import { classifyRunPath, liveLoss, readLastMetrics, readRunState, runDirWatchGlob } from '../../core/runDir';
 import { readFitReportFile } from '../../core/plan/extend';
 import { debounce, type Debounced } from './debounce';
@@ -26,6 +27,8 @@ import type { LiveMetrics, Sweep, SweepChange } from './sweepModel';
 const RUN_DEBOUNCE_MS = 100;
 const METRICS_DEBOUNCE_MS = 250;
 const RUN_FILES_DEBOUNCE_MS = 50;
+/** when a watcher reports an atomic write's temp file: the target is looked at again after this */
+const ATOMIC_RENAME_GRACE_MS = 500;
 /** how often a running sweep's runner process is checked for life (it can die without a trace) */
 const LIVENESS_MS = 2000;
 
@@ -184,8 +187,13 @@ export class RunDirWatch extends Disposable {
   }
 
   /** A file of a sweep's run directory was created, changed or deleted. */
-  private onRunFile(s: Sweep, file: string): void {
+  private onRunFile(s: Sweep, raw: string): void {
     if (this.host.sweep(s.id) !== s || !s.runDir) return;
+    // the temp file of an atomic write stands for its target: the rename onto the target is not
+    // always reported (the reads are debounced, so they see the renamed file)
+    const file = atomicWriteTarget(raw) ?? raw;
+    // ...and the rename comes after an fsync, which can take a while on a loaded machine: look again
+    if (file !== raw) setTimeout(() => this.onRunFile(s, file), ATOMIC_RENAME_GRACE_MS).unref?.();
     const w = this.runWatches.get(s.id);
     // the run directory was just created: watch it directly from now on
     if (w && w.base !== s.runDir && fs.existsSync(s.runDir)) this.watchRun(s);
