@@ -12,6 +12,16 @@ function tempName(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${counter}.tmp`);
 }
 
+/**
+ * The file an atomic write's temp file (`tempName`) is about to replace, or undefined for any other
+ * path. A watcher that sees the temp file but misses the rename onto the target (Node's recursive
+ * fs.watch on Linux was seen to report only the temp name) still learns that the target changes.
+ */
+export function atomicWriteTarget(file: string): string | undefined {
+  const m = /^\.(.+)\.\d+\.\d+\.tmp$/.exec(path.basename(file));
+  return m ? path.join(path.dirname(file), m[1]!) : undefined;
+}
+
 function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {

@@ -17,6 +17,7 @@ import { registerCodeLens } from './codeLens';
 import { registerStatusBar } from './statusBar';
 import { registerNewSweep } from './newSweep';
 import { registerCommands } from './commands';
+import { registerExtend } from './extend';
 import { isTestMode, registerTestHooks } from './testHooks';
 
 export interface FlopsFitApi {
@@ -46,7 +47,10 @@ export function activate(context: vscode.ExtensionContext): FlopsFitApi {
   // commands: "New Sweep", and the palette and tree actions on sweeps, experiments and results
   registerNewSweep(context, sweeps);
   registerCommands(context, { sweeps, explorer, results });
-  if (isTestMode(context)) registerTestHooks(context, results);
+  // "Extend Sweep": the follow-up to a fit whose budgets do not bracket their optimum (flopsfit plan --extend)
+  const testMode = isTestMode(context);
+  const extend = registerExtend(context, { sweeps, explorer, testMode });
+  if (testMode) registerTestHooks(context, results, extend);
   const activationMs = performance.now() - t0;
   log().info(`FlopsFit activated in ${activationMs.toFixed(1)} ms`);
   return { activationMs, explorer: explorerApi(explorer) };

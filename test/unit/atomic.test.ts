@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import fsModule from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { writeJsonAtomicSync } from '../../src/core/atomic';
+import { atomicWriteTarget, writeJsonAtomicSync } from '../../src/core/atomic';
 import { countTransformerParams } from '../../src/core/model/transformer';
 
 describe('atomic writes', () => {
@@ -13,6 +14,31 @@ describe('atomic writes', () => {
     writeJsonAtomicSync(file, { a: 2 });
     assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), { a: 2 });
     assert.deepEqual(fs.readdirSync(path.dirname(file)), ['m.json']);
+  });
+
+  it('atomicWriteTarget maps the temp file of a write back to its target (what a watcher may see instead)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ff-atomic-'));
+    const file = path.join(dir, 'manifest.json');
+    const renames: [string, string][] = [];
+    // the module object itself (the namespace import is read-only): the writer's fs.renameSync
+    const rename = fsModule.renameSync;
+    fsModule.renameSync = (a, b) => {
+      renames.push([String(a), String(b)]);
+      rename(a, b);
+    };
+    try {
+      writeJsonAtomicSync(file, { a: 1 });
+    } finally {
+      fsModule.renameSync = rename;
+    }
+    assert.equal(renames.length, 1, 'one rename of a temp file onto the target');
+    const [tmp, target] = renames[0]!;
+    assert.notEqual(tmp, target);
+    assert.equal(atomicWriteTarget(tmp), target);
+    assert.equal(atomicWriteTarget(file), undefined, 'the target itself is not a temp file');
+    assert.equal(atomicWriteTarget(path.join(dir, '.hidden.json')), undefined);
+    assert.equal(atomicWriteTarget(path.join(dir, 'x.1.2.tmp')), undefined, 'temp files start with a dot');
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
 

@@ -15,13 +15,8 @@ import type { Plan } from '../../core/contracts';
 import { sweepFilenamePatterns } from '../../core/sweepFiles';
 import { CliError, countParamsWithProgress, numberOption, parseArgs } from '../util';
 import * as fs from 'node:fs';
-import { applyEdits, modify } from 'jsonc-parser';
-import { parseDocument } from 'yaml';
 import { writeFileAtomicSync } from '../../core/atomic';
-import { RUN_FILES } from '../../core/contracts';
-import { parseFitReport } from '../../core/fit/types';
-import { readResults } from '../../core/manifest';
-import { proposeExtension, splitByCompleted } from '../../core/plan/extend';
+import { applyConfigChanges, completedIds, describeChange, describeEdgeBudget, proposeExtension, readFitReportFile, splitByCompleted } from '../../core/plan/extend';
 
 export const summary = 'validate a sweep config and print its IsoFLOP plan';
 
@@ -145,46 +140,25 @@ async function runCalibration(config: SweepConfig, plan: Plan, timeBoxSeconds: n
 
 /** `--extend <fit.json>`: the follow-up sweep for budgets whose optimum was not bracketed. */
 function extend(file: string, shown: string, config: SweepConfig, planOptions: Parameters<typeof buildPlan>[1], fitFile: string, write: boolean, maxRows: number | undefined): number {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(fitFile, 'utf8'));
-  } catch (err) {
-    throw new CliError(`--extend: cannot read ${fitFile}: ${(err as Error).message}`, 1);
-  }
-  const fit = parseFitReport(raw);
-  if (!fit.success) {
-    const issue = fit.error.issues[0];
-    throw new CliError(`--extend: ${fitFile} is not a fit report: ${issue.path.join('.') || 'report'}: ${issue.message}`, 1);
-  }
-  const proposal = proposeExtension(fit.data, config);
-  const out: string[] = [];
-  for (const b of proposal.budgets) {
-    out.push(`budget ${b.budget.toExponential(2)}: the lowest loss is at the ${b.direction === 'smaller' ? 'smallest' : 'largest'} size tried; add ${b.direction} models (N ≈ ${b.suggestedN.map((n) => n.toPrecision(3)).join(', ')})`);
-  }
+  const fit = readFitReportFile(fitFile);
+  if (!fit.report) throw new CliError(`--extend: ${fit.error}`, 1);
+  const proposal = proposeExtension(fit.report, config);
+  const out: string[] = proposal.budgets.map(describeEdgeBudget);
   for (const n of proposal.notes) out.push(n);
   if (proposal.changes.length === 0) {
+    if (proposal.budgets.length > 0 && proposal.notes.length === 0) out.push(`${shown} already reaches these sizes: run it, then fit again`);
     process.stdout.write(out.join('\n') + '\n');
     return 0;
   }
   out.push('', `changes to ${shown}:`);
-  for (const c of proposal.changes) out.push(`  ${c.path.join('.')}: ${c.from} → ${c.to}`);
+  for (const c of proposal.changes) out.push(`  ${describeChange(c)}`);
   const plan = buildPlan(proposal.config, planOptions);
-  const completed = new Set(readResults(path.join(plan.runDir, RUN_FILES.results)).rows.map((r) => r.id));
-  const { kept, toRun } = splitByCompleted(plan, completed);
+  const { kept, toRun } = splitByCompleted(plan, completedIds(plan.runDir));
   out.push('', `the extended plan: ${plan.experiments.length} experiments; ${kept.length} already completed (kept), ${toRun.length} to run; completed runs outside the new grid stay in results.jsonl and in the fit`);
+  for (const w of plan.warnings) out.push(`warning: ${w.message}`);
   process.stdout.write(out.join('\n') + '\n\n' + formatPlanTable({ ...plan, experiments: toRun }, { maxRows, warnings: false }));
   if (write) {
-    const text = fs.readFileSync(file, 'utf8');
-    let next: string;
-    if (/\.json$/i.test(file)) {
-      next = text;
-      for (const c of proposal.changes) next = applyEdits(next, modify(next, c.path, c.to, { formattingOptions: { insertSpaces: true, tabSize: 2 } }));
-    } else {
-      const doc = parseDocument(text);
-      for (const c of proposal.changes) doc.setIn(c.path, c.to);
-      next = doc.toString();
-    }
-    writeFileAtomicSync(file, next);
+    writeFileAtomicSync(file, applyConfigChanges(fs.readFileSync(file, 'utf8'), file, proposal.changes));
     process.stdout.write(`\nwrote ${shown}; run \`flopsfit run ${shown}\` to train the ${toRun.length} new experiment(s)\n`);
   } else {
     process.stdout.write(`\napply with --write (or edit ${shown}), then \`flopsfit run ${shown}\`\n`);

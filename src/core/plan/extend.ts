@@ -5,9 +5,14 @@
  * completed keep their ids (an experiment's id is a hash of its settings), so the runner keeps
  * them; only the new sizes run. Pure TypeScript (no vscode).
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { applyEdits, modify } from 'jsonc-parser';
+import { isMap, isScalar, parseDocument, type Document } from 'yaml';
 import type { SweepConfig } from '../config/schema';
-import type { Plan } from '../contracts';
-import type { FitReport } from '../fit/types';
+import { RUN_FILES, type Plan } from '../contracts';
+import { parseFitReport, type FitReport } from '../fit/types';
+import { readResults } from '../manifest';
 import { countTransformerParams } from '../model/transformer';
 
 export interface ExtensionBudget {
@@ -56,14 +61,120 @@ export function sizeValueFor(config: SweepConfig, target: number): number | unde
   return best;
 }
 
-/** The follow-up to a sweep whose fit found budgets that are not bracketed. */
-export function proposeExtension(fit: FitReport, config: SweepConfig): ExtensionProposal {
-  const iso = fit.isoflop;
-  const groups = iso?.groups ?? fit.isoflopSkipped?.groups ?? [];
-  const notes: string[] = [];
-  const budgets: ExtensionBudget[] = groups
+/** The IsoFLOP budgets of a fit (fitted, or skipped with the reason why). */
+function isoflopGroups(fit: FitReport) {
+  return fit.isoflop?.groups ?? fit.isoflopSkipped?.groups ?? [];
+}
+
+/**
+ * The budgets of a fit whose lowest loss is at the smallest or largest size tried, with which way to
+ * extend and the N to add (the explorer's row and the CLI list the same ones).
+ */
+export function edgeBudgets(fit: FitReport): ExtensionBudget[] {
+  return isoflopGroups(fit)
     .filter((g) => g.status === 'edge' && g.extend)
     .map((g) => ({ budget: g.budget, direction: g.extend!.direction, suggestedN: g.extend!.sizes }));
+}
+
+/** One line about an edge budget, as the CLI prints it and the editor shows it. */
+export function describeEdgeBudget(b: ExtensionBudget): string {
+  return `budget ${b.budget.toExponential(2)}: the lowest loss is at the ${b.direction === 'smaller' ? 'smallest' : 'largest'} size tried; add ${b.direction} models (N ≈ ${b.suggestedN.map((n) => n.toPrecision(3)).join(', ')})`;
+}
+
+/** One line about a config change (`model.size.max: 512 → 1024`). */
+export function describeChange(c: ExtensionProposal['changes'][number]): string {
+  return `${c.path.join('.')}: ${c.from} → ${c.to}`;
+}
+
+/**
+ * Reads and checks a fit.json (the shared FitReport schema): the report, or a message that names the
+ * file (and the field that breaks the schema).
+ */
+export function readFitReportFile(file: string): { report: FitReport; error?: undefined } | { report?: undefined; error: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { error: `cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}` };
+  }
+  const fit = parseFitReport(raw);
+  if (!fit.success) {
+    const issue = fit.error.issues[0];
+    return { error: `${file} is not a fit report: ${issue.path.join('.') || 'report'}: ${issue.message}` };
+  }
+  return { report: fit.data };
+}
+
+/**
+ * The config's text with the proposal's changes applied, keeping everything else as the user wrote
+ * it (comments, order, flow style, number spelling): *.sweep.json (JSON with comments) through
+ * jsonc-parser's edits; YAML through the yaml library's document model, which locates each value
+ * (a value that is there is replaced where it stands; a missing key is added to its map). The
+ * CLI's `--write` and the editor's Extend Sweep both use it.
+ */
+export function applyConfigChanges(text: string, fileName: string, changes: readonly { path: string[]; to: number }[]): string {
+  if (/\.json$/i.test(fileName)) {
+    let next = text;
+    for (const c of changes) next = applyEdits(next, modify(next, c.path, c.to, { formattingOptions: { insertSpaces: true, tabSize: 2 } }));
+    return next;
+  }
+  let next = text;
+  for (const c of changes) next = yamlSet(next, c.path, c.to);
+  return next;
+}
+
+/** One YAML value set in place (see applyConfigChanges); the yaml library's own output where that is not possible. */
+function yamlSet(text: string, keys: string[], value: number): string {
+  const doc = parseDocument(text);
+  const spliced = yamlSplice(text, doc, keys, String(value));
+  if (spliced !== undefined) {
+    // check the splice: the same document, with the value set
+    const again = parseDocument(spliced);
+    if (again.errors.length === 0 && again.getIn(keys) === value) return spliced;
+  }
+  doc.setIn(keys, value);
+  return doc.toString();
+}
+
+function yamlSplice(text: string, doc: Document, keys: string[], value: string): string | undefined {
+  const node = doc.getIn(keys, true);
+  if (isScalar(node) && node.range) return text.slice(0, node.range[0]) + value + text.slice(node.range[1]);
+  if (node !== undefined) return undefined;
+  // the deepest map on the path that is there; the keys below it are added to it
+  let depth = keys.length - 1;
+  while (depth > 0 && doc.getIn(keys.slice(0, depth), true) === undefined) depth--;
+  const parent = depth === 0 ? doc.contents : doc.getIn(keys.slice(0, depth), true);
+  if (!isMap(parent) || !parent.range || parent.items.length === 0) return undefined;
+  const rest = keys.slice(depth);
+  if (parent.flow) {
+    const close = text.lastIndexOf('}', parent.range[1] - 1);
+    if (close < parent.range[0]) return undefined;
+    const nested = rest.slice(1).reduceRight((v, k) => `{ ${k}: ${v} }`, value);
+    const before = text.slice(0, close).replace(/\s*$/, '');
+    return `${before}, ${rest[0]}: ${nested} ${text.slice(close)}`;
+  }
+  const first = parent.items[0]!.key as { range?: [number, number, number] } | null;
+  const last = parent.items[parent.items.length - 1]!;
+  const lastEnd = (last.value as { range?: [number, number, number] } | null)?.range?.[1] ?? (last.key as { range?: [number, number, number] } | null)?.range?.[1];
+  if (!first?.range || lastEnd === undefined) return undefined;
+  const indent = first.range[0] - (text.lastIndexOf('\n', first.range[0] - 1) + 1);
+  const nl = text.indexOf('\n', lastEnd);
+  const at = nl < 0 ? text.length : nl + 1;
+  const lines = rest.map((k, i) => `${' '.repeat(indent + 2 * i)}${k}:${i === rest.length - 1 ? ` ${value}` : ''}`);
+  return `${text.slice(0, at)}${nl < 0 ? '\n' : ''}${lines.join('\n')}\n${text.slice(at)}`;
+}
+
+/** The ids of a run directory's completed experiments (its results.jsonl), which the runner keeps. */
+export function completedIds(runDir: string): Set<string> {
+  return new Set(readResults(path.join(runDir, RUN_FILES.results)).rows.map((r) => r.id));
+}
+
+/** The follow-up to a sweep whose fit found budgets that are not bracketed. */
+export function proposeExtension(fit: FitReport, config: SweepConfig): ExtensionProposal {
+  const groups = isoflopGroups(fit);
+  const notes: string[] = [];
+  const budgets = edgeBudgets(fit);
   const out = structuredClone(config);
   const changes: ExtensionProposal['changes'] = [];
   if (groups.length === 0) {

@@ -16,7 +16,12 @@ export interface ExperimentNode {
   readonly id: string;
   readonly budgetIndex: number;
 }
-export type ExplorerNode = SweepNode | BudgetNode | ExperimentNode;
+/** "Optimum not bracketed: n budgets — Extend Sweep…": shown first under a sweep whose fit has edge budgets */
+export interface ExtendNode {
+  readonly kind: 'extend';
+  readonly sweep: Sweep;
+}
+export type ExplorerNode = SweepNode | ExtendNode | BudgetNode | ExperimentNode;
 
 export const VIEW_ID = 'flopsfit.sweeps';
 

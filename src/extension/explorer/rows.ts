@@ -8,7 +8,8 @@ import { formatCount, formatDuration, formatFlops, formatLoss, formatValue } fro
 import type { Sweep } from '../sweeps';
 import { RUN_FILES, type RunStatus } from '../../core/contracts';
 import { clusterLine } from '../../core/runDir/status';
-import type { BudgetNode, ExperimentNode, SweepNode } from './nodes';
+import type { BudgetNode, ExperimentNode, ExtendNode, SweepNode } from './nodes';
+import { extendRow } from './extendRow';
 
 const STATUS_ICON: Record<RunStatus, vscode.ThemeIcon> = {
   queued: new vscode.ThemeIcon('circle-outline'),
@@ -90,6 +91,23 @@ export function sweepItem(n: SweepNode, many: boolean): vscode.TreeItem {
   item.tooltip = tip;
   item.resourceUri = undefined;
   item.command = { command: 'vscode.open', title: 'Open Config', arguments: [s.uri] };
+  return item;
+}
+
+/**
+ * The "Optimum not bracketed" row of a sweep whose fit found budgets whose lowest loss is at the edge
+ * of the sizes tried (./extendRow.ts says what it shows); clicking it runs Extend Sweep.
+ */
+export function extendItem(n: ExtendNode): vscode.TreeItem {
+  const s = n.sweep;
+  const row = extendRow(s.fit, s.config);
+  const item = new vscode.TreeItem(row?.label ?? 'Every budget brackets its optimum', vscode.TreeItemCollapsibleState.None);
+  item.id = `${s.id}|x`;
+  item.contextValue = row?.contextValue ?? 'extend.done';
+  item.description = row?.description;
+  item.iconPath = new vscode.ThemeIcon(row?.contextValue === 'extend' ? 'arrow-both' : 'info', new vscode.ThemeColor(row?.contextValue === 'extend' ? 'problemsWarningIcon.foreground' : 'foreground'));
+  if (row) item.tooltip = new vscode.MarkdownString(row.tooltip, true);
+  item.command = { command: 'flopsfit.extendSweep', title: 'Extend Sweep…', arguments: [n] };
   return item;
 }
 

@@ -3,6 +3,8 @@
  *
  *   sweep config      (state icon; description: plan totals, or "3/12 · ETA 4m" while running,
  *                      or the first config problem)
+ *     "Optimum not bracketed: 2 budgets — Extend Sweep…"   (only when the sweep's fit.json has budgets
+ *                      whose lowest loss is at the edge of the sizes tried: ./extendRow.ts)
  *     compute budget  ("1.0e15 FLOPs"; description "3/5 done · ETA 2m" once started)
  *       experiment    (size value; N, D, D/N; status icon, live loss while running)
  *
@@ -15,8 +17,9 @@ import * as vscode from 'vscode';
 import { Disposable } from '../dispose';
 import type { Sweep, SweepChange, SweepStore } from '../sweeps';
 import type { ExperimentSpec } from '../../core/contracts';
-import { VIEW_ID, type BudgetNode, type ExperimentNode, type ExplorerNode, type SweepNode, type TreeSnapshot } from './nodes';
-import { budgetItem, experimentItem, sweepItem } from './rows';
+import { VIEW_ID, type BudgetNode, type ExperimentNode, type ExplorerNode, type ExtendNode, type SweepNode, type TreeSnapshot } from './nodes';
+import { budgetItem, experimentItem, extendItem, sweepItem } from './rows';
+import { extendRow } from './extendRow';
 
 export class SweepTreeProvider extends Disposable implements vscode.TreeDataProvider<ExplorerNode> {
   private readonly _onDidChangeTreeData = this._register(
@@ -47,10 +50,10 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
       this._onDidChangeTreeData.fire(this.sweepNode(c.sweep));
       return;
     }
-    const fire: ExplorerNode[] = [];
+    const fire: (BudgetNode | ExperimentNode)[] = [];
     const budgets = new Set(c.budgets ?? []);
     for (const b of budgets) {
-      const n = this.nodes.get(`${c.sweep.id}|b|${b}`);
+      const n = this.nodes.get(`${c.sweep.id}|b|${b}`) as BudgetNode | undefined;
       if (n) fire.push(n);
     }
     for (const id of c.experiments ?? []) {
@@ -68,6 +71,16 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
     let n = this.nodes.get(key) as SweepNode | undefined;
     if (!n || n.sweep !== sweep) {
       n = { kind: 'sweep', sweep };
+      this.nodes.set(key, n);
+    }
+    return n;
+  }
+
+  extendNode(sweep: Sweep): ExtendNode {
+    const key = `${sweep.id}|x`;
+    let n = this.nodes.get(key) as ExtendNode | undefined;
+    if (!n || n.sweep !== sweep) {
+      n = { kind: 'extend', sweep };
       this.nodes.set(key, n);
     }
     return n;
@@ -106,9 +119,11 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
       // planning (a command trainer counts its sizes first) shows the view's progress bar
       const plan = s.plan ?? (await vscode.window.withProgress({ location: { viewId: VIEW_ID } }, () => this.store.ensurePlan(s)));
       if (!plan) return []; // the sweep row shows why (the store fires it)
+      // the fit found budgets whose optimum is not bracketed: the follow-up comes first
+      const extend: ExplorerNode[] = extendRow(s.fit, s.config) ? [this.extendNode(s)] : [];
       const show = vscode.workspace.getConfiguration('flopsfit').get<boolean>('explorer.showPlanBeforeRun', true);
-      if (!show && s.state === 'idle') return [];
-      return plan.budgets.map((b) => this.budgetNode(s, b.index));
+      if (!show && s.state === 'idle') return extend;
+      return [...extend, ...plan.budgets.map((b) => this.budgetNode(s, b.index))];
     }
     if (element.kind === 'budget') {
       const s = element.sweep;
@@ -121,7 +136,7 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
 
   getParent(element: ExplorerNode): ExplorerNode | undefined {
     if (element.kind === 'sweep') return undefined;
-    if (element.kind === 'budget') return this.sweepNode(element.sweep);
+    if (element.kind === 'budget' || element.kind === 'extend') return this.sweepNode(element.sweep);
     return this.budgetNode(element.sweep, element.budgetIndex);
   }
 
@@ -129,6 +144,8 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
     switch (element.kind) {
       case 'sweep':
         return sweepItem(element, this.store.all().length > 3);
+      case 'extend':
+        return extendItem(element);
       case 'budget':
         return budgetItem(element);
       case 'experiment':

@@ -6,7 +6,8 @@
  * it does not exist yet (a watcher on a missing folder never fires: a new workspace's first run
  * showed no progress), and moved onto the run directory itself once it exists. Every file event
  * of the run directory goes through `onRunFile`: the manifest and lock re-read the run state,
- * metrics of running experiments update their live loss, and `onDidChangeRunFiles` tells the
+ * metrics of running experiments update their live loss, fit.json is read (the shared schema) for
+ * the tree's "Optimum not bracketed" row, and `onDidChangeRunFiles` tells the
  * results panel which files changed (it has no watchers of its own). No polling, except the
  * liveness check of a running sweep's runner (it can die without touching a file).
  */
@@ -17,13 +18,17 @@ import { Disposable, disposeAll } from '../dispose';
 import { log } from '../log';
 import { RUN_FILES } from '../../core/contracts';
 import { lockHolderAlive } from '../../core/manifest';
+import { atomicWriteTarget } from '../../core/atomic';
 import { classifyRunPath, liveLoss, readLastMetrics, readRunState, runDirWatchGlob } from '../../core/runDir';
+import { readFitReportFile } from '../../core/plan/extend';
 import { debounce, type Debounced } from './debounce';
 import type { LiveMetrics, Sweep, SweepChange } from './sweepModel';
 
 const RUN_DEBOUNCE_MS = 100;
 const METRICS_DEBOUNCE_MS = 250;
 const RUN_FILES_DEBOUNCE_MS = 50;
+/** when a watcher reports an atomic write's temp file: the target is looked at again after this */
+const ATOMIC_RENAME_GRACE_MS = 500;
 /** how often a running sweep's runner process is checked for life (it can die without a trace) */
 const LIVENESS_MS = 2000;
 
@@ -68,6 +73,7 @@ export class RunDirWatch extends Disposable {
   private readonly runWatches = new Map<string, RunWatch>();
   private readonly runDebouncers = new Map<string, Debounced>();
   private readonly metricsDebouncers = new Map<string, Debounced>();
+  private readonly fitDebouncers = new Map<string, Debounced>();
   private livenessTimer: NodeJS.Timeout | undefined;
   /** flopsfit run tasks running now (the liveness check runs while there are any) */
   private activeTasks = 0;
@@ -85,10 +91,46 @@ export class RunDirWatch extends Disposable {
     s.lock = undefined;
     s.lockAlive = false;
     s.live.clear();
+    s.fit = undefined;
+    s.fitProblem = undefined;
     if (dir) {
       this.readRunState(s);
+      this.readFit(s);
       this.watchRun(s);
     }
+  }
+
+  /**
+   * Re-reads the run directory's fit.json (the shared schema, as the results panel and `plan
+   * --extend` do); true when what the sweep holds changed (a new fit, or a new problem).
+   */
+  readFit(s: Sweep): boolean {
+    if (!s.runDir) return false;
+    const file = path.join(s.runDir, RUN_FILES.fit);
+    const before = `${s.fit?.createdAt}|${s.fitProblem}`;
+    if (!fs.existsSync(file)) {
+      s.fit = undefined;
+      s.fitProblem = undefined;
+    } else {
+      const r = readFitReportFile(file);
+      // a fit.json being rewritten is replaced atomically; an unreadable one keeps no fit
+      s.fit = r.report;
+      s.fitProblem = r.error;
+    }
+    return `${s.fit?.createdAt}|${s.fitProblem}` !== before;
+  }
+
+  private scheduleFitRead(s: Sweep): void {
+    let d = this.fitDebouncers.get(s.id);
+    if (!d) {
+      d = debounce(RUN_DEBOUNCE_MS, () => {
+        if (this.host.sweep(s.id) !== s) return;
+        // the sweep's children depend on the fit (the "not bracketed" row): refresh its subtree
+        if (this.readFit(s)) this.host.fireChange({ sweep: s, structure: true });
+      });
+      this.fitDebouncers.set(s.id, d);
+    }
+    d();
   }
 
   /** A flopsfit task started (+1) or ended (-1): the liveness check runs while any does. */
@@ -134,6 +176,8 @@ export class RunDirWatch extends Disposable {
     this.runWatches.delete(key);
     this.runDebouncers.get(key)?.dispose();
     this.runDebouncers.delete(key);
+    this.fitDebouncers.get(key)?.dispose();
+    this.fitDebouncers.delete(key);
     for (const [k, d] of this.metricsDebouncers) {
       if (k.startsWith(key + '#')) {
         d.dispose();
@@ -143,8 +187,13 @@ export class RunDirWatch extends Disposable {
   }
 
   /** A file of a sweep's run directory was created, changed or deleted. */
-  private onRunFile(s: Sweep, file: string): void {
+  private onRunFile(s: Sweep, raw: string): void {
     if (this.host.sweep(s.id) !== s || !s.runDir) return;
+    // the temp file of an atomic write stands for its target: the rename onto the target is not
+    // always reported (the reads are debounced, so they see the renamed file)
+    const file = atomicWriteTarget(raw) ?? raw;
+    // ...and the rename comes after an fsync, which can take a while on a loaded machine: look again
+    if (file !== raw) setTimeout(() => this.onRunFile(s, file), ATOMIC_RENAME_GRACE_MS).unref?.();
     const w = this.runWatches.get(s.id);
     // the run directory was just created: watch it directly from now on
     if (w && w.base !== s.runDir && fs.existsSync(s.runDir)) this.watchRun(s);
@@ -152,6 +201,7 @@ export class RunDirWatch extends Disposable {
     if (!c) return;
     this.queueRunFile(s, file);
     if (c.kind === 'manifest' || c.kind === 'lock') this.scheduleRunRead(s);
+    else if (c.kind === 'fit') this.scheduleFitRead(s);
     else if (c.kind === 'metrics' && c.id && s.manifest?.experiments[c.id]?.status === 'running') this.scheduleMetricsRead(s, c.id);
   }
 

@@ -340,6 +340,7 @@ export class SweepStore extends Disposable {
           s.planError = undefined;
           if (plan.runDir && plan.runDir !== s.runDir) {
             s.runDir = plan.runDir;
+            this.runs.readFit(s);
             this.runs.watchRun(s);
           }
           // the plan decides which experiments count: read the run state against it
@@ -388,6 +389,7 @@ export class SweepStore extends Disposable {
       s.text = undefined;
       this.reparse(s);
       this.readRunState(s);
+      this.runs.readFit(s);
     }
     this._onDidChangeSweeps.fire();
   }

@@ -7,6 +7,7 @@ import type * as vscode from 'vscode';
 import * as path from 'node:path';
 import type { ExperimentSpec, Manifest, ManifestEntry, Plan, RunStatus, RunnerLock } from '../../core/contracts';
 import type { ParseResult } from '../../core/config';
+import type { FitReport } from '../../core/fit/types';
 import { deriveSweepStatus, experimentStatus, type DerivedStatus, type SweepStatus } from '../../core/runDir/status';
 
 export { SWEEP_FILE_RE as SWEEP_RE } from '../../core/sweepFiles';
@@ -99,6 +100,10 @@ export class Sweep {
   manifest?: Manifest;
   lock?: RunnerLock;
   lockAlive = false;
+  /** the run directory's fit.json, through the shared schema (./runDirWatch.ts reads it); undefined when there is none */
+  fit?: FitReport;
+  /** why the run directory's fit.json cannot be used (unreadable, or not a fit report) */
+  fitProblem?: string;
   /** a command trainer's sizes being counted (before its plan): how far */
   counting?: { done: number; total: number };
   readonly live = new Map<string, LiveMetrics>();

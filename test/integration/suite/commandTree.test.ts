@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { queryWorkbench, sleep, underHarness, waitFor } from '../harness';
-import { experiments, explorerApi, resetView, waitForSweep, writeFixture, type Fixture, type Snap } from './sweepFixture';
+import { budgets, experiments, explorerApi, resetView, waitForSweep, writeFixture, type Fixture, type Snap } from './sweepFixture';
 
 /**
  * The Sweeps view's text: the rendered workbench under the harness; in another VS Code (desktop,
@@ -58,7 +58,7 @@ describe('command-trainer sweep tree', function () {
       fs.writeFileSync(fx.config.fsPath, text.replace(/^budgets: .*$/m, `budgets: ${budgets}`));
       await sleep(150);
     }
-    await waitForSweep('cmdtree', 're-planned', (s) => (s.children ?? []).length === 2 && experiments(s).length === 6, 60_000);
+    await waitForSweep('cmdtree', 're-planned', (s) => budgets(s).length === 2 && experiments(s).length === 6, 60_000);
     const afterEdits = await waitFor(
       'the rendered view to show both budgets again',
       async () => {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { packageJson, waitFor, workspaceDir, workspaceFile } from '../harness';
-import { experiments, explorerApi, resetView, waitForSweep, writeFixture, type Fixture } from './sweepFixture';
+import { budgets, experiments, explorerApi, resetView, waitForSweep, writeFixture, type Fixture } from './sweepFixture';
 
 /** Replaces window.showQuickPick for one call: picks the item whose label matches. */
 function stubQuickPick(match: (label: string) => boolean): { restore(): void; calls: string[][] } {
@@ -122,7 +122,7 @@ describe('commands', function () {
   it('Reveal in Config selects the budget entry an experiment comes from', async () => {
     const api = await explorerApi();
     const s = await waitForSweep('cmdsweep', 'planned', (x) => experiments(x).length === 6);
-    const exp = s.children![1]!.children![0]!; // an experiment of the 3e10 budget
+    const exp = budgets(s)[1]!.children![0]!; // an experiment of the 3e10 budget
     const range = (await vscode.commands.executeCommand('flopsfit.revealInConfig', await api.node(fx.config, exp.id))) as vscode.Range;
     const ed = vscode.window.activeTextEditor!;
     assert.equal(ed.document.uri.fsPath, fx.config.fsPath);

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { queryWorkbench, screenshot, sleep, underHarness, waitFor, workspaceFile } from '../harness';
-import { experiments, explorerApi, resetView, statuses, sweepSnap, waitForSweep, writeFixture, type Fixture } from './sweepFixture';
+import { budgets, experiments, explorerApi, resetView, statuses, sweepSnap, waitForSweep, writeFixture, type Fixture } from './sweepFixture';
 
 async function showView(): Promise<void> {
   await vscode.commands.executeCommand('workbench.view.extension.flopsfit');
@@ -99,10 +99,10 @@ describe('explorer', function () {
   it('a config change re-plans the sweep', async () => {
     const text = fs.readFileSync(fx.config.fsPath, 'utf8');
     fs.writeFileSync(fx.config.fsPath, text.replace('budgets: [1e10, 3e10]', 'budgets: [1e10, 3e10, 6e10]'));
-    const s = await waitForSweep('treesweep', 're-planned with 3 budgets', (x) => (x.children?.length ?? 0) === 3, 15_000);
+    const s = await waitForSweep('treesweep', 're-planned with 3 budgets', (x) => budgets(x).length === 3, 15_000);
     assert.equal(experiments(s).length, 9);
     fs.writeFileSync(fx.config.fsPath, text);
-    await waitForSweep('treesweep', 'back to 2 budgets', (x) => (x.children?.length ?? 0) === 2, 15_000);
+    await waitForSweep('treesweep', 'back to 2 budgets', (x) => budgets(x).length === 2, 15_000);
   });
 
   it('statuses change while the sweep runs; stop and resume from the tree', async () => {
@@ -121,7 +121,7 @@ describe('explorer', function () {
     assert.match(live.description!, /^train loss \d+\.\d{4} · \d+% · N /);
     assert.equal(running.icon, 'sync~spin');
     // budget badge once something finished
-    await waitForSweep('treesweep', 'a budget badge "n/3 done"', (x) => (x.children ?? []).some((b) => /^[1-3]\/3 done/.test(b.description ?? '')));
+    await waitForSweep('treesweep', 'a budget badge "n/3 done"', (x) => budgets(x).some((b) => /^[1-3]\/3 done/.test(b.description ?? '')));
     // the picture: an experiment running with its live loss, one budget partly done
     await waitForSweep('treesweep', 'running with a live loss again', (x) =>
       experiments(x).some((e) => e.contextValue === 'experiment.running' && /^train loss \d/.test(e.description ?? '')),
@@ -169,7 +169,7 @@ describe('explorer', function () {
       assert.equal(e.icon, 'check');
       assert.match(e.description ?? '', /^eval loss \d+\.\d{4} · N /);
     }
-    for (const b of done.children!) assert.match(b.description ?? '', /^3\/3 done/);
+    for (const b of budgets(done)) assert.match(b.description ?? '', /^3\/3 done/);
     const manifest = JSON.parse(fs.readFileSync(path.join(fx.runDir, 'manifest.json'), 'utf8'));
     assert.ok(Object.values(manifest.experiments as Record<string, { status: string }>).every((e) => e.status === 'completed'));
     await shot('explorer-3-after-run', fx.config);

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { activate, screenshot, waitFor, workspaceDir, workspaceFile } from '../harness';
-import { experiments, waitForSweep, type Snap } from './sweepFixture';
+import { budgets, experiments, waitForSweep, type Snap } from './sweepFixture';
 
 const NAME = 'first-sweep';
 
@@ -137,7 +137,7 @@ describe("a newcomer's first sweep in the editor", function () {
   it('kill -9 of the runner mid-way: the tree says interrupted — resumable, and Resume finishes it', async () => {
     // a larger budget: new experiments to run
     await editLine(config, /^budgets:.*$/m, 'budgets: [1e9, 3e9, 1e10, 1e11]');
-    await waitForSweep(NAME, 'the new budget planned', (s) => (s.children ?? []).length === 4 && s.contextValue !== 'sweep.finished', 60_000);
+    await waitForSweep(NAME, 'the new budget planned', (s) => budgets(s).length === 4 && s.contextValue !== 'sweep.finished', 60_000);
     await vscode.commands.executeCommand('flopsfit.runSweep', config);
     // the runner is mid-way (on disk: an experiment of the new budget running under a live runner)...
     const pid = await waitFor(

@@ -123,8 +123,13 @@ export async function sweepSnap(name: string): Promise<Snap | undefined> {
   return snap.find((s) => s.label === name);
 }
 
+/** The budget rows of a sweep (not the "Optimum not bracketed" row a fit may add first). */
+export function budgets(s: Snap | undefined): Snap[] {
+  return (s?.children ?? []).filter((b) => b.kind === 'budget');
+}
+
 export function experiments(s: Snap | undefined): Snap[] {
-  return (s?.children ?? []).flatMap((b) => b.children ?? []);
+  return budgets(s).flatMap((b) => b.children ?? []);
 }
 
 /** Waits until the sweep's row satisfies `ok` (polling the data snapshot, not the UI). */
