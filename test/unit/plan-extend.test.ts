@@ -53,6 +53,34 @@ describe('flopsfit plan --extend <fit.json>', function () {
     assert.ok(extended.experiments.some((e) => e.params < Math.min(...plan.experiments.map((x) => x.params))), 'smaller models are planned');
   });
 
+  it('widens planning.tokensPerParam when the suggested sizes fall outside it (else the planner would drop them)', () => {
+    // the largest model wins at small budgets: the suggested larger models train < 1 token per parameter
+    const file = path.join(dir, 'big.sweep.yaml');
+    const text = 'name: big\nbudgets: [2e9, 6e9]\nmodel:\n  contextLength: 16\n  size: { param: dModel, min: 8, max: 256 }\nplanning: { sizesPerBudget: 4, priorTokensPerParam: 5, sizeSpread: 20 }\ntraining: { batchSize: 4 }\n';
+    fs.writeFileSync(file, text);
+    const config = loadSweepConfig(file).config!;
+    const plan = buildPlan(config, { configPath: file, workspaceRoot: dir });
+    const points = plan.experiments.map((e) => ({ id: e.id, N: e.params, D: e.tokens, C: 6 * e.params * e.tokens, budget: e.budget, loss: 3 - 0.05 * Math.log(e.params) }));
+    const report = fitScalingLaws(points, { bootstrap: 0 });
+    const p = proposeExtension(JSON.parse(serializeFitReport(report)), config);
+    assert.ok(p.budgets.length > 0 && p.budgets.every((b) => b.direction === 'larger'));
+    const need = Math.min(...p.budgets.flatMap((b) => b.suggestedN.map((n) => b.budget / (6 * n * n))));
+    assert.ok(need < 1, `the suggested sizes need ${need} tokens per parameter`);
+    const band = p.changes.find((c) => c.path.join('.') === 'planning.tokensPerParam.min')!;
+    assert.ok(band && band.from === 1 && band.to <= need, `band change ${JSON.stringify(band)}`);
+    const extended = buildPlan(p.config, { configPath: file, workspaceRoot: dir });
+    for (const b of p.budgets) {
+      const largest = Math.max(...extended.experiments.filter((e) => e.budget === b.budget).map((e) => e.params));
+      const before = Math.max(...plan.experiments.filter((e) => e.budget === b.budget).map((e) => e.params));
+      assert.ok(largest > before, `budget ${b.budget}: the extended plan trains a larger model (${largest} > ${before})`);
+    }
+    assert.deepEqual(p.notes, []);
+    // with 16× more tokens per step the same sizes would train too few steps: the proposal says so
+    fs.writeFileSync(file, text.replace('contextLength: 16', 'contextLength: 128').replace('batchSize: 4', 'batchSize: 8'));
+    const p2 = proposeExtension(JSON.parse(serializeFitReport(report)), loadSweepConfig(file).config!);
+    assert.match(p2.notes.join('\n'), /budget 2\.00e\+9: N ≈ \S+ would train \d+ optimiser step\(s\) of 1024 tokens, fewer than planning\.minSteps \(10\)/);
+  });
+
   it('prints the changes and the experiments to add; --write edits the YAML keeping its comments', async () => {
     const { file, fitFile } = setup();
     const r = await capture(() => planCommand([file, '--workspace', dir, '--extend', fitFile]));

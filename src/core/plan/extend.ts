@@ -217,6 +217,40 @@ export function proposeExtension(fit: FitReport, config: SweepConfig): Extension
       out.planning.priorTokensPerParam = prior;
     }
   }
+  // the feasibility band on D/N: wide enough for every suggested size at its budget (else the
+  // planner drops exactly the sizes the extension is for)
+  const ratios = budgets.flatMap((b) => b.suggestedN.map((n) => b.budget / (k * n * n)));
+  const band = out.planning.tokensPerParam;
+  const sig2 = (v: number, round: (x: number) => number) => {
+    const scale = 10 ** (Math.floor(Math.log10(v)) - 1);
+    return round(v / scale) * scale;
+  };
+  const needLo = Math.min(...ratios);
+  const needHi = Math.max(...ratios);
+  if (needLo < band.min) {
+    const to = +sig2(needLo, Math.floor).toPrecision(2);
+    changes.push({ path: ['planning', 'tokensPerParam', 'min'], from: band.min, to });
+    band.min = to;
+  }
+  if (needHi > band.max) {
+    const to = +sig2(needHi, Math.ceil).toPrecision(2);
+    changes.push({ path: ['planning', 'tokensPerParam', 'max'], from: band.max, to });
+    band.max = to;
+  }
+  // a suggested size too large for its budget to train planning.minSteps steps is never planned: say so
+  // (a batch size given by a rule varies per experiment: no note then)
+  const batch = out.training.batchSize;
+  const tokensPerStep = typeof batch === 'number' ? batch * m.contextLength : Infinity;
+  for (const b of Number.isFinite(tokensPerStep) ? budgets : []) {
+    const tooLarge = b.suggestedN.filter((n) => b.budget / (k * n) / tokensPerStep < out.planning.minSteps);
+    if (tooLarge.length) {
+      const n = Math.min(...tooLarge);
+      const steps = Math.floor(b.budget / (k * n) / tokensPerStep);
+      notes.push(
+        `budget ${b.budget.toExponential(2)}: N ≈ ${n.toPrecision(3)} would train ${steps} optimiser step(s) of ${tokensPerStep} tokens, fewer than planning.minSteps (${out.planning.minSteps}), so the planner leaves it out: raise this budget, or lower training.batchSize or model.contextLength`,
+      );
+    }
+  }
   return { budgets, changes, config: out, notes };
 }
 

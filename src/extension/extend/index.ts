@@ -167,6 +167,7 @@ async function extendSweep(store: SweepStore, prompts: ExtendPrompts, arg: unkno
     '',
     `The extended plan: ${plan.experiments.length} experiments; ${kept.length} already completed (kept), ${toRun.length} to run.`,
     // what the planner says about the extended plan (e.g. sizes capped by the minimum steps at a small budget)
+    ...proposal.notes.map((note) => `Note: ${note}`),
     ...plan.warnings.slice(0, 3).map((w) => `Warning: ${w.message}`),
     ...(doc.isDirty ? ['', `Saving ${sweep.fileName} also saves its unsaved edits.`] : []),
   ].join('\n');
