@@ -66,44 +66,33 @@ export class SweepTreeProvider extends Disposable implements vscode.TreeDataProv
     this._onDidChangeTreeData.fire(fire);
   }
 
-  sweepNode(sweep: Sweep): SweepNode {
-    const key = `${sweep.id}|s`;
-    let n = this.nodes.get(key) as SweepNode | undefined;
-    if (!n || n.sweep !== sweep) {
-      n = { kind: 'sweep', sweep };
+  /**
+   * The node stored under `key`, made by `make` the first time (and again when `stale` says the
+   * stored one no longer fits): the same object for the same row, so VS Code keeps its state.
+   */
+  private stable<T extends ExplorerNode>(key: string, make: () => T, stale: (n: T) => boolean = () => false): T {
+    let n = this.nodes.get(key) as T | undefined;
+    if (!n || stale(n)) {
+      n = make();
       this.nodes.set(key, n);
     }
     return n;
+  }
+
+  sweepNode(sweep: Sweep): SweepNode {
+    return this.stable<SweepNode>(`${sweep.id}|s`, () => ({ kind: 'sweep', sweep }), (n) => n.sweep !== sweep);
   }
 
   extendNode(sweep: Sweep): ExtendNode {
-    const key = `${sweep.id}|x`;
-    let n = this.nodes.get(key) as ExtendNode | undefined;
-    if (!n || n.sweep !== sweep) {
-      n = { kind: 'extend', sweep };
-      this.nodes.set(key, n);
-    }
-    return n;
+    return this.stable<ExtendNode>(`${sweep.id}|x`, () => ({ kind: 'extend', sweep }), (n) => n.sweep !== sweep);
   }
 
   budgetNode(sweep: Sweep, index: number): BudgetNode {
-    const key = `${sweep.id}|b|${index}`;
-    let n = this.nodes.get(key) as BudgetNode | undefined;
-    if (!n) {
-      n = { kind: 'budget', sweep, index };
-      this.nodes.set(key, n);
-    }
-    return n;
+    return this.stable<BudgetNode>(`${sweep.id}|b|${index}`, () => ({ kind: 'budget', sweep, index }));
   }
 
   experimentNode(sweep: Sweep, spec: ExperimentSpec): ExperimentNode {
-    const key = `${sweep.id}|e|${spec.id}`;
-    let n = this.nodes.get(key) as ExperimentNode | undefined;
-    if (!n) {
-      n = { kind: 'experiment', sweep, id: spec.id, budgetIndex: spec.budgetIndex };
-      this.nodes.set(key, n);
-    }
-    return n;
+    return this.stable<ExperimentNode>(`${sweep.id}|e|${spec.id}`, () => ({ kind: 'experiment', sweep, id: spec.id, budgetIndex: spec.budgetIndex }));
   }
 
   async getChildren(element?: ExplorerNode): Promise<ExplorerNode[]> {
