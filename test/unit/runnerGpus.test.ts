@@ -137,6 +137,19 @@ describe('runner: experiments placed on GPUs (fake nvidia-smi, fake engine)', fu
     assert.match(cuda, /CUDA_VISIBLE_DEVICES=0\b[\s\S]*CUDA error[\s\S]*CUDA_VISIBLE_DEVICES=1\b/, cuda);
     assert.ok(lines.some((l) => /CUDA error on GPU 0: retrying once on another GPU/.test(l)), lines.join('\n'));
   });
+  it('with no parallel given, a fresh sweep runs as many at once as the GPUs hold (the GPU pool is set up before the first line)', async () => {
+    const runDir = path.join(dir, 'run');
+    const specs = [0, 0, 0].map((seed, i) => {
+      const s = engineSpec(i, seed);
+      return { ...s, training: { ...s.training, backend: 'torch' as const } };
+    });
+    const lines: string[] = [];
+    // 2 GPUs × 2 experiments each = 4 slots, 3 experiments: 3 at once (not the CPU's core count)
+    const out = await runSweep({ plan: fakePlan(runDir, specs), script: FAKE_ENGINE, handleSignals: false, write: (l) => lines.push(l), gpus: { experimentsPerGpu: 2 } });
+    assert.equal(out.exitCode, 0, lines.join('\n'));
+    assert.ok(lines.some((l) => /\(0 completed, 3 to run\), parallel 3$/.test(l)), lines.join('\n'));
+  });
+
   it('an experiment that waits for a GPU starts when one frees up, and the sweep ends (no lost wake-up)', async () => {
     const runDir = path.join(dir, 'run');
     const bin = path.join(dir, 'bin');

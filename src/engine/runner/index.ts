@@ -315,11 +315,13 @@ export class SweepRunner {
     if (this.opts.stopOnly) {
       this.write(`flopsfit: sweep ${this.plan.sweep}: ${this.total} experiments (${counts0.completed} completed)`);
     } else {
+    // the executor first: it sets up the GPU pool, whose capacity is the default on GPUs
+    const executor = this.getExecutor();
     const byDefault = this.gpuPool?.capacity() ?? defaultParallel(work.map((id) => this.specs.get(id)!));
     const parallel = Math.max(1, Math.min(this.opts.parallel ?? byDefault, Math.max(1, work.length)));
     this.parallel = parallel;
     this.write(
-      `flopsfit: sweep ${this.plan.sweep}: ${this.total} experiments (${counts0.completed} completed, ${work.length} to run${counts0.failed && !this.opts.retryFailed ? `, ${counts0.failed} failed: --retry-failed re-runs them` : ''}), ${this.executor?.describeConcurrency?.() ?? `parallel ${parallel}`}`,
+      `flopsfit: sweep ${this.plan.sweep}: ${this.total} experiments (${counts0.completed} completed, ${work.length} to run${counts0.failed && !this.opts.retryFailed ? `, ${counts0.failed} failed: --retry-failed re-runs them` : ''}), ${executor.describeConcurrency?.() ?? `parallel ${parallel}`}`,
     );
     }
     this.write(`flopsfit: run directory ${this.runDir}`);
