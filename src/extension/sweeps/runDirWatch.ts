@@ -152,6 +152,22 @@ export class RunDirWatch extends Disposable {
       const on = (u: vscode.Uri) => this.onRunFile(s, u.fsPath);
       w.disposables.push(fsw, fsw.onDidCreate(on), fsw.onDidChange(on), fsw.onDidDelete(on));
     }
+    if (base && base !== runDir) {
+      // a second event source on the ancestor (inotify, this folder only): VS Code's watcher was
+      // seen to report nothing of a run directory created under it. When the next folder toward
+      // the run directory appears, watch from there (or the run directory itself, read at once).
+      const next = path.relative(base, runDir).split(path.sep)[0];
+      try {
+        const nw = fs.watch(base, { persistent: false }, (_e, name) => {
+          if (name?.toString() !== next || this.runWatches.get(s.id) !== w) return;
+          if (!this.moveOntoRunDir(s) && existingAncestor(runDir) !== base) this.watchRun(s);
+        });
+        nw.on('error', () => nw.close());
+        w.disposables.push({ dispose: () => nw.close() });
+      } catch {
+        // no fs.watch here: VS Code's watcher stands alone
+      }
+    }
     if (base === runDir) {
       // a second event source (inotify): VS Code's watcher starts asynchronously and was seen to
       // miss the first writes of a run in code-server; both feed the same debounced readers
@@ -186,6 +202,20 @@ export class RunDirWatch extends Disposable {
     }
   }
 
+  /**
+   * When the run directory exists now but is watched through an ancestor: watch it directly, and
+   * read what is in it (a file written between its creation and the new watchers' start, such as
+   * the first manifest, is reported by neither). True when it moved.
+   */
+  private moveOntoRunDir(s: Sweep): boolean {
+    const w = this.runWatches.get(s.id);
+    if (!s.runDir || !w || w.base === s.runDir || !fs.existsSync(s.runDir)) return false;
+    this.watchRun(s);
+    this.scheduleRunRead(s);
+    this.scheduleFitRead(s);
+    return true;
+  }
+
   /** A file of a sweep's run directory was created, changed or deleted. */
   private onRunFile(s: Sweep, raw: string): void {
     if (this.host.sweep(s.id) !== s || !s.runDir) return;
@@ -194,9 +224,8 @@ export class RunDirWatch extends Disposable {
     const file = atomicWriteTarget(raw) ?? raw;
     // ...and the rename comes after an fsync, which can take a while on a loaded machine: look again
     if (file !== raw) setTimeout(() => this.onRunFile(s, file), ATOMIC_RENAME_GRACE_MS).unref?.();
-    const w = this.runWatches.get(s.id);
     // the run directory was just created: watch it directly from now on
-    if (w && w.base !== s.runDir && fs.existsSync(s.runDir)) this.watchRun(s);
+    this.moveOntoRunDir(s);
     const c = classifyRunPath(s.runDir, file);
     if (!c) return;
     this.queueRunFile(s, file);
@@ -295,10 +324,8 @@ export class RunDirWatch extends Disposable {
       this.livenessTimer = setInterval(() => {
         for (const s of this.host.sweeps()) {
           if (!s.runDir) continue;
-          const w = this.runWatches.get(s.id);
-          if (w && w.base !== s.runDir && fs.existsSync(s.runDir)) {
-            this.watchRun(s);
-            this.scheduleRunRead(s);
+          if (this.moveOntoRunDir(s)) {
+            // (moved: the reads are scheduled)
           } else if (s.derived.runnerAlive && !(s.lock && lockHolderAlive(s.lock))) this.scheduleRunRead(s);
         }
         this.updateLiveness();
